@@ -1,0 +1,29 @@
+// The root object, /org/vaultd/Vault1: org.vaultd.Vault1.Manager plus the
+// standard ObjectManager under which every Volume object is announced.
+// Loop thread only.
+#pragma once
+
+#include "bus/generated.hpp"
+
+namespace vaultd::bus {
+
+class VolumeService;
+
+inline constexpr const char* kBusName = "org.vaultd.Vault1";
+inline constexpr const char* kRootPath = "/org/vaultd/Vault1";
+
+class ManagerObject final
+    : public sdbus::AdaptorInterfaces<org::vaultd::Vault1::Manager_adaptor,
+                                      sdbus::ObjectManager_adaptor, sdbus::Properties_adaptor> {
+public:
+    ManagerObject(sdbus::IConnection& connection, VolumeService& service);
+    ~ManagerObject();
+
+private:
+    std::string Version() override;
+    sdbus::ObjectPath FindVolume(const std::string& spec) override;
+
+    VolumeService& service_;
+};
+
+}  // namespace vaultd::bus

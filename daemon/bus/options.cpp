@@ -1,0 +1,73 @@
+#include "bus/options.hpp"
+
+#include <fmt/format.h>
+
+#include <initializer_list>
+#include <string_view>
+
+namespace vaultd::bus {
+namespace {
+
+using engine::ErrorCode;
+using engine::makeError;
+
+engine::Status onlyKnown(const Options& options, std::initializer_list<std::string_view> known)
+{
+    for (const auto& [key, value] : options) {
+        bool found = false;
+        for (auto k : known)
+            found = found || key == k;
+        if (!found)
+            return makeError(ErrorCode::InvalidArgument, fmt::format("unknown option '{}'", key));
+    }
+    return engine::Done{};
+}
+
+template <typename T>
+engine::Status take(const Options& options, const std::string& key, T& into)
+{
+    auto it = options.find(key);
+    if (it == options.end())
+        return engine::Done{};
+    if (!it->second.containsValueOfType<T>())
+        return makeError(ErrorCode::InvalidArgument,
+                         fmt::format("option '{}' must be of type '{}'", key,
+                                     sdbus::signature_of<T>::str()));
+    into = it->second.get<T>();
+    return engine::Done{};
+}
+
+}  // namespace
+
+engine::Result<engine::FormatRequest> decodeFormat(const std::string& filesystem,
+                                                   const Options& options)
+{
+    engine::FormatRequest r;
+    r.filesystem = filesystem;
+    for (auto st : {onlyKnown(options, {"label", "force"}), take(options, "label", r.label),
+                    take(options, "force", r.force)}) {
+        if (!st)
+            return st.error();
+    }
+    return r;
+}
+
+engine::Result<engine::UnlockRequest> decodeUnlock(const std::string& name,
+                                                   const Options& options)
+{
+    engine::UnlockRequest r;
+    r.name = name;
+    for (auto st : {onlyKnown(options, {"mount", "mount-point"}), take(options, "mount", r.mount),
+                    take(options, "mount-point", r.mountPoint)}) {
+        if (!st)
+            return st.error();
+    }
+    return r;
+}
+
+engine::Status expectNoOptions(const Options& options)
+{
+    return onlyKnown(options, {});
+}
+
+}  // namespace vaultd::bus

@@ -1,0 +1,25 @@
+// Decodes the a{sv} options of the Volume methods into engine requests.
+// Unknown keys and wrongly typed values are refused with InvalidArgument, so
+// a client's typo never passes silently. Pure; thread safe.
+#pragma once
+
+#include <sdbus-c++/Types.h>
+
+#include <map>
+#include <string>
+
+#include "engine/error.hpp"
+#include "engine/operations.hpp"
+
+namespace vaultd::bus {
+
+using Options = std::map<std::string, sdbus::Variant>;
+
+engine::Result<engine::FormatRequest> decodeFormat(const std::string& filesystem,
+                                                   const Options& options);
+engine::Result<engine::UnlockRequest> decodeUnlock(const std::string& name,
+                                                   const Options& options);
+// For methods that take no options yet.
+engine::Status expectNoOptions(const Options& options);
+
+}  // namespace vaultd::bus

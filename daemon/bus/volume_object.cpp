@@ -1,0 +1,225 @@
+#include "bus/volume_object.hpp"
+
+#include <chrono>
+#include <vector>
+
+#include "bus/bus_error.hpp"
+#include "bus/options.hpp"
+#include "bus/volume_service.hpp"
+#include "engine/error.hpp"
+#include "engine/secret_buffer.hpp"
+#include "system/log.hpp"
+#include "system/secret_reader.hpp"
+
+namespace vaultd::bus {
+namespace {
+
+using log::Field;
+using Clock = std::chrono::milliseconds;
+
+constexpr std::chrono::seconds kSecretTimeout{10};
+constexpr const char* kInterface = org::vaultd::Vault1::Volume_adaptor::INTERFACE_NAME;
+
+// Object paths allow only [A-Za-z0-9_]; anything else becomes _XX.
+std::string escapePathElement(const std::string& name)
+{
+    std::string out;
+    for (unsigned char c : name) {
+        if (std::isalnum(c))
+            out += static_cast<char>(c);
+        else
+            out += fmt::format("_{:02x}", c);
+    }
+    return out;
+}
+
+engine::Result<engine::SecretBuffer> readPassphrase(const sdbus::UnixFd& fd)
+{
+    engine::SecretBuffer secret;
+    if (auto st = system::readSecret(fd.get(), secret, kSecretTimeout); !st)
+        return st.error();
+    return secret;
+}
+
+void logOutcome(const engine::Volume& v, std::string_view verb, const engine::Error* error)
+{
+    if (error)
+        log::warning(fmt::format("failed to {} '{}': {}", verb, v.node, error->message),
+                     {{Field::Volume, v.kernelName},
+                      {Field::Device, v.node},
+                      {Field::Operation, verb},
+                      {Field::Error, engine::errorName(error->code)}});
+    else
+        log::info(fmt::format("{} '{}': done", verb, v.node),
+                  {{Field::Volume, v.kernelName}, {Field::Device, v.node}, {Field::Operation, verb}});
+}
+
+// Replies to @result from an engine Result, logging the outcome once.
+template <typename Reply, typename T, typename OnValue>
+void reply(const engine::Volume& v, std::string_view verb, Reply& result,
+           const engine::Result<T>& outcome, OnValue onValue)
+{
+    if (!outcome) {
+        logOutcome(v, verb, &outcome.error());
+        result.returnError(toBusError(outcome.error()));
+        return;
+    }
+    logOutcome(v, verb, nullptr);
+    onValue(outcome.value());
+}
+
+template <typename T>
+engine::Status statusOf(const engine::Result<T>& r)
+{
+    if (!r)
+        return r.error();
+    return engine::Done{};
+}
+
+}  // namespace
+
+std::string volumePath(const std::string& kernelName)
+{
+    return "/org/vaultd/Vault1/volume/" + escapePathElement(kernelName);
+}
+
+VolumeObject::VolumeObject(sdbus::IConnection& connection, VolumeService& service,
+                           engine::Volume volume)
+    : AdaptorInterfaces(connection, volumePath(volume.kernelName)),
+      service_(service),
+      volume_(std::move(volume))
+{
+    registerAdaptor();
+}
+
+VolumeObject::~VolumeObject()
+{
+    unregisterAdaptor();
+}
+
+std::string VolumeObject::LuksUuid()
+{
+    return volume_.signature.isLuks() ? volume_.signature.uuid : std::string();
+}
+
+std::string VolumeObject::Label()
+{
+    return volume_.signature.isLuks() ? volume_.signature.label : std::string();
+}
+
+void VolumeObject::update(engine::Volume v)
+{
+    std::vector<std::string> changed;
+    auto note = [&changed](bool differs, const char* property) {
+        if (differs)
+            changed.emplace_back(property);
+    };
+    const engine::Volume& old = volume_;
+    note(old.node != v.node, "Device");
+    note(old.size != v.size, "Size");
+    note(old.state != v.state, "State");
+    note(old.signature.luksVersion != v.signature.luksVersion, "LuksVersion");
+    note(old.signature.uuid != v.signature.uuid, "LuksUuid");
+    note(old.signature.label != v.signature.label, "Label");
+    note(old.mappingName != v.mappingName, "MappingName");
+    note(old.mountPoint != v.mountPoint, "MountPoint");
+    note(old.filesystemType != v.filesystemType, "FilesystemType");
+    volume_ = std::move(v);
+    if (!changed.empty())
+        emitPropertiesChangedSignal(kInterface, changed);
+}
+
+template <typename Reply>
+bool VolumeObject::refused(Reply& result, std::string_view verb, std::string_view action,
+                           const engine::Status& request)
+{
+    engine::Status st =
+        service_.authorizer().check(getObject().getCurrentlyProcessedMessage(), action);
+    if (st)
+        st = request;
+    if (st)
+        return false;
+    reply(volume_, verb, result, st, [](auto&) {});
+    return true;
+}
+
+void VolumeObject::Format(sdbus::Result<>&& result, sdbus::UnixFd passphrase,
+                          std::string filesystem, Options options)
+{
+    auto request = decodeFormat(filesystem, options);
+    if (refused(result, "format", "org.vaultd.format", statusOf(request)))
+        return;
+    service_.run<engine::Changed>(
+        volume_.kernelName,
+        [name = volume_.kernelName, fd = std::move(passphrase),
+         req = std::move(request).value()](engine::Operations& ops) -> engine::Result<engine::Changed> {
+            auto secret = readPassphrase(fd);
+            if (!secret)
+                return secret.error();
+            return ops.format(name, secret.value(), req);
+        },
+        [result = std::move(result), v = volume_](engine::Result<engine::Changed> r) mutable {
+            reply(v, "format", result, r, [&](auto) { result.returnResults(); });
+        });
+}
+
+void VolumeObject::Unlock(sdbus::Result<std::string>&& result, sdbus::UnixFd passphrase,
+                          std::string name, Options options)
+{
+    auto request = decodeUnlock(name, options);
+    if (refused(result, "unlock", "org.vaultd.unlock", statusOf(request)))
+        return;
+    service_.run<std::string>(
+        volume_.kernelName,
+        [kernel = volume_.kernelName, fd = std::move(passphrase),
+         req = std::move(request).value()](engine::Operations& ops) -> engine::Result<std::string> {
+            auto secret = readPassphrase(fd);
+            if (!secret)
+                return secret.error();
+            return ops.unlock(kernel, secret.value(), req);
+        },
+        [result = std::move(result), v = volume_](engine::Result<std::string> r) mutable {
+            reply(v, "unlock", result, r, [&](const std::string& at) { result.returnResults(at); });
+        });
+}
+
+void VolumeObject::Mount(sdbus::Result<std::string>&& result, std::string mountPoint,
+                         Options options)
+{
+    if (refused(result, "mount", "org.vaultd.mount", expectNoOptions(options)))
+        return;
+    service_.run<std::string>(
+        volume_.kernelName,
+        [kernel = volume_.kernelName, mountPoint](engine::Operations& ops) {
+            return ops.mount(kernel, mountPoint);
+        },
+        [result = std::move(result), v = volume_](engine::Result<std::string> r) mutable {
+            reply(v, "mount", result, r, [&](const std::string& at) { result.returnResults(at); });
+        });
+}
+
+void VolumeObject::Unmount(sdbus::Result<>&& result, Options options)
+{
+    if (refused(result, "unmount", "org.vaultd.mount", expectNoOptions(options)))
+        return;
+    service_.run<engine::Changed>(
+        volume_.kernelName,
+        [kernel = volume_.kernelName](engine::Operations& ops) { return ops.unmount(kernel); },
+        [result = std::move(result), v = volume_](engine::Result<engine::Changed> r) mutable {
+            reply(v, "unmount", result, r, [&](auto) { result.returnResults(); });
+        });
+}
+
+void VolumeObject::Lock(sdbus::Result<>&& result, Options options)
+{
+    if (refused(result, "lock", "org.vaultd.lock", expectNoOptions(options)))
+        return;
+    service_.run<engine::Changed>(
+        volume_.kernelName,
+        [kernel = volume_.kernelName](engine::Operations& ops) { return ops.lock(kernel); },
+        [result = std::move(result), v = volume_](engine::Result<engine::Changed> r) mutable {
+            reply(v, "lock", result, r, [&](auto) { result.returnResults(); });
+        });
+}
+
+}  // namespace vaultd::bus

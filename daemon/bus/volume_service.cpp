@@ -1,0 +1,110 @@
+#include "bus/volume_service.hpp"
+
+#include "bus/volume_object.hpp"
+#include "system/log.hpp"
+
+namespace vaultd::bus {
+
+using log::Field;
+
+VolumeService::VolumeService(boost::asio::io_context& loop, sdbus::IConnection& connection,
+                             engine::Operations& operations, BusLoop& busLoop)
+    : loop_(loop), connection_(connection), operations_(operations), busLoop_(busLoop)
+{
+}
+
+VolumeService::~VolumeService()
+{
+    shutdown();
+}
+
+void VolumeService::shutdown()
+{
+    workers_.join();
+    prober_.join();
+}
+
+void VolumeService::whenReady(std::function<void()> ready)
+{
+    ready_ = std::move(ready);
+}
+
+void VolumeService::requestScan()
+{
+    if (scanning_) {
+        rescan_ = true;
+        return;
+    }
+    scanning_ = true;
+    boost::asio::post(prober_, [this] {
+        auto volumes = operations_.scan();
+        boost::asio::post(loop_, [this, volumes = std::move(volumes)]() mutable {
+            apply(std::move(volumes));
+            scanning_ = false;
+            if (ready_)
+                std::exchange(ready_, nullptr)();
+            if (std::exchange(rescan_, false))
+                requestScan();
+            busLoop_.poke();
+        });
+    });
+}
+
+void VolumeService::apply(std::vector<engine::Volume> volumes)
+{
+    std::set<std::string> seen;
+    for (auto& v : volumes) {
+        const std::string name = v.kernelName;
+        seen.insert(name);
+        auto it = objects_.find(name);
+        if (it != objects_.end()) {
+            it->second->update(std::move(v));
+            continue;
+        }
+        log::info(fmt::format("attached volume '{}' ({})", name, engine::stateName(v.state)),
+                  {{Field::Volume, name}, {Field::Device, v.node}});
+        auto object = std::make_unique<VolumeObject>(connection_, *this, std::move(v));
+        object->emitInterfacesAddedSignal();
+        objects_.emplace(name, std::move(object));
+    }
+
+    for (auto it = objects_.begin(); it != objects_.end();) {
+        if (seen.count(it->first)) {
+            ++it;
+            continue;
+        }
+        log::info(fmt::format("detached volume '{}'", it->first), {{Field::Volume, it->first}});
+        it->second->emitInterfacesRemovedSignal();
+        it = objects_.erase(it);
+    }
+}
+
+void VolumeService::afterOperation()
+{
+    // The kernel's view moved; udev will tell us too, but not about mounts
+    // of a volume nor before its own queue drains.
+    requestScan();
+    busLoop_.poke();
+}
+
+std::optional<std::string> VolumeService::find(const std::string& spec) const
+{
+    std::string name = spec;
+    if (name.starts_with("/dev/mapper/"))
+        name = name.substr(12);
+    else if (name.starts_with("/dev/") && name.find('/', 5) == std::string::npos)
+        name = name.substr(5);
+
+    for (const auto& [kernelName, object] : objects_) {
+        const engine::Volume& v = object->volume();
+        if (kernelName == name || v.mappingName == name)
+            return volumePath(kernelName);
+        for (const auto& link : v.links) {
+            if (link == spec)
+                return volumePath(kernelName);
+        }
+    }
+    return std::nullopt;
+}
+
+}  // namespace vaultd::bus

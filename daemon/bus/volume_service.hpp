@@ -1,0 +1,99 @@
+// Keeps the Volume objects in step with the kernel and runs operations on
+// them. Scans run on a prober thread and are coalesced (one at a time, one
+// more queued if anything changed meanwhile); operations run on a worker pool,
+// at most one per volume; every result comes back to the loop thread, which
+// alone touches objects and the bus. Loop thread only, except where noted.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include <fmt/format.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "bus/authorizer.hpp"
+#include "bus/bus_loop.hpp"
+#include "engine/operations.hpp"
+
+namespace sdbus {
+class IConnection;
+}
+
+namespace vaultd::bus {
+
+class VolumeObject;
+
+class VolumeService {
+public:
+    VolumeService(boost::asio::io_context& loop, sdbus::IConnection& connection,
+                  engine::Operations& operations, BusLoop& busLoop);
+    ~VolumeService();
+
+    // Re-reads every device; safe to call as often as events arrive.
+    void requestScan();
+    // Called once, after the first scan's objects exist.
+    void whenReady(std::function<void()> ready);
+    // Stops the workers; pending replies are dropped.
+    void shutdown();
+
+    // The volume a person means by @spec: a node, kernel name, device link or
+    // mapping name.
+    std::optional<std::string> find(const std::string& spec) const;
+
+    const Authorizer& authorizer() const { return authorizer_; }
+
+    // Runs @work(Operations&) on a worker and then @finish(Result) on the loop
+    // thread. A second operation on a volume that has one running is Busy.
+    template <typename T, typename Work, typename Finish>
+    void run(const std::string& kernelName, Work work, Finish finish);
+
+private:
+    void apply(std::vector<engine::Volume> volumes);
+    void afterOperation();
+
+    boost::asio::io_context& loop_;
+    sdbus::IConnection& connection_;
+    engine::Operations& operations_;
+    BusLoop& busLoop_;
+    Authorizer authorizer_;
+    boost::asio::thread_pool workers_{2};
+    boost::asio::thread_pool prober_{1};
+
+    std::map<std::string, std::unique_ptr<VolumeObject>> objects_;
+    std::set<std::string> busy_;
+    bool scanning_ = false;
+    bool rescan_ = false;
+    std::function<void()> ready_;
+};
+
+template <typename T, typename Work, typename Finish>
+void VolumeService::run(const std::string& kernelName, Work work, Finish finish)
+{
+    if (busy_.count(kernelName)) {
+        finish(engine::Result<T>(engine::makeError(
+            engine::ErrorCode::Busy,
+            fmt::format("another operation is running on '{}'", kernelName))));
+        return;
+    }
+    busy_.insert(kernelName);
+    boost::asio::post(workers_, [this, kernelName, work = std::move(work),
+                                 finish = std::move(finish)]() mutable {
+        engine::Result<T> result = work(operations_);
+        boost::asio::post(loop_, [this, kernelName, result = std::move(result),
+                                  finish = std::move(finish)]() mutable {
+            busy_.erase(kernelName);
+            finish(std::move(result));
+            afterOperation();
+        });
+    });
+}
+
+}  // namespace vaultd::bus

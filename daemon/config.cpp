@@ -1,0 +1,141 @@
+#include "config.hpp"
+
+#include <toml++/toml.h>
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "engine/validate.hpp"
+
+namespace vaultd {
+namespace {
+
+using engine::ErrorCode;
+using engine::makeError;
+
+engine::Error bad(std::string_view origin, std::string message)
+{
+    return makeError(ErrorCode::InvalidArgument, fmt::format("{}: {}", origin, message));
+}
+
+// Every key the file may hold, as "table.key".
+const std::set<std::string> kKnownKeys = {
+    "devices.allow-loop", "mount.base",        "mount.options",   "pbkdf.type",
+    "pbkdf.hash",         "pbkdf.time-ms",     "pbkdf.iterations", "pbkdf.memory-kib",
+    "pbkdf.parallel",
+};
+
+engine::Status checkKeys(const toml::table& root, std::string_view origin)
+{
+    for (const auto& [table, node] : root) {
+        const auto* sub = node.as_table();
+        if (!sub)
+            return bad(origin, fmt::format("'{}' must be a table", table.str()));
+        for (const auto& [key, value] : *sub) {
+            const std::string full = fmt::format("{}.{}", table.str(), key.str());
+            if (!kKnownKeys.count(full))
+                return bad(origin, fmt::format("unknown setting '{}'", full));
+        }
+    }
+    return engine::Done{};
+}
+
+template <typename T>
+engine::Status read(const toml::table& root, std::string_view path, T& into,
+                    std::string_view origin)
+{
+    const auto node = root.at_path(path);
+    if (!node)
+        return engine::Done{};
+    auto value = node.value<T>();
+    if (!value)
+        return bad(origin, fmt::format("'{}' has the wrong type", path));
+    into = *value;
+    return engine::Done{};
+}
+
+engine::Status readAll(const toml::table& root, engine::EngineConfig& c, std::string_view origin)
+{
+    engine::Status st = engine::Done{};
+    int64_t time = c.pbkdf.timeMs, iter = c.pbkdf.iterations, mem = c.pbkdf.memoryKib,
+            par = c.pbkdf.parallel;
+    for (auto step : {
+             read(root, "devices.allow-loop", c.allowLoop, origin),
+             read(root, "mount.base", c.mountBase, origin),
+             read(root, "mount.options", c.mountOptions, origin),
+             read(root, "pbkdf.type", c.pbkdf.type, origin),
+             read(root, "pbkdf.hash", c.pbkdf.hash, origin),
+             read(root, "pbkdf.time-ms", time, origin),
+             read(root, "pbkdf.iterations", iter, origin),
+             read(root, "pbkdf.memory-kib", mem, origin),
+             read(root, "pbkdf.parallel", par, origin),
+         }) {
+        if (!step)
+            return step;
+    }
+    for (int64_t v : {time, iter, mem, par}) {
+        if (v < 0 || v > UINT32_MAX)
+            return bad(origin, "pbkdf numbers must be between 0 and 4294967295");
+    }
+    c.pbkdf.timeMs = static_cast<uint32_t>(time);
+    c.pbkdf.iterations = static_cast<uint32_t>(iter);
+    c.pbkdf.memoryKib = static_cast<uint32_t>(mem);
+    c.pbkdf.parallel = static_cast<uint32_t>(par);
+    return st;
+}
+
+engine::Status checkValues(const engine::EngineConfig& c, std::string_view origin)
+{
+    const auto& p = c.pbkdf;
+    if (p.type != "argon2id" && p.type != "argon2i" && p.type != "pbkdf2")
+        return bad(origin, fmt::format("pbkdf.type '{}' is not argon2id, argon2i or pbkdf2", p.type));
+    if (p.type == "pbkdf2" && p.iterations != 0 && p.iterations < 1000)
+        return bad(origin, "pbkdf.iterations must be at least 1000 for pbkdf2");
+    if (p.type != "pbkdf2" && p.iterations != 0 && (p.iterations < 4 || p.memoryKib < 32))
+        return bad(origin, "argon2 needs pbkdf.iterations of at least 4 and pbkdf.memory-kib of at least 32");
+    if (p.iterations == 0 && p.timeMs == 0)
+        return bad(origin, "set pbkdf.time-ms or pbkdf.iterations");
+    if (auto st = engine::checkMountPoint(c.mountBase); !st)
+        return bad(origin, "mount.base: " + st.error().message);
+    return engine::Done{};
+}
+
+}  // namespace
+
+engine::Result<engine::EngineConfig> parseConfig(std::string_view text, std::string_view origin)
+{
+    toml::table root;
+    try {
+        root = toml::parse(text, origin);
+    } catch (const toml::parse_error& e) {
+        return bad(origin, fmt::format("line {}: {}", e.source().begin.line, e.description()));
+    }
+    engine::EngineConfig config;
+    for (auto st : {checkKeys(root, origin)}) {
+        if (!st)
+            return st.error();
+    }
+    if (auto st = readAll(root, config, origin); !st)
+        return st.error();
+    if (auto st = checkValues(config, origin); !st)
+        return st.error();
+    return config;
+}
+
+engine::Result<engine::EngineConfig> loadConfig(const std::string& path, bool mustExist)
+{
+    std::ifstream in(path);
+    if (!in) {
+        if (mustExist)
+            return makeError(ErrorCode::InvalidArgument, fmt::format("cannot read '{}'", path));
+        return engine::EngineConfig{};
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    return parseConfig(text.str(), path);
+}
+
+}  // namespace vaultd

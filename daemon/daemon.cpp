@@ -1,0 +1,135 @@
+#include "daemon.hpp"
+
+#include <systemd/sd-daemon.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <fmt/format.h>
+#include <sdbus-c++/sdbus-c++.h>
+
+#include <functional>
+#include <unistd.h>
+
+#include "bus/bus_loop.hpp"
+#include "bus/manager_object.hpp"
+#include "bus/volume_service.hpp"
+#include "system/crypt.hpp"
+#include "system/kernel_view.hpp"
+#include "system/log.hpp"
+#include "system/mkfs.hpp"
+#include "system/mount_points.hpp"
+#include "system/mounter.hpp"
+#include "system/udev_monitor.hpp"
+
+namespace vaultd {
+namespace {
+
+namespace asio = boost::asio;
+
+// Calls @onReadable each time a descriptor that some library owns becomes
+// readable. The descriptor is duplicated so Asio never closes the library's.
+class ReadWatch {
+public:
+    ReadWatch(asio::io_context& io, int fd, std::function<void()> onReadable)
+        : descriptor_(io, ::dup(fd)), onReadable_(std::move(onReadable))
+    {
+        wait();
+    }
+
+private:
+    void wait()
+    {
+        descriptor_.async_wait(asio::posix::stream_descriptor::wait_read,
+                               [this](const boost::system::error_code& ec) {
+                                   if (ec)
+                                       return;
+                                   onReadable_();
+                                   wait();
+                               });
+    }
+
+    asio::posix::stream_descriptor descriptor_;
+    std::function<void()> onReadable_;
+};
+
+}  // namespace
+
+struct Daemon::Parts {
+    explicit Parts(engine::EngineConfig config)
+        : operations({kernel, crypt, mounter, mountPoints, tools}, std::move(config)),
+          connection(sdbus::createSystemBusConnection()),
+          busLoop(io, *connection),
+          service(io, *connection, operations, busLoop),
+          manager(*connection, service),
+          udevWatch(io, udevMonitor.fd(), [this] { onDeviceEvents(); }),
+          mountWatch(io, mountMonitor.fd(), [this] { onMountChange(); }),
+          signals(io, SIGTERM, SIGINT)
+    {
+    }
+
+    void onDeviceEvents()
+    {
+        for (const auto& e : udevMonitor.drain())
+            log::debug(fmt::format("udev: {} {}", e.action, e.name));
+        service.requestScan();
+    }
+
+    void onMountChange()
+    {
+        if (mountMonitor.drain())
+            service.requestScan();
+    }
+
+    asio::io_context io;
+    system::SystemKernelView kernel;
+    system::LibCrypt crypt;
+    system::LibMounter mounter;
+    system::DirMountPoints mountPoints;
+    system::SpawnedTools tools;
+    engine::Operations operations;
+    std::unique_ptr<sdbus::IConnection> connection;
+    bus::BusLoop busLoop;
+    bus::VolumeService service;
+    bus::ManagerObject manager;
+    system::UdevMonitor udevMonitor;
+    system::MountMonitor mountMonitor;
+    ReadWatch udevWatch;
+    ReadWatch mountWatch;
+    asio::signal_set signals;
+};
+
+Daemon::Daemon(engine::EngineConfig config) : parts_(std::make_unique<Parts>(std::move(config)))
+{
+}
+
+Daemon::~Daemon() = default;
+
+int Daemon::run()
+{
+    Parts& p = *parts_;
+    p.signals.async_wait([&p](const boost::system::error_code& ec, int signal) {
+        if (ec)
+            return;
+        log::info(fmt::format("stopping on signal {}", signal));
+        p.io.stop();
+    });
+
+    // The name is taken only once the first scan's objects exist, so a client
+    // that finds the name also finds every volume.
+    p.service.whenReady([&p] {
+        p.connection->requestName(bus::kBusName);
+        log::info(fmt::format("ready: owns {}", bus::kBusName));
+        sd_notify(0, "READY=1");
+    });
+    p.service.requestScan();
+    p.busLoop.start();
+    p.io.run();
+
+    sd_notify(0, "STOPPING=1");
+    p.service.shutdown();
+    return 0;
+}
+
+}  // namespace vaultd

@@ -1,0 +1,23 @@
+#include "engine/error.hpp"
+
+namespace vaultd::engine {
+
+std::string_view errorName(ErrorCode code)
+{
+    switch (code) {
+    case ErrorCode::NotAuthorized: return "NotAuthorized";
+    case ErrorCode::WrongPassphrase: return "WrongPassphrase";
+    case ErrorCode::NotLuks: return "NotLuks";
+    case ErrorCode::Busy: return "Busy";
+    case ErrorCode::NotEmpty: return "NotEmpty";
+    case ErrorCode::TooSmall: return "TooSmall";
+    case ErrorCode::NoSuchDevice: return "NoSuchDevice";
+    case ErrorCode::InvalidName: return "InvalidName";
+    case ErrorCode::InvalidArgument: return "InvalidArgument";
+    case ErrorCode::WrongState: return "WrongState";
+    case ErrorCode::Failed: return "Failed";
+    }
+    return "Failed";
+}
+
+}  // namespace vaultd::engine

@@ -1,0 +1,69 @@
+// The operations on volumes: scan, format, unlock, mount, unmount, lock.
+// Every call reads the device's state afresh from the kernel, checks the
+// request against it, and only then changes anything; a refused request
+// writes nothing. Blocking: call from a worker, never from the bus loop.
+// Thread safe for different volumes; the caller serialises calls on one.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "engine/error.hpp"
+#include "engine/ports.hpp"
+#include "engine/secret_buffer.hpp"
+#include "engine/volume.hpp"
+
+namespace vaultd::engine {
+
+struct EngineConfig {
+    bool allowLoop = false;
+    std::string mountBase = "/media/vault";
+    std::string mountOptions = "nodev,nosuid";
+    PbkdfSettings pbkdf;
+};
+
+struct FormatRequest {
+    std::string filesystem;
+    std::string label;
+    std::string force;  // "NODE:SIZE" of the device, to destroy what it holds
+};
+
+struct UnlockRequest {
+    std::string name;        // empty: luks-<UUID>
+    bool mount = false;
+    std::string mountPoint;  // empty: the default under mountBase
+};
+
+class Operations {
+public:
+    Operations(Ports ports, EngineConfig config);
+
+    // Every device that is a volume now.
+    std::vector<Volume> scan();
+
+    // One volume, or NoSuchDevice if it is gone or not eligible.
+    Result<Volume> inspect(const std::string& kernelName);
+
+    Result<Changed> format(const std::string& kernelName, const SecretBuffer& passphrase,
+                           const FormatRequest& request);
+    // Returns where the filesystem is mounted, or empty.
+    Result<std::string> unlock(const std::string& kernelName, const SecretBuffer& passphrase,
+                               const UnlockRequest& request);
+    Result<std::string> mount(const std::string& kernelName, const std::string& mountPoint);
+    Result<Changed> unmount(const std::string& kernelName);
+    Result<Changed> lock(const std::string& kernelName);
+
+    const EngineConfig& config() const { return config_; }
+
+private:
+    Result<Volume> inspectIn(const Topology& topology, const std::string& kernelName);
+    Status checkFormatAllowed(const Topology& topology, const Volume& v,
+                              const FormatRequest& request, Filesystem fs);
+    Result<std::string> mountMapping(const Volume& v, const std::string& requested);
+    Result<Changed> unmountVolume(const Volume& v);
+
+    Ports ports_;
+    EngineConfig config_;
+};
+
+}  // namespace vaultd::engine

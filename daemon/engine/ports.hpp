@@ -1,0 +1,97 @@
+// The engine's only ways to touch the system: small interfaces over the
+// kernel's views, libcryptsetup, libmount, the mount point directories and
+// the spawned filesystem tools. system/ has the real ones; tests have fakes.
+// Implementations must be safe to call from several worker threads at once.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/error.hpp"
+#include "engine/filesystem.hpp"
+#include "engine/secret_buffer.hpp"
+#include "engine/topology.hpp"
+#include "engine/volume.hpp"
+
+namespace vaultd::engine {
+
+struct PbkdfSettings {
+    std::string type = "argon2id";  // argon2id, argon2i or pbkdf2
+    std::string hash = "sha256";    // for pbkdf2
+    std::uint32_t timeMs = 2000;    // benchmark target when iterations is 0
+    std::uint32_t iterations = 0;   // fixed cost; 0 means benchmark to timeMs
+    std::uint32_t memoryKib = 1048576;
+    std::uint32_t parallel = 4;
+};
+
+struct LuksParams {
+    std::string cipher = "aes";
+    std::string mode = "xts-plain64";
+    std::size_t keyBytes = 64;
+    std::uint32_t sectorSize = 4096;
+    std::string label;
+    PbkdfSettings pbkdf;
+};
+
+class KernelView {
+public:
+    virtual ~KernelView() = default;
+    virtual Topology readTopology() = 0;
+    // The outermost signature on a device node; none when it holds nothing.
+    virtual Result<Signature> probe(const std::string& node) = 0;
+    virtual std::vector<std::string> links(const std::string& kernelName) = 0;
+    // False when somebody holds the device open exclusively (a mount, a
+    // mapping, another tool).
+    virtual bool canOpenExclusively(const std::string& node) = 0;
+    // Erases every signature libblkid finds, so no old filesystem, partition
+    // table or header survives a forced format.
+    virtual Status wipeSignatures(const std::string& node) = 0;
+};
+
+class Crypt {
+public:
+    virtual ~Crypt() = default;
+    // Writes a LUKS2 header with @passphrase in keyslot 0; if @activateAs is
+    // not empty, opens that mapping with the fresh volume key too.
+    virtual Status format(const std::string& node, const LuksParams& params,
+                          const SecretBuffer& passphrase, const std::string& activateAs) = 0;
+    virtual Status activate(const std::string& node, const std::string& name,
+                            const SecretBuffer& passphrase) = 0;
+    virtual Status deactivate(const std::string& name) = 0;
+    virtual bool mappingExists(const std::string& name) = 0;
+};
+
+class Mounter {
+public:
+    virtual ~Mounter() = default;
+    virtual Status mount(const std::string& source, const std::string& target,
+                         const std::string& fstype, const std::string& options) = 0;
+    virtual Status unmount(const std::string& target) = 0;
+};
+
+class MountPoints {
+public:
+    virtual ~MountPoints() = default;
+    // Makes sure @path is an empty directory that nothing is mounted on,
+    // creating it (and missing parents) if absent. Changed::Yes if created.
+    virtual Result<Changed> prepare(const std::string& path) = 0;
+    // Removes a directory vaultd made, if it is empty; failures are ignored.
+    virtual void remove(const std::string& path) = 0;
+};
+
+class FilesystemTools {
+public:
+    virtual ~FilesystemTools() = default;
+    virtual Status make(Filesystem fs, const std::string& node, const std::string& label) = 0;
+};
+
+struct Ports {
+    KernelView& kernel;
+    Crypt& crypt;
+    Mounter& mounter;
+    MountPoints& mountPoints;
+    FilesystemTools& tools;
+};
+
+}  // namespace vaultd::engine

@@ -1,0 +1,142 @@
+#include "engine/topology.hpp"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <set>
+#include <string_view>
+
+namespace vaultd::engine {
+namespace {
+
+constexpr std::array kNeverCandidates = {"dm-", "md", "ram", "zram", "sr", "nbd", "mtdblock"};
+
+bool startsWithAny(std::string_view name)
+{
+    for (std::string_view prefix : kNeverCandidates) {
+        if (name.starts_with(prefix))
+            return true;
+    }
+    return false;
+}
+
+bool isSystemTarget(std::string_view target)
+{
+    return target == "/" || target == "/boot" || target == "/boot/efi" || target == "/usr";
+}
+
+const BlockNode* find(const Topology& t, const std::string& name)
+{
+    auto it = t.nodes.find(name);
+    return it == t.nodes.end() ? nullptr : &it->second;
+}
+
+const BlockNode* findByDevnum(const Topology& t, std::string_view devnum)
+{
+    for (const auto& [name, node] : t.nodes) {
+        if (node.devnum == devnum)
+            return &node;
+    }
+    return nullptr;
+}
+
+// The whole disks under a device, through partitions and device-mapper.
+void collectDisks(const Topology& t, const BlockNode& node, std::set<std::string>& disks,
+                  int depth = 0)
+{
+    if (depth > 16)  // a cycle would be a kernel bug; do not loop forever on it
+        return;
+    if (!node.slaves.empty()) {
+        for (const auto& slave : node.slaves) {
+            if (const BlockNode* s = find(t, slave))
+                collectDisks(t, *s, disks, depth + 1);
+        }
+        return;
+    }
+    disks.insert(node.parent.empty() ? node.name : node.parent);
+}
+
+bool isLuksMapping(const BlockNode& node)
+{
+    return node.dmUuid.starts_with("CRYPT-LUKS") && node.slaves.size() == 1;
+}
+
+std::string diskOf(const Topology& t, const std::string& name)
+{
+    const BlockNode* node = find(t, name);
+    if (node && !node->parent.empty())
+        return node->parent;
+    return name;
+}
+
+}  // namespace
+
+bool isCandidate(const BlockNode& node, bool allowLoop)
+{
+    if (node.size == 0 || startsWithAny(node.name))
+        return false;
+    if (node.name.starts_with("loop"))
+        return allowLoop && node.loopBacked;
+    return true;
+}
+
+std::optional<std::string> reservedBy(const Topology& t, const std::string& name)
+{
+    const std::string disk = diskOf(t, name);
+
+    for (const auto& m : t.mounts) {
+        const BlockNode* source = findByDevnum(t, m.devnum);
+        if (!source)
+            continue;
+        // A filesystem inside a LUKS mapping of a volume is the volume's own
+        // business, unless the system itself lives there.
+        if (isLuksMapping(*source) && !isSystemTarget(m.target))
+            continue;
+        std::set<std::string> disks;
+        collectDisks(t, *source, disks);
+        if (disks.count(disk))
+            return fmt::format("its disk '{}' holds the filesystem mounted at '{}'", disk, m.target);
+    }
+
+    for (const auto& swap : t.swaps) {
+        const BlockNode* node = findByDevnum(t, swap);
+        if (!node)
+            continue;
+        std::set<std::string> disks;
+        collectDisks(t, *node, disks);
+        if (disks.count(disk))
+            return fmt::format("its disk '{}' holds active swap", disk);
+    }
+    return std::nullopt;
+}
+
+const BlockNode* luksMappingOf(const Topology& t, const std::string& name)
+{
+    for (const auto& [n, node] : t.nodes) {
+        if (isLuksMapping(node) && node.slaves.front() == name)
+            return &node;
+    }
+    return nullptr;
+}
+
+const BlockNode* holderOf(const Topology& t, const std::string& name)
+{
+    for (const auto& [n, node] : t.nodes) {
+        for (const auto& slave : node.slaves) {
+            if (slave == name)
+                return &node;
+        }
+    }
+    return nullptr;
+}
+
+const MountEntry* mountOf(const Topology& t, const std::string& devnum)
+{
+    for (const auto& m : t.mounts) {
+        if (m.devnum == devnum)
+            return &m;
+    }
+    return nullptr;
+}
+
+}  // namespace vaultd::engine

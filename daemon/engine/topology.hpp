@@ -1,0 +1,58 @@
+// What the kernel says about block devices and mounts at one moment: a plain
+// snapshot read from sysfs, /proc/self/mountinfo and /proc/swaps by
+// system::readTopology, and the pure decisions made from it (which devices
+// are volumes, which mapping and mount belong to which). Values; thread safe.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace vaultd::engine {
+
+struct BlockNode {
+    std::string name;            // kernel name: vdb, nvme0n1p1, dm-3
+    std::string devnum;          // "major:minor"
+    std::string parent;          // the disk of a partition, else empty
+    std::vector<std::string> slaves;  // what a device-mapper device sits on
+    std::string dmName;          // device-mapper name, for dm devices
+    std::string dmUuid;          // device-mapper uuid, e.g. CRYPT-LUKS2-<hex>-name
+    std::uint64_t size = 0;      // bytes
+    bool loopBacked = false;     // a loop device with a backing file
+    bool readOnly = false;
+};
+
+struct MountEntry {
+    std::string devnum;  // "major:minor" as mountinfo gives it
+    std::string target;
+    std::string fstype;
+};
+
+struct Topology {
+    std::map<std::string, BlockNode> nodes;  // by kernel name
+    std::vector<MountEntry> mounts;
+    std::vector<std::string> swaps;          // devnums backing active swap
+};
+
+// Whether a device could be a volume by its kind alone: a whole disk or a
+// partition, not device-mapper, md, ram, zram or optical, of non-zero size;
+// loop devices only with a backing file and when allowed.
+bool isCandidate(const BlockNode& node, bool allowLoop);
+
+// Why a device is reserved for the system and must never be a volume: it, or
+// its disk, holds /, /boot, swap or a filesystem mounted other than through
+// a LUKS mapping. Empty when the device is free to use.
+std::optional<std::string> reservedBy(const Topology& topology, const std::string& name);
+
+// The open LUKS mapping on a device, if any.
+const BlockNode* luksMappingOf(const Topology& topology, const std::string& name);
+
+// The device-mapper device (of any kind) holding a device, if any.
+const BlockNode* holderOf(const Topology& topology, const std::string& name);
+
+// Where a device (by devnum) is mounted; the first mount wins.
+const MountEntry* mountOf(const Topology& topology, const std::string& devnum);
+
+}  // namespace vaultd::engine

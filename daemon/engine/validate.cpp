@@ -1,0 +1,119 @@
+#include "engine/validate.hpp"
+
+#include <fmt/format.h>
+
+#include <array>
+
+namespace vaultd::engine {
+namespace {
+
+bool isNameChar(char c)
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+        return true;
+    return std::string_view("-_.+=,@%").find(c) != std::string_view::npos;
+}
+
+// Trees a volume must never be mounted over or inside: the system's own.
+// /media, /mnt, /srv, /home and /opt (and anything not listed) remain open.
+constexpr std::array kSystemTrees = {
+    "/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/root",
+    "/run", "/sbin", "/sys", "/usr", "/var",
+};
+
+bool isInside(std::string_view path, std::string_view tree)
+{
+    if (!path.starts_with(tree))
+        return false;
+    return path.size() == tree.size() || path[tree.size()] == '/';
+}
+
+Error badMountPoint(std::string_view path, std::string_view why)
+{
+    return makeError(ErrorCode::InvalidArgument,
+                     fmt::format("invalid mount point '{}': {}", path, why));
+}
+
+}  // namespace
+
+Status checkMappingName(std::string_view name)
+{
+    if (name.empty())
+        return makeError(ErrorCode::InvalidName, "the mapping name is empty");
+    if (name == "." || name == "..")
+        return makeError(ErrorCode::InvalidName, fmt::format("'{}' is not a mapping name", name));
+    if (name.size() > kMaxMappingName)
+        return makeError(ErrorCode::InvalidName,
+                         fmt::format("the mapping name is {} bytes long, at most {} are allowed",
+                                     name.size(), kMaxMappingName));
+    for (char c : name) {
+        if (!isNameChar(c))
+            return makeError(ErrorCode::InvalidName,
+                             "a mapping name may hold only letters, digits and -_.+=,@%");
+    }
+    return Done{};
+}
+
+Status checkMountPoint(std::string_view path)
+{
+    if (path.empty() || path.front() != '/')
+        return badMountPoint(path, "it must be an absolute path");
+    if (path.size() > kMaxPathLength)
+        return badMountPoint(path.substr(0, 64), "it is too long");
+    if (path == "/")
+        return badMountPoint(path, "it is the root directory");
+    if (path.back() == '/')
+        return badMountPoint(path, "it ends with a slash");
+
+    std::size_t start = 1;
+    while (start <= path.size()) {
+        std::size_t end = path.find('/', start);
+        if (end == std::string_view::npos)
+            end = path.size();
+        std::string_view part = path.substr(start, end - start);
+        if (part.empty() || part == "." || part == "..")
+            return badMountPoint(path, "it must be normalised (no '.', '..' or '//')");
+        for (char c : part) {
+            if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+                return badMountPoint(path, "it holds a control character");
+        }
+        start = end + 1;
+    }
+
+    for (std::string_view tree : kSystemTrees) {
+        if (isInside(path, tree))
+            return badMountPoint(path, fmt::format("it is inside the system directory '{}'", tree));
+    }
+    return Done{};
+}
+
+Status checkLabel(std::string_view label, Filesystem fs)
+{
+    if (label.size() > maximumLabel(fs))
+        return makeError(ErrorCode::InvalidArgument,
+                         fmt::format("the label is {} bytes long, {} takes at most {}",
+                                     label.size(), filesystemName(fs), maximumLabel(fs)));
+    for (char c : label) {
+        if (c < 0x20 || c > 0x7e || c == '"' || c == '\'' || c == '\\')
+            return makeError(ErrorCode::InvalidArgument,
+                             "a label may hold only printable ASCII without quotes or backslashes");
+    }
+    return Done{};
+}
+
+std::string forceToken(std::string_view node, std::uint64_t size)
+{
+    return fmt::format("{}:{}", node, size);
+}
+
+std::string defaultMappingName(std::string_view luksUuid)
+{
+    return fmt::format("luks-{}", luksUuid);
+}
+
+std::string defaultMountPoint(std::string_view base, std::string_view mappingName)
+{
+    return fmt::format("{}/{}", base, mappingName);
+}
+
+}  // namespace vaultd::engine

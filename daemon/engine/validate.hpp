@@ -1,0 +1,38 @@
+// Checks for everything a caller can name: mapping names, mount points,
+// labels, and the force confirmation of a destructive format. Pure functions
+// of their arguments (no filesystem access); thread safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "engine/error.hpp"
+#include "engine/filesystem.hpp"
+
+namespace vaultd::engine {
+
+inline constexpr std::size_t kMaxMappingName = 127;
+inline constexpr std::size_t kMaxPathLength = 4095;
+
+// 1 to 127 bytes of letters, digits and -_.+=,@% ; not "." or "..".
+Status checkMappingName(std::string_view name);
+
+// An absolute, normalised path (no ".", "..", empty components or trailing
+// slash) that is not a system directory nor inside one.
+Status checkMountPoint(std::string_view path);
+
+// Printable ASCII without quotes or backslashes, within the filesystem's limit.
+Status checkLabel(std::string_view label, Filesystem fs);
+
+// The confirmation a destructive format needs: "NODE:SIZE" of the device as
+// it is now, so a request aimed at one disk cannot destroy another.
+std::string forceToken(std::string_view node, std::uint64_t size);
+
+// The mapping name used when the caller gives none.
+std::string defaultMappingName(std::string_view luksUuid);
+
+// Where a mapping is mounted when the caller names no mount point.
+std::string defaultMountPoint(std::string_view base, std::string_view mappingName);
+
+}  // namespace vaultd::engine

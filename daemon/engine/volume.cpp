@@ -1,0 +1,56 @@
+#include "engine/volume.hpp"
+
+namespace vaultd::engine {
+
+std::string_view stateName(VolumeState state)
+{
+    switch (state) {
+    case VolumeState::Empty: return "empty";
+    case VolumeState::Data: return "data";
+    case VolumeState::Locked: return "locked";
+    case VolumeState::Unlocked: return "unlocked";
+    case VolumeState::Mounted: return "mounted";
+    }
+    return "data";
+}
+
+VolumeState deriveState(const Signature& signature, bool mapped, bool mounted)
+{
+    if (signature.none())
+        return VolumeState::Empty;
+    if (!signature.isLuks())
+        return VolumeState::Data;
+    if (!mapped)
+        return VolumeState::Locked;
+    return mounted ? VolumeState::Mounted : VolumeState::Unlocked;
+}
+
+Volume describe(const Topology& topology, const BlockNode& node, const Signature& outer,
+                const Signature& inner)
+{
+    Volume v;
+    v.kernelName = node.name;
+    v.node = "/dev/" + node.name;
+    v.size = node.size;
+    v.signature = outer;
+
+    const BlockNode* mapping = outer.isLuks() ? luksMappingOf(topology, node.name) : nullptr;
+    const MountEntry* mount = mapping ? mountOf(topology, mapping->devnum) : nullptr;
+    if (mapping) {
+        v.mappingName = mapping->dmName;
+        v.mappingNode = "/dev/mapper/" + mapping->dmName;
+        v.filesystemType = inner.type;
+    }
+    if (mount) {
+        v.mountPoint = mount->target;
+        if (v.filesystemType.empty())
+            v.filesystemType = mount->fstype;
+    }
+    if (!outer.isLuks())
+        v.filesystemType = outer.type;
+
+    v.state = deriveState(outer, mapping != nullptr, mount != nullptr);
+    return v;
+}
+
+}  // namespace vaultd::engine

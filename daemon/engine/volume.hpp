@@ -1,0 +1,52 @@
+// A volume as the kernel shows it now, derived from a Topology snapshot and
+// the signatures libblkid finds. Values, rebuilt on every look; never cached
+// on trust. Thread safe to copy.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/topology.hpp"
+
+namespace vaultd::engine {
+
+enum class VolumeState { Empty, Data, Locked, Unlocked, Mounted };
+
+std::string_view stateName(VolumeState state);
+
+// The outermost signature libblkid finds on a device. An empty type means
+// none at all.
+struct Signature {
+    std::string type;   // crypto_LUKS, ext4, gpt, ...
+    std::string usage;  // filesystem, crypto, raid, partition table, ...
+    std::string uuid;
+    std::string label;
+    unsigned luksVersion = 0;
+
+    bool none() const { return type.empty(); }
+    bool isLuks() const { return type == "crypto_LUKS"; }
+};
+
+struct Volume {
+    std::string kernelName;
+    std::string node;                // /dev/vdb
+    std::vector<std::string> links;  // /dev/disk/by-id/...
+    std::uint64_t size = 0;
+    VolumeState state = VolumeState::Empty;
+    Signature signature;
+    std::string mappingName;         // open mapping, or empty
+    std::string mappingNode;         // /dev/mapper/NAME, or empty
+    std::string mountPoint;          // where the mapping is mounted, or empty
+    std::string filesystemType;      // inside the mapping, or the foreign type
+};
+
+VolumeState deriveState(const Signature& signature, bool mapped, bool mounted);
+
+// Builds the view of one device. @inner is the signature inside the open
+// mapping (none when there is no mapping).
+Volume describe(const Topology& topology, const BlockNode& node, const Signature& outer,
+                const Signature& inner);
+
+}  // namespace vaultd::engine

@@ -1,0 +1,41 @@
+// vaultd: wiring only. Parses the command line, loads the configuration and
+// runs the Daemon.
+#include <CLI/CLI.hpp>
+#include <sdbus-c++/Error.h>
+
+#include <cstdio>
+#include <exception>
+
+#include "config.hpp"
+#include "daemon.hpp"
+#include "system/log.hpp"
+#include "vaultd_config.h"
+
+int main(int argc, char** argv)
+{
+    CLI::App app{"vaultd: encrypted block storage as a service"};
+    std::string configPath = VAULTD_CONFIG_PATH;
+    bool debug = false;
+    auto* configOption = app.add_option("--config", configPath, "configuration file");
+    app.add_flag("--debug", debug, "log debug messages");
+    app.set_version_flag("--version", VAULTD_VERSION);
+    CLI11_PARSE(app, argc, argv);
+
+    vaultd::log::setDebug(debug);
+    auto config = vaultd::loadConfig(configPath, configOption->count() > 0);
+    if (!config) {
+        vaultd::log::error(config.error().message);
+        return 1;
+    }
+
+    try {
+        vaultd::Daemon daemon(std::move(config).value());
+        return daemon.run();
+    } catch (const sdbus::Error& e) {
+        vaultd::log::error("failed to start: " + e.getMessage(),
+                           {{vaultd::log::Field::Error, e.getName()}});
+    } catch (const std::exception& e) {
+        vaultd::log::error(std::string("failed to start: ") + e.what());
+    }
+    return 1;
+}

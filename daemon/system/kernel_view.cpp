@@ -1,0 +1,141 @@
+#include "system/kernel_view.hpp"
+
+#include <blkid/blkid.h>
+#include <fcntl.h>
+#include <libudev.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+#include "system/sysfs.hpp"
+#include "system/unique_fd.hpp"
+
+namespace vaultd::system {
+namespace {
+
+using engine::ErrorCode;
+using engine::makeError;
+
+using ProbePtr = std::unique_ptr<blkid_struct_probe, decltype(&blkid_free_probe)>;
+
+std::string lookup(blkid_probe pr, const char* name)
+{
+    const char* value = nullptr;
+    if (blkid_probe_lookup_value(pr, name, &value, nullptr) == 0 && value)
+        return value;
+    return {};
+}
+
+engine::Signature readSignature(blkid_probe pr)
+{
+    engine::Signature s;
+    s.type = lookup(pr, "TYPE");
+    s.usage = lookup(pr, "USAGE");
+    if (s.type.empty()) {
+        s.type = lookup(pr, "PTTYPE");
+        if (!s.type.empty())
+            s.usage = "partition table";
+    }
+    s.uuid = lookup(pr, "UUID");
+    s.label = lookup(pr, "LABEL");
+    if (s.isLuks())
+        s.luksVersion = static_cast<unsigned>(std::atoi(lookup(pr, "VERSION").c_str()));
+    return s;
+}
+
+void enableAll(blkid_probe pr, int superblockFlags)
+{
+    blkid_probe_enable_superblocks(pr, 1);
+    blkid_probe_set_superblocks_flags(pr, superblockFlags);
+    blkid_probe_enable_partitions(pr, 1);
+    blkid_probe_set_partitions_flags(pr, BLKID_PARTS_MAGIC);
+}
+
+engine::Error deviceError(const std::string& node, const char* what, int err)
+{
+    if (err == ENOENT || err == ENXIO || err == ENODEV)
+        return makeError(ErrorCode::NoSuchDevice, fmt::format("'{}' is gone", node));
+    return makeError(ErrorCode::Failed,
+                     fmt::format("failed to {} '{}': {}", what, node, std::strerror(err)));
+}
+
+}  // namespace
+
+engine::Topology SystemKernelView::readTopology()
+{
+    return system::readTopology();
+}
+
+engine::Result<engine::Signature> SystemKernelView::probe(const std::string& node)
+{
+    UniqueFd fd(open(node.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+    if (!fd)
+        return deviceError(node, "open", errno);
+    ProbePtr pr(blkid_new_probe(), &blkid_free_probe);
+    if (!pr || blkid_probe_set_device(pr.get(), fd.get(), 0, 0) != 0)
+        return deviceError(node, "probe", EIO);
+    enableAll(pr.get(), BLKID_SUBLKS_TYPE | BLKID_SUBLKS_USAGE | BLKID_SUBLKS_UUID |
+                            BLKID_SUBLKS_LABEL | BLKID_SUBLKS_VERSION);
+
+    const int rc = blkid_do_safeprobe(pr.get());
+    if (rc == 1)
+        return engine::Signature{};
+    if (rc == -2)  // several signatures that contradict each other: surely data
+        return engine::Signature{"ambivalent", "other", {}, {}, 0};
+    if (rc < 0)
+        return deviceError(node, "probe", EIO);
+    return readSignature(pr.get());
+}
+
+std::vector<std::string> SystemKernelView::links(const std::string& kernelName)
+{
+    std::vector<std::string> result;
+    std::unique_ptr<udev, decltype(&udev_unref)> ctx(udev_new(), &udev_unref);
+    if (!ctx)
+        return result;
+    std::unique_ptr<udev_device, decltype(&udev_device_unref)> dev(
+        udev_device_new_from_subsystem_sysname(ctx.get(), "block", kernelName.c_str()),
+        &udev_device_unref);
+    if (!dev)
+        return result;
+    udev_list_entry* entry = nullptr;
+    udev_list_entry_foreach(entry, udev_device_get_devlinks_list_entry(dev.get()))
+        result.emplace_back(udev_list_entry_get_name(entry));
+    return result;
+}
+
+bool SystemKernelView::canOpenExclusively(const std::string& node)
+{
+    UniqueFd fd(open(node.c_str(), O_RDONLY | O_EXCL | O_CLOEXEC | O_NONBLOCK));
+    return static_cast<bool>(fd);
+}
+
+engine::Status SystemKernelView::wipeSignatures(const std::string& node)
+{
+    UniqueFd fd(open(node.c_str(), O_RDWR | O_EXCL | O_CLOEXEC));
+    if (!fd)
+        return deviceError(node, "open for wiping", errno);
+    ProbePtr pr(blkid_new_probe(), &blkid_free_probe);
+    if (!pr || blkid_probe_set_device(pr.get(), fd.get(), 0, 0) != 0)
+        return deviceError(node, "probe", EIO);
+    enableAll(pr.get(), BLKID_SUBLKS_MAGIC);
+
+    while (blkid_do_probe(pr.get()) == 0) {
+        if (blkid_do_wipe(pr.get(), 0) != 0)
+            return deviceError(node, "wipe a signature on", errno ? errno : EIO);
+    }
+    if (fsync(fd.get()) != 0)
+        return deviceError(node, "flush", errno);
+    // The kernel still lists the old partitions; drop them. Refused for
+    // files and for disks without partitions, which is fine.
+    (void)ioctl(fd.get(), BLKRRPART);
+    return engine::Done{};
+}
+
+}  // namespace vaultd::system

@@ -1,0 +1,19 @@
+// The real KernelView: sysfs and mountinfo for topology, libblkid for
+// signatures (and for wiping them), libudev for device links. Each call
+// makes its own library contexts, so calls from several workers are safe.
+#pragma once
+
+#include "engine/ports.hpp"
+
+namespace vaultd::system {
+
+class SystemKernelView final : public engine::KernelView {
+public:
+    engine::Topology readTopology() override;
+    engine::Result<engine::Signature> probe(const std::string& node) override;
+    std::vector<std::string> links(const std::string& kernelName) override;
+    bool canOpenExclusively(const std::string& node) override;
+    engine::Status wipeSignatures(const std::string& node) override;
+};
+
+}  // namespace vaultd::system

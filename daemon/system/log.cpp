@@ -1,0 +1,97 @@
+#include "system/log.hpp"
+
+#include <syslog.h>
+#include <systemd/sd-journal.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace vaultd::log {
+namespace {
+
+std::atomic<bool> debugEnabled{false};
+std::mutex stderrMutex;
+
+const char* fieldName(Field f)
+{
+    switch (f) {
+    case Field::Volume: return "VOLUME";
+    case Field::Device: return "DEVICE";
+    case Field::Mapping: return "MAPPING";
+    case Field::MountPoint: return "MOUNT_POINT";
+    case Field::Error: return "ERROR";
+    case Field::Uid: return "UID";
+    case Field::Operation: return "OPERATION";
+    }
+    return "UNKNOWN";
+}
+
+bool toJournal()
+{
+    static const bool journal = std::getenv("JOURNAL_STREAM") != nullptr;
+    return journal;
+}
+
+void toJournal(int priority, std::string_view message, Fields fields)
+{
+    std::vector<std::string> lines;
+    lines.reserve(fields.size() + 3);
+    lines.push_back("MESSAGE=" + std::string(message));
+    lines.push_back("PRIORITY=" + std::to_string(priority));
+    lines.push_back("SYSLOG_IDENTIFIER=vaultd");
+    for (const auto& [field, value] : fields)
+        lines.push_back(std::string(fieldName(field)) + "=" + std::string(value));
+
+    std::vector<iovec> iov;
+    iov.reserve(lines.size());
+    for (auto& line : lines)
+        iov.push_back({line.data(), line.size()});
+    sd_journal_sendv(iov.data(), static_cast<int>(iov.size()));
+}
+
+void toStderr(int priority, std::string_view message, Fields fields)
+{
+    std::string line = "vaultd: ";
+    if (priority <= LOG_ERR)
+        line += "error: ";
+    else if (priority == LOG_WARNING)
+        line += "warning: ";
+    line += message;
+    for (const auto& [field, value] : fields) {
+        line += ' ';
+        line += fieldName(field);
+        line += '=';
+        line += value;
+    }
+    line += '\n';
+    std::lock_guard lock(stderrMutex);
+    std::fputs(line.c_str(), stderr);
+}
+
+void emit(int priority, std::string_view message, Fields fields)
+{
+    if (priority == LOG_DEBUG && !debugEnabled)
+        return;
+    if (toJournal())
+        toJournal(priority, message, fields);
+    else
+        toStderr(priority, message, fields);
+}
+
+}  // namespace
+
+void info(std::string_view message, Fields fields) { emit(LOG_INFO, message, fields); }
+void warning(std::string_view message, Fields fields) { emit(LOG_WARNING, message, fields); }
+void error(std::string_view message, Fields fields) { emit(LOG_ERR, message, fields); }
+void debug(std::string_view message, Fields fields) { emit(LOG_DEBUG, message, fields); }
+
+void setDebug(bool enabled)
+{
+    debugEnabled = enabled;
+}
+
+}  // namespace vaultd::log

@@ -1,0 +1,94 @@
+#include "system/mount_points.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "system/unique_fd.hpp"
+
+namespace vaultd::system {
+namespace {
+
+using engine::ErrorCode;
+using engine::makeError;
+
+engine::Error refuse(const std::string& path, const std::string& why)
+{
+    return makeError(ErrorCode::InvalidArgument,
+                     fmt::format("cannot use '{}' as a mount point: {}", path, why));
+}
+
+bool isEmptyDirectory(int dirFd)
+{
+    const int copy = openat(dirFd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (copy < 0)
+        return false;
+    DIR* dir = fdopendir(copy);
+    if (!dir) {
+        close(copy);
+        return false;
+    }
+    bool empty = true;
+    while (dirent* e = readdir(dir)) {
+        if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) {
+            empty = false;
+            break;
+        }
+    }
+    closedir(dir);
+    return empty;
+}
+
+}  // namespace
+
+engine::Result<engine::Changed> DirMountPoints::prepare(const std::string& path)
+{
+    UniqueFd dir(open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    struct stat parentSt {};
+    bool created = false;
+
+    std::size_t start = 1;
+    while (start < path.size()) {
+        std::size_t end = path.find('/', start);
+        if (end == std::string::npos)
+            end = path.size();
+        const std::string part = path.substr(start, end - start);
+        fstat(dir.get(), &parentSt);
+
+        UniqueFd next(openat(dir.get(), part.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!next && errno == ENOENT) {
+            if (mkdirat(dir.get(), part.c_str(), 0755) != 0 && errno != EEXIST)
+                return refuse(path, fmt::format("cannot create it: {}", std::strerror(errno)));
+            created = true;
+            next = UniqueFd(openat(dir.get(), part.c_str(),
+                                   O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        }
+        if (!next) {
+            if (errno == ELOOP || errno == ENOTDIR)
+                return refuse(path, "it passes through a symbolic link or a file");
+            return refuse(path, std::strerror(errno));
+        }
+        dir = std::move(next);
+        start = end + 1;
+    }
+
+    struct stat st {};
+    fstat(dir.get(), &st);
+    if (st.st_dev != parentSt.st_dev)
+        return makeError(ErrorCode::Busy, fmt::format("something is mounted at '{}' already", path));
+    if (!isEmptyDirectory(dir.get()))
+        return refuse(path, "the directory is not empty");
+    return created ? engine::Changed::Yes : engine::Changed::No;
+}
+
+void DirMountPoints::remove(const std::string& path)
+{
+    (void)rmdir(path.c_str());
+}
+
+}  // namespace vaultd::system

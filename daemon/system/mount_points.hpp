@@ -1,0 +1,16 @@
+// The real MountPoints: directories prepared component by component with
+// O_NOFOLLOW, so a symbolic link planted in the path cannot redirect a mount
+// into the system's own trees. Thread safe.
+#pragma once
+
+#include "engine/ports.hpp"
+
+namespace vaultd::system {
+
+class DirMountPoints final : public engine::MountPoints {
+public:
+    engine::Result<engine::Changed> prepare(const std::string& path) override;
+    void remove(const std::string& path) override;
+};
+
+}  // namespace vaultd::system

@@ -1,0 +1,73 @@
+#include "system/secret_reader.hpp"
+
+#include <poll.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <cerrno>
+
+namespace vaultd::system {
+namespace {
+
+using engine::ErrorCode;
+using engine::makeError;
+using Clock = std::chrono::steady_clock;
+
+bool waitReadable(int fd, Clock::time_point deadline)
+{
+    for (;;) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - Clock::now());
+        if (left.count() <= 0)
+            return false;
+        pollfd p{fd, POLLIN, 0};
+        const int rc = poll(&p, 1, static_cast<int>(left.count()));
+        if (rc > 0)
+            return true;
+        if (rc == 0)
+            return false;
+        if (errno != EINTR)
+            return true;  // let read() report the error
+    }
+}
+
+}  // namespace
+
+engine::Status readSecret(int fd, engine::SecretBuffer& into, std::chrono::milliseconds timeout)
+{
+    const auto deadline = Clock::now() + timeout;
+    into.wipe();
+    for (;;) {
+        if (!waitReadable(fd, deadline)) {
+            into.wipe();
+            return makeError(ErrorCode::InvalidArgument,
+                             "timed out reading the passphrase: close the descriptor after writing");
+        }
+        auto spare = into.spare();
+        char probe = 0;
+        // A full buffer reads one byte more, only to learn whether there is more.
+        const bool full = spare.empty();
+        const ssize_t n = full ? read(fd, &probe, 1) : read(fd, spare.data(), spare.size());
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            into.wipe();
+            return makeError(ErrorCode::InvalidArgument,
+                             fmt::format("cannot read the passphrase: {}", strerror(errno)));
+        }
+        if (n == 0)
+            return engine::Done{};
+        if (full) {
+            explicit_bzero(&probe, sizeof(probe));
+            into.wipe();
+            return makeError(ErrorCode::InvalidArgument,
+                             fmt::format("the passphrase is longer than {} bytes",
+                                         into.capacity()));
+        }
+        into.commit(static_cast<std::size_t>(n));
+    }
+}
+
+}  // namespace vaultd::system

@@ -1,0 +1,101 @@
+#include "system/sysfs.hpp"
+
+#include <libmount/libmount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+namespace vaultd::system {
+namespace fs = std::filesystem;
+namespace {
+
+std::string readLine(const fs::path& path)
+{
+    std::ifstream in(path);
+    std::string line;
+    std::getline(in, line);
+    return line;
+}
+
+std::string devnumOf(dev_t dev)
+{
+    return std::to_string(major(dev)) + ":" + std::to_string(minor(dev));
+}
+
+engine::BlockNode readNode(const fs::directory_entry& entry)
+{
+    std::error_code ec;
+    const fs::path dir = entry.path();
+    engine::BlockNode node;
+    node.name = dir.filename().string();
+    node.devnum = readLine(dir / "dev");
+    node.size = std::strtoull(readLine(dir / "size").c_str(), nullptr, 10) * 512;
+    node.readOnly = readLine(dir / "ro") == "1";
+    node.loopBacked = fs::exists(dir / "loop" / "backing_file", ec);
+    if (fs::exists(dir / "partition", ec))
+        node.parent = fs::canonical(dir, ec).parent_path().filename().string();
+    if (fs::is_directory(dir / "dm", ec)) {
+        node.dmName = readLine(dir / "dm" / "name");
+        node.dmUuid = readLine(dir / "dm" / "uuid");
+    }
+    for (const auto& slave : fs::directory_iterator(dir / "slaves", ec))
+        node.slaves.push_back(slave.path().filename().string());
+    return node;
+}
+
+void readMounts(engine::Topology& t)
+{
+    std::unique_ptr<libmnt_table, decltype(&mnt_unref_table)> table(
+        mnt_new_table_from_file("/proc/self/mountinfo"), &mnt_unref_table);
+    if (!table)
+        return;
+    std::unique_ptr<libmnt_iter, decltype(&mnt_free_iter)> it(mnt_new_iter(MNT_ITER_FORWARD),
+                                                             &mnt_free_iter);
+    libmnt_fs* fsEntry = nullptr;
+    while (mnt_table_next_fs(table.get(), it.get(), &fsEntry) == 0) {
+        const dev_t dev = mnt_fs_get_devno(fsEntry);
+        if (major(dev) == 0)  // virtual filesystems: proc, tmpfs, 9p, overlay...
+            continue;
+        const char* target = mnt_fs_get_target(fsEntry);
+        const char* type = mnt_fs_get_fstype(fsEntry);
+        t.mounts.push_back({devnumOf(dev), target ? target : "", type ? type : ""});
+    }
+}
+
+void readSwaps(engine::Topology& t)
+{
+    std::ifstream in("/proc/swaps");
+    std::string line;
+    std::getline(in, line);  // the header
+    while (std::getline(in, line)) {
+        std::istringstream fields(line);
+        std::string path;
+        fields >> path;
+        struct stat st {};
+        if (path.empty() || stat(path.c_str(), &st) != 0)
+            continue;
+        // A swap partition is itself the device; a swap file lives on one.
+        t.swaps.push_back(devnumOf(S_ISBLK(st.st_mode) ? st.st_rdev : st.st_dev));
+    }
+}
+
+}  // namespace
+
+engine::Topology readTopology(const std::string& sysRoot)
+{
+    engine::Topology t;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(fs::path(sysRoot) / "class" / "block", ec)) {
+        engine::BlockNode node = readNode(entry);
+        t.nodes.emplace(node.name, std::move(node));
+    }
+    readMounts(t);
+    readSwaps(t);
+    return t;
+}
+
+}  // namespace vaultd::system

@@ -1,0 +1,14 @@
+// Reads the kernel's block device topology: sysfs for devices, holders and
+// device-mapper names, libmount for /proc/self/mountinfo, /proc/swaps for
+// swap. Stateless; thread safe.
+#pragma once
+
+#include <string>
+
+#include "engine/topology.hpp"
+
+namespace vaultd::system {
+
+engine::Topology readTopology(const std::string& sysRoot = "/sys");
+
+}  // namespace vaultd::system
