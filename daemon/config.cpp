@@ -23,9 +23,8 @@ engine::Error bad(std::string_view origin, std::string message)
 
 // Every key the file may hold, as "table.key".
 const std::set<std::string> kKnownKeys = {
-    "devices.allow-loop", "mount.base",        "mount.options",   "pbkdf.type",
-    "pbkdf.hash",         "pbkdf.time-ms",     "pbkdf.iterations", "pbkdf.memory-kib",
-    "pbkdf.parallel",
+    "devices.allow-loop", "mount.base",       "mount.options",    "pbkdf.type",     "pbkdf.hash",
+    "pbkdf.time-ms",      "pbkdf.iterations", "pbkdf.memory-kib", "pbkdf.parallel",
 };
 
 engine::Status checkKeys(const toml::table& root, std::string_view origin)
@@ -91,11 +90,14 @@ engine::Status checkValues(const engine::EngineConfig& c, std::string_view origi
 {
     const auto& p = c.pbkdf;
     if (p.type != "argon2id" && p.type != "argon2i" && p.type != "pbkdf2")
-        return bad(origin, fmt::format("pbkdf.type '{}' is not argon2id, argon2i or pbkdf2", p.type));
+        return bad(origin,
+                   fmt::format("pbkdf.type '{}' is not argon2id, argon2i or pbkdf2", p.type));
     if (p.type == "pbkdf2" && p.iterations != 0 && p.iterations < 1000)
         return bad(origin, "pbkdf.iterations must be at least 1000 for pbkdf2");
     if (p.type != "pbkdf2" && p.iterations != 0 && (p.iterations < 4 || p.memoryKib < 32))
-        return bad(origin, "argon2 needs pbkdf.iterations of at least 4 and pbkdf.memory-kib of at least 32");
+        return bad(
+            origin,
+            "argon2 needs pbkdf.iterations of at least 4 and pbkdf.memory-kib of at least 32");
     if (p.iterations == 0 && p.timeMs == 0)
         return bad(origin, "set pbkdf.time-ms or pbkdf.iterations");
     if (auto st = engine::checkMountPoint(c.mountBase); !st)

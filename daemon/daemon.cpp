@@ -100,9 +100,7 @@ struct Daemon::Parts {
     asio::signal_set signals;
 };
 
-Daemon::Daemon(engine::EngineConfig config) : parts_(std::make_unique<Parts>(std::move(config)))
-{
-}
+Daemon::Daemon(engine::EngineConfig config) : parts_(std::make_unique<Parts>(std::move(config))) {}
 
 Daemon::~Daemon() = default;
 

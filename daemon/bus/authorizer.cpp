@@ -12,8 +12,7 @@ engine::Status Authorizer::check(const sdbus::Message* call, std::string_view ac
     try {
         uid = call->getCredsUid();
     } catch (const sdbus::Error&) {
-        return engine::makeError(engine::ErrorCode::NotAuthorized,
-                                 "cannot tell who the caller is");
+        return engine::makeError(engine::ErrorCode::NotAuthorized, "cannot tell who the caller is");
     }
     if (uid != 0)
         return engine::makeError(engine::ErrorCode::NotAuthorized,

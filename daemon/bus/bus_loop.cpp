@@ -22,8 +22,7 @@ void BusLoop::start()
 
 void BusLoop::poke()
 {
-    while (connection_.processPendingRequest()) {
-    }
+    while (connection_.processPendingRequest()) {}
     arm();
 }
 

@@ -28,8 +28,8 @@ sdbus::ObjectPath ManagerObject::FindVolume(const std::string& spec)
 {
     using engine::ErrorCode;
     if (spec.empty() || spec.size() > 4096)
-        throw toBusError(engine::makeError(ErrorCode::InvalidArgument,
-                                           "name a device, e.g. /dev/vdb or vdb"));
+        throw toBusError(
+            engine::makeError(ErrorCode::InvalidArgument, "name a device, e.g. /dev/vdb or vdb"));
     auto path = service_.find(spec);
     if (!path)
         throw toBusError(engine::makeError(

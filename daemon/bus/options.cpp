@@ -30,9 +30,9 @@ engine::Status take(const Options& options, const std::string& key, T& into)
     if (it == options.end())
         return engine::Done{};
     if (!it->second.containsValueOfType<T>())
-        return makeError(ErrorCode::InvalidArgument,
-                         fmt::format("option '{}' must be of type '{}'", key,
-                                     sdbus::signature_of<T>::str()));
+        return makeError(
+            ErrorCode::InvalidArgument,
+            fmt::format("option '{}' must be of type '{}'", key, sdbus::signature_of<T>::str()));
     into = it->second.get<T>();
     return engine::Done{};
 }
@@ -52,8 +52,7 @@ engine::Result<engine::FormatRequest> decodeFormat(const std::string& filesystem
     return r;
 }
 
-engine::Result<engine::UnlockRequest> decodeUnlock(const std::string& name,
-                                                   const Options& options)
+engine::Result<engine::UnlockRequest> decodeUnlock(const std::string& name, const Options& options)
 {
     engine::UnlockRequest r;
     r.name = name;

@@ -17,8 +17,7 @@ using Options = std::map<std::string, sdbus::Variant>;
 
 engine::Result<engine::FormatRequest> decodeFormat(const std::string& filesystem,
                                                    const Options& options);
-engine::Result<engine::UnlockRequest> decodeUnlock(const std::string& name,
-                                                   const Options& options);
+engine::Result<engine::UnlockRequest> decodeUnlock(const std::string& name, const Options& options);
 // For methods that take no options yet.
 engine::Status expectNoOptions(const Options& options);
 

@@ -50,8 +50,9 @@ void logOutcome(const engine::Volume& v, std::string_view verb, const engine::Er
                       {Field::Operation, verb},
                       {Field::Error, engine::errorName(error->code)}});
     else
-        log::info(fmt::format("{} '{}': done", verb, v.node),
-                  {{Field::Volume, v.kernelName}, {Field::Device, v.node}, {Field::Operation, verb}});
+        log::info(
+            fmt::format("{} '{}': done", verb, v.node),
+            {{Field::Volume, v.kernelName}, {Field::Device, v.node}, {Field::Operation, verb}});
 }
 
 // Replies to @result from an engine Result, logging the outcome once.
@@ -151,8 +152,8 @@ void VolumeObject::Format(sdbus::Result<>&& result, sdbus::UnixFd passphrase,
         return;
     service_.run<engine::Changed>(
         volume_.kernelName,
-        [name = volume_.kernelName, fd = std::move(passphrase),
-         req = std::move(request).value()](engine::Operations& ops) -> engine::Result<engine::Changed> {
+        [name = volume_.kernelName, fd = std::move(passphrase), req = std::move(request).value()](
+            engine::Operations& ops) -> engine::Result<engine::Changed> {
             auto secret = readPassphrase(fd);
             if (!secret)
                 return secret.error();

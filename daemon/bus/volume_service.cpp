@@ -36,10 +36,11 @@ void VolumeService::requestScan()
         return;
     }
     scanning_ = true;
-    boost::asio::post(prober_, [this] {
+    const std::uint64_t startedAt = ++sequence_;
+    boost::asio::post(prober_, [this, startedAt] {
         auto volumes = operations_.scan();
-        boost::asio::post(loop_, [this, volumes = std::move(volumes)]() mutable {
-            apply(std::move(volumes));
+        boost::asio::post(loop_, [this, startedAt, volumes = std::move(volumes)]() mutable {
+            apply(std::move(volumes), startedAt);
             scanning_ = false;
             if (ready_)
                 std::exchange(ready_, nullptr)();
@@ -50,7 +51,7 @@ void VolumeService::requestScan()
     });
 }
 
-void VolumeService::apply(std::vector<engine::Volume> volumes)
+void VolumeService::apply(std::vector<engine::Volume> volumes, std::uint64_t startedAt)
 {
     std::set<std::string> seen;
     for (auto& v : volumes) {
@@ -58,7 +59,8 @@ void VolumeService::apply(std::vector<engine::Volume> volumes)
         seen.insert(name);
         auto it = objects_.find(name);
         if (it != objects_.end()) {
-            it->second->update(std::move(v));
+            if (freshAt_[name] < startedAt)
+                it->second->update(std::move(v));
             continue;
         }
         log::info(fmt::format("attached volume '{}' ({})", name, engine::stateName(v.state)),
@@ -75,8 +77,19 @@ void VolumeService::apply(std::vector<engine::Volume> volumes)
         }
         log::info(fmt::format("detached volume '{}'", it->first), {{Field::Volume, it->first}});
         it->second->emitInterfacesRemovedSignal();
+        freshAt_.erase(it->first);
         it = objects_.erase(it);
     }
+}
+
+void VolumeService::updateFromOperation(const std::string& kernelName,
+                                        engine::Result<engine::Volume> fresh)
+{
+    auto it = objects_.find(kernelName);
+    if (!fresh || it == objects_.end())
+        return;  // gone or no longer a volume: the next scan removes it
+    it->second->update(std::move(fresh).value());
+    freshAt_[kernelName] = ++sequence_;
 }
 
 void VolumeService::afterOperation()

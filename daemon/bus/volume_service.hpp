@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -56,7 +57,8 @@ public:
     void run(const std::string& kernelName, Work work, Finish finish);
 
 private:
-    void apply(std::vector<engine::Volume> volumes);
+    void apply(std::vector<engine::Volume> volumes, std::uint64_t startedAt);
+    void updateFromOperation(const std::string& kernelName, engine::Result<engine::Volume> fresh);
     void afterOperation();
 
     boost::asio::io_context& loop_;
@@ -69,6 +71,10 @@ private:
 
     std::map<std::string, std::unique_ptr<VolumeObject>> objects_;
     std::set<std::string> busy_;
+    // Orders views: a scan that started before an operation's fresh look
+    // must not overwrite it with what it saw earlier.
+    std::uint64_t sequence_ = 0;
+    std::map<std::string, std::uint64_t> freshAt_;
     bool scanning_ = false;
     bool rescan_ = false;
     std::function<void()> ready_;
@@ -78,22 +84,27 @@ template <typename T, typename Work, typename Finish>
 void VolumeService::run(const std::string& kernelName, Work work, Finish finish)
 {
     if (busy_.count(kernelName)) {
-        finish(engine::Result<T>(engine::makeError(
-            engine::ErrorCode::Busy,
-            fmt::format("another operation is running on '{}'", kernelName))));
+        finish(engine::Result<T>(
+            engine::makeError(engine::ErrorCode::Busy,
+                              fmt::format("another operation is running on '{}'", kernelName))));
         return;
     }
     busy_.insert(kernelName);
-    boost::asio::post(workers_, [this, kernelName, work = std::move(work),
-                                 finish = std::move(finish)]() mutable {
+    auto task = [this, kernelName, work = std::move(work), finish = std::move(finish)]() mutable {
         engine::Result<T> result = work(operations_);
-        boost::asio::post(loop_, [this, kernelName, result = std::move(result),
-                                  finish = std::move(finish)]() mutable {
+        // A fresh look before replying, so a caller that reads the
+        // properties after the reply sees what the operation did.
+        auto fresh = operations_.inspect(kernelName);
+        auto done = [this, kernelName, result = std::move(result), fresh = std::move(fresh),
+                     finish = std::move(finish)]() mutable {
             busy_.erase(kernelName);
+            updateFromOperation(kernelName, std::move(fresh));
             finish(std::move(result));
             afterOperation();
-        });
-    });
+        };
+        boost::asio::post(loop_, std::move(done));
+    };
+    boost::asio::post(workers_, std::move(task));
 }
 
 }  // namespace vaultd::bus

@@ -25,8 +25,7 @@ std::string describeSignature(const Signature& s)
 
 }  // namespace
 
-Operations::Operations(Ports ports, EngineConfig config)
-    : ports_(ports), config_(std::move(config))
+Operations::Operations(Ports ports, EngineConfig config) : ports_(ports), config_(std::move(config))
 {
 }
 
@@ -99,10 +98,10 @@ Status Operations::checkFormatAllowed(const Topology& topology, const Volume& v,
 
     const std::uint64_t usable = v.size > kLuks2DataOffset ? v.size - kLuks2DataOffset : 0;
     if (usable < minimumSize(fs))
-        return makeError(ErrorCode::TooSmall,
-                         fmt::format("'{}' leaves {} MiB after the LUKS2 header, {} needs {} MiB",
-                                     v.node, usable >> 20, filesystemName(fs),
-                                     minimumSize(fs) >> 20));
+        return makeError(
+            ErrorCode::TooSmall,
+            fmt::format("'{}' leaves {} MiB after the LUKS2 header, {} needs {} MiB", v.node,
+                        usable >> 20, filesystemName(fs), minimumSize(fs) >> 20));
     return Done{};
 }
 
@@ -111,9 +110,9 @@ Result<Changed> Operations::format(const std::string& kernelName, const SecretBu
 {
     auto fs = parseFilesystem(request.filesystem);
     if (!fs)
-        return makeError(ErrorCode::InvalidArgument,
-                         fmt::format("unknown filesystem '{}': use ext4, xfs or btrfs",
-                                     request.filesystem));
+        return makeError(
+            ErrorCode::InvalidArgument,
+            fmt::format("unknown filesystem '{}': use ext4, xfs or btrfs", request.filesystem));
     if (auto st = checkLabel(request.label, *fs); !st)
         return st.error();
     if (passphrase.empty())
@@ -151,13 +150,10 @@ Result<Changed> Operations::format(const std::string& kernelName, const SecretBu
 }
 
 Result<std::string> Operations::unlock(const std::string& kernelName,
-                                       const SecretBuffer& passphrase,
-                                       const UnlockRequest& request)
+                                       const SecretBuffer& passphrase, const UnlockRequest& request)
 {
-    if (!request.name.empty()) {
-        if (auto st = checkMappingName(request.name); !st)
-            return st.error();
-    }
+    if (auto st = checkMappingName(request.name); !st)
+        return st.error();
     if (!request.mountPoint.empty()) {
         if (auto st = checkMountPoint(request.mountPoint); !st)
             return st.error();
@@ -170,8 +166,7 @@ Result<std::string> Operations::unlock(const std::string& kernelName,
     if (!v.signature.isLuks())
         return makeError(ErrorCode::NotLuks, fmt::format("'{}' holds no LUKS container", v.node));
 
-    const std::string name =
-        request.name.empty() ? defaultMappingName(v.signature.uuid) : request.name;
+    const std::string& name = request.name;
     const bool wantMount = request.mount || !request.mountPoint.empty();
 
     if (!v.mappingName.empty()) {
@@ -232,8 +227,8 @@ Result<std::string> Operations::mountMapping(const Volume& v, const std::string&
     auto prepared = ports_.mountPoints.prepare(target);
     if (!prepared)
         return prepared.error();
-    Status st = ports_.mounter.mount(v.mappingNode, target, inner.value().type,
-                                     config_.mountOptions);
+    Status st =
+        ports_.mounter.mount(v.mappingNode, target, inner.value().type, config_.mountOptions);
     if (!st) {
         if (prepared.value() == Changed::Yes)
             ports_.mountPoints.remove(target);

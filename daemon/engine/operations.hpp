@@ -29,7 +29,7 @@ struct FormatRequest {
 };
 
 struct UnlockRequest {
-    std::string name;        // empty: luks-<UUID>
+    std::string name;  // the mapping name; required
     bool mount = false;
     std::string mountPoint;  // empty: the default under mountBase
 };

@@ -85,7 +85,7 @@ std::optional<std::string> reservedBy(const Topology& t, const std::string& name
     const std::string disk = diskOf(t, name);
 
     for (const auto& m : t.mounts) {
-        const BlockNode* source = findByDevnum(t, m.devnum);
+        const BlockNode* source = sourceOf(t, m);
         if (!source)
             continue;
         // A filesystem inside a LUKS mapping of a volume is the volume's own
@@ -95,7 +95,8 @@ std::optional<std::string> reservedBy(const Topology& t, const std::string& name
         std::set<std::string> disks;
         collectDisks(t, *source, disks);
         if (disks.count(disk))
-            return fmt::format("its disk '{}' holds the filesystem mounted at '{}'", disk, m.target);
+            return fmt::format("its disk '{}' holds the filesystem mounted at '{}'", disk,
+                               m.target);
     }
 
     for (const auto& swap : t.swaps) {
@@ -130,10 +131,28 @@ const BlockNode* holderOf(const Topology& t, const std::string& name)
     return nullptr;
 }
 
-const MountEntry* mountOf(const Topology& t, const std::string& devnum)
+const BlockNode* sourceOf(const Topology& t, const MountEntry& mount)
+{
+    if (const BlockNode* node = findByDevnum(t, mount.devnum))
+        return node;
+    std::string_view source = mount.source;
+    if (source.starts_with("/dev/mapper/")) {
+        source.remove_prefix(12);
+        for (const auto& [name, node] : t.nodes) {
+            if (!node.dmName.empty() && node.dmName == source)
+                return &node;
+        }
+        return nullptr;
+    }
+    if (source.starts_with("/dev/"))
+        return find(t, std::string(source.substr(5)));
+    return nullptr;
+}
+
+const MountEntry* mountOf(const Topology& t, const BlockNode& node)
 {
     for (const auto& m : t.mounts) {
-        if (m.devnum == devnum)
+        if (sourceOf(t, m) == &node)
             return &m;
     }
     return nullptr;

@@ -13,14 +13,14 @@
 namespace vaultd::engine {
 
 struct BlockNode {
-    std::string name;            // kernel name: vdb, nvme0n1p1, dm-3
-    std::string devnum;          // "major:minor"
-    std::string parent;          // the disk of a partition, else empty
+    std::string name;                 // kernel name: vdb, nvme0n1p1, dm-3
+    std::string devnum;               // "major:minor"
+    std::string parent;               // the disk of a partition, else empty
     std::vector<std::string> slaves;  // what a device-mapper device sits on
-    std::string dmName;          // device-mapper name, for dm devices
-    std::string dmUuid;          // device-mapper uuid, e.g. CRYPT-LUKS2-<hex>-name
-    std::uint64_t size = 0;      // bytes
-    bool loopBacked = false;     // a loop device with a backing file
+    std::string dmName;               // device-mapper name, for dm devices
+    std::string dmUuid;               // device-mapper uuid, e.g. CRYPT-LUKS2-<hex>-name
+    std::uint64_t size = 0;           // bytes
+    bool loopBacked = false;          // a loop device with a backing file
     bool readOnly = false;
 };
 
@@ -28,12 +28,13 @@ struct MountEntry {
     std::string devnum;  // "major:minor" as mountinfo gives it
     std::string target;
     std::string fstype;
+    std::string source;  // the device path mountinfo names, e.g. /dev/mapper/x
 };
 
 struct Topology {
     std::map<std::string, BlockNode> nodes;  // by kernel name
     std::vector<MountEntry> mounts;
-    std::vector<std::string> swaps;          // devnums backing active swap
+    std::vector<std::string> swaps;  // devnums backing active swap
 };
 
 // Whether a device could be a volume by its kind alone: a whole disk or a
@@ -52,7 +53,11 @@ const BlockNode* luksMappingOf(const Topology& topology, const std::string& name
 // The device-mapper device (of any kind) holding a device, if any.
 const BlockNode* holderOf(const Topology& topology, const std::string& name);
 
-// Where a device (by devnum) is mounted; the first mount wins.
-const MountEntry* mountOf(const Topology& topology, const std::string& devnum);
+// Where a device is mounted; the first mount wins.
+const MountEntry* mountOf(const Topology& topology, const BlockNode& node);
+
+// The device a mount comes from. btrfs reports an anonymous devnum, so the
+// source path is the fallback.
+const BlockNode* sourceOf(const Topology& topology, const MountEntry& mount);
 
 }  // namespace vaultd::engine

@@ -17,8 +17,8 @@ bool isNameChar(char c)
 // Trees a volume must never be mounted over or inside: the system's own.
 // /media, /mnt, /srv, /home and /opt (and anything not listed) remain open.
 constexpr std::array kSystemTrees = {
-    "/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/root",
-    "/run", "/sbin", "/sys", "/usr", "/var",
+    "/bin",  "/boot", "/dev", "/etc",  "/lib", "/lib32", "/lib64", "/libx32",
+    "/proc", "/root", "/run", "/sbin", "/sys", "/usr",   "/var",
 };
 
 bool isInside(std::string_view path, std::string_view tree)
@@ -104,11 +104,6 @@ Status checkLabel(std::string_view label, Filesystem fs)
 std::string forceToken(std::string_view node, std::uint64_t size)
 {
     return fmt::format("{}:{}", node, size);
-}
-
-std::string defaultMappingName(std::string_view luksUuid)
-{
-    return fmt::format("luks-{}", luksUuid);
 }
 
 std::string defaultMountPoint(std::string_view base, std::string_view mappingName)

@@ -29,9 +29,6 @@ Status checkLabel(std::string_view label, Filesystem fs);
 // it is now, so a request aimed at one disk cannot destroy another.
 std::string forceToken(std::string_view node, std::uint64_t size);
 
-// The mapping name used when the caller gives none.
-std::string defaultMappingName(std::string_view luksUuid);
-
 // Where a mapping is mounted when the caller names no mount point.
 std::string defaultMountPoint(std::string_view base, std::string_view mappingName);
 

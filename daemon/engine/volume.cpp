@@ -35,7 +35,7 @@ Volume describe(const Topology& topology, const BlockNode& node, const Signature
     v.signature = outer;
 
     const BlockNode* mapping = outer.isLuks() ? luksMappingOf(topology, node.name) : nullptr;
-    const MountEntry* mount = mapping ? mountOf(topology, mapping->devnum) : nullptr;
+    const MountEntry* mount = mapping ? mountOf(topology, *mapping) : nullptr;
     if (mapping) {
         v.mappingName = mapping->dmName;
         v.mappingNode = "/dev/mapper/" + mapping->dmName;

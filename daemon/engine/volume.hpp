@@ -36,10 +36,10 @@ struct Volume {
     std::uint64_t size = 0;
     VolumeState state = VolumeState::Empty;
     Signature signature;
-    std::string mappingName;         // open mapping, or empty
-    std::string mappingNode;         // /dev/mapper/NAME, or empty
-    std::string mountPoint;          // where the mapping is mounted, or empty
-    std::string filesystemType;      // inside the mapping, or the foreign type
+    std::string mappingName;     // open mapping, or empty
+    std::string mappingNode;     // /dev/mapper/NAME, or empty
+    std::string mountPoint;      // where the mapping is mounted, or empty
+    std::string filesystemType;  // inside the mapping, or the foreign type
 };
 
 VolumeState deriveState(const Signature& signature, bool mapped, bool mounted);

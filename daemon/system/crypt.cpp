@@ -1,6 +1,9 @@
 #include "system/crypt.hpp"
 
 #include <libcryptsetup.h>
+#include <linux/keyctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -65,6 +68,19 @@ crypt_pbkdf_type toPbkdf(const engine::PbkdfSettings& s)
     return p;
 }
 
+// libcryptsetup hands a LUKS2 volume key to dm-crypt through the calling
+// thread's keyring and leaves it linked there after a successful activation.
+// A command-line tool exits and its keyring dies with it; our worker threads
+// live on, so the key would stay in the kernel after the mapping is closed.
+// dm-crypt keeps its own copy, so the link can go as soon as the call returns.
+class ThreadKeyringScrub {
+public:
+    ThreadKeyringScrub() = default;
+    ~ThreadKeyringScrub() { syscall(SYS_keyctl, KEYCTL_CLEAR, KEY_SPEC_THREAD_KEYRING); }
+    ThreadKeyringScrub(const ThreadKeyringScrub&) = delete;
+    ThreadKeyringScrub& operator=(const ThreadKeyringScrub&) = delete;
+};
+
 }  // namespace
 
 LibCrypt::LibCrypt()
@@ -101,6 +117,7 @@ engine::Status LibCrypt::format(const std::string& node, const engine::LuksParam
         return failure("add a keyslot to", node, rc);
 
     if (!activateAs.empty()) {
+        ThreadKeyringScrub scrub;
         rc = crypt_activate_by_volume_key(c, activateAs.c_str(), nullptr, 0, 0);
         if (rc < 0)
             return failure("open a mapping of", node, rc);
@@ -121,18 +138,18 @@ engine::Status LibCrypt::activate(const std::string& node, const std::string& na
         return makeError(ErrorCode::NotLuks, fmt::format("'{}' holds no LUKS container", node));
 
     {
+        ThreadKeyringScrub scrub;
         std::lock_guard lock(kdfMutex);
-        rc = crypt_activate_by_passphrase(c, name.empty() ? nullptr : name.c_str(),
-                                          CRYPT_ANY_SLOT, passphrase.data(), passphrase.size(),
-                                          0);
+        rc = crypt_activate_by_passphrase(c, name.empty() ? nullptr : name.c_str(), CRYPT_ANY_SLOT,
+                                          passphrase.data(), passphrase.size(), 0);
     }
     if (rc == -EPERM)
         return makeError(ErrorCode::WrongPassphrase,
                          fmt::format("no keyslot of '{}' opens with that passphrase", node));
     if (rc == -EEXIST || rc == -EBUSY)
-        return makeError(ErrorCode::Busy,
-                         fmt::format("cannot open '{}' as '{}': the device or the name is in use",
-                                     node, name));
+        return makeError(
+            ErrorCode::Busy,
+            fmt::format("cannot open '{}' as '{}': the device or the name is in use", node, name));
     if (rc < 0)
         return failure("unlock", node, rc);
     return engine::Done{};

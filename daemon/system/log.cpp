@@ -84,10 +84,22 @@ void emit(int priority, std::string_view message, Fields fields)
 
 }  // namespace
 
-void info(std::string_view message, Fields fields) { emit(LOG_INFO, message, fields); }
-void warning(std::string_view message, Fields fields) { emit(LOG_WARNING, message, fields); }
-void error(std::string_view message, Fields fields) { emit(LOG_ERR, message, fields); }
-void debug(std::string_view message, Fields fields) { emit(LOG_DEBUG, message, fields); }
+void info(std::string_view message, Fields fields)
+{
+    emit(LOG_INFO, message, fields);
+}
+void warning(std::string_view message, Fields fields)
+{
+    emit(LOG_WARNING, message, fields);
+}
+void error(std::string_view message, Fields fields)
+{
+    emit(LOG_ERR, message, fields);
+}
+void debug(std::string_view message, Fields fields)
+{
+    emit(LOG_DEBUG, message, fields);
+}
 
 void setDebug(bool enabled)
 {

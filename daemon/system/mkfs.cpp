@@ -36,9 +36,9 @@ engine::Status SpawnedTools::make(engine::Filesystem fs, const std::string& node
     if (!run)
         return run.error();
     if (run.value().exitStatus != 0)
-        return engine::makeError(engine::ErrorCode::Failed,
-                                 fmt::format("{} failed on '{}': {}", tool, node,
-                                             lastLine(run.value().output)));
+        return engine::makeError(
+            engine::ErrorCode::Failed,
+            fmt::format("{} failed on '{}': {}", tool, node, lastLine(run.value().output)));
     return engine::Done{};
 }
 

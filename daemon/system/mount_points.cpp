@@ -60,13 +60,14 @@ engine::Result<engine::Changed> DirMountPoints::prepare(const std::string& path)
         const std::string part = path.substr(start, end - start);
         fstat(dir.get(), &parentSt);
 
-        UniqueFd next(openat(dir.get(), part.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        UniqueFd next(
+            openat(dir.get(), part.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (!next && errno == ENOENT) {
             if (mkdirat(dir.get(), part.c_str(), 0755) != 0 && errno != EEXIST)
                 return refuse(path, fmt::format("cannot create it: {}", std::strerror(errno)));
             created = true;
-            next = UniqueFd(openat(dir.get(), part.c_str(),
-                                   O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+            next = UniqueFd(
+                openat(dir.get(), part.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         }
         if (!next) {
             if (errno == ELOOP || errno == ENOTDIR)
@@ -80,7 +81,8 @@ engine::Result<engine::Changed> DirMountPoints::prepare(const std::string& path)
     struct stat st {};
     fstat(dir.get(), &st);
     if (st.st_dev != parentSt.st_dev)
-        return makeError(ErrorCode::Busy, fmt::format("something is mounted at '{}' already", path));
+        return makeError(ErrorCode::Busy,
+                         fmt::format("something is mounted at '{}' already", path));
     if (!isEmptyDirectory(dir.get()))
         return refuse(path, "the directory is not empty");
     return created ? engine::Changed::Yes : engine::Changed::No;

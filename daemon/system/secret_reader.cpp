@@ -18,8 +18,8 @@ using Clock = std::chrono::steady_clock;
 bool waitReadable(int fd, Clock::time_point deadline)
 {
     for (;;) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-            deadline - Clock::now());
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
         if (left.count() <= 0)
             return false;
         pollfd p{fd, POLLIN, 0};
@@ -42,8 +42,9 @@ engine::Status readSecret(int fd, engine::SecretBuffer& into, std::chrono::milli
     for (;;) {
         if (!waitReadable(fd, deadline)) {
             into.wipe();
-            return makeError(ErrorCode::InvalidArgument,
-                             "timed out reading the passphrase: close the descriptor after writing");
+            return makeError(
+                ErrorCode::InvalidArgument,
+                "timed out reading the passphrase: close the descriptor after writing");
         }
         auto spare = into.spare();
         char probe = 0;
@@ -62,9 +63,9 @@ engine::Status readSecret(int fd, engine::SecretBuffer& into, std::chrono::milli
         if (full) {
             explicit_bzero(&probe, sizeof(probe));
             into.wipe();
-            return makeError(ErrorCode::InvalidArgument,
-                             fmt::format("the passphrase is longer than {} bytes",
-                                         into.capacity()));
+            return makeError(
+                ErrorCode::InvalidArgument,
+                fmt::format("the passphrase is longer than {} bytes", into.capacity()));
         }
         into.commit(static_cast<std::size_t>(n));
     }

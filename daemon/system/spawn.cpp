@@ -92,8 +92,8 @@ engine::Result<ToolRun> runTool(const std::string& tool, const std::vector<std::
     UniqueFd devNull(open("/dev/null", O_RDONLY | O_CLOEXEC));
     int pipeFds[2];
     if (!devNull || pipe2(pipeFds, O_CLOEXEC) != 0)
-        return makeError(ErrorCode::Failed, fmt::format("failed to run '{}': {}", tool,
-                                                        std::strerror(errno)));
+        return makeError(ErrorCode::Failed,
+                         fmt::format("failed to run '{}': {}", tool, std::strerror(errno)));
     UniqueFd readEnd(pipeFds[0]);
     UniqueFd writeEnd(pipeFds[1]);
 
@@ -120,8 +120,7 @@ engine::Result<ToolRun> runTool(const std::string& tool, const std::vector<std::
     ToolRun run;
     run.output = drain(readEnd.get());
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
     run.exitStatus = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     return run;
 }

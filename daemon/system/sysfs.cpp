@@ -54,15 +54,19 @@ void readMounts(engine::Topology& t)
     if (!table)
         return;
     std::unique_ptr<libmnt_iter, decltype(&mnt_free_iter)> it(mnt_new_iter(MNT_ITER_FORWARD),
-                                                             &mnt_free_iter);
+                                                              &mnt_free_iter);
     libmnt_fs* fsEntry = nullptr;
     while (mnt_table_next_fs(table.get(), it.get(), &fsEntry) == 0) {
         const dev_t dev = mnt_fs_get_devno(fsEntry);
-        if (major(dev) == 0)  // virtual filesystems: proc, tmpfs, 9p, overlay...
+        const char* source = mnt_fs_get_source(fsEntry);
+        const std::string sourcePath = source ? source : "";
+        // Virtual filesystems (proc, tmpfs, 9p, overlay...) have neither a
+        // device number nor a device path; btrfs has only the path.
+        if (major(dev) == 0 && !sourcePath.starts_with("/dev/"))
             continue;
         const char* target = mnt_fs_get_target(fsEntry);
         const char* type = mnt_fs_get_fstype(fsEntry);
-        t.mounts.push_back({devnumOf(dev), target ? target : "", type ? type : ""});
+        t.mounts.push_back({devnumOf(dev), target ? target : "", type ? type : "", sourcePath});
     }
 }
 

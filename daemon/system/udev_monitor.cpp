@@ -13,7 +13,8 @@ UdevMonitor::UdevMonitor()
     if (!udev_)
         throw std::runtime_error("failed to create a udev context");
     monitor_ = udev_monitor_new_from_netlink(udev_, "udev");
-    if (!monitor_ || udev_monitor_filter_add_match_subsystem_devtype(monitor_, "block", nullptr) < 0 ||
+    if (!monitor_ ||
+        udev_monitor_filter_add_match_subsystem_devtype(monitor_, "block", nullptr) < 0 ||
         udev_monitor_enable_receiving(monitor_) < 0) {
         if (monitor_)
             udev_monitor_unref(monitor_);

@@ -1,0 +1,79 @@
+# vaultd helpers for lab scenarios, on top of guest/lib.sh:
+#
+#     source "$(dirname "${BASH_SOURCE[0]}")/../vault-lib.sh"
+#
+# volume_field DEV KEY      a property from 'vaultctl status --json'
+# wait_state DEV STATE      until the volume reports STATE (30 s)
+# wait_gone DEV             until the volume object is gone (30 s)
+# expect_error NAME CMD...  CMD (a vaultctl command) fails with the named
+#                           error org.vaultd.Vault1.Error.NAME
+# fingerprint DEV           a checksum of the first 32 MiB and the last MiB,
+#                           to show that a refused request wrote nothing
+# no_crypt_mapping          no dm-crypt mapping exists at all
+# no_volume_key_in_kernel   no cryptsetup key is left in any keyring
+
+source "$(dirname "${BASH_SOURCE[0]}")/guest/lib.sh"
+
+KEY_FILE=$PWD/passphrase
+printf '%s' 'correct horse battery staple' >"$KEY_FILE"
+WRONG_KEY=$PWD/wrong-passphrase
+printf '%s' 'incorrect horse' >"$WRONG_KEY"
+
+volume_field() {
+    vaultctl --json status "$1" | python3 -c "import json,sys; print(json.load(sys.stdin)['$2'])"
+}
+
+volume_is() {
+    [[ $(volume_field "$1" state 2>/dev/null) == "$2" ]]
+}
+
+wait_state() {
+    wait_for 30 volume_is "$1" "$2"
+}
+
+volume_absent() {
+    ! vaultctl status "$1" >/dev/null 2>&1
+}
+
+wait_gone() {
+    wait_for 30 volume_absent "$1"
+}
+
+expect_error() {
+    local name=$1 out status=0
+    shift
+    out=$("$@" 2>&1) || status=$?
+    echo "$out" >&2
+    ((status != 0)) || fail "expected $name from '$*', but it succeeded"
+    [[ $out == *"org.vaultd.Vault1.Error.$name"* ]] ||
+        fail "expected org.vaultd.Vault1.Error.$name from '$*', got: $out"
+    echo "ok: '$*' fails with $name"
+}
+
+fingerprint() {
+    local dev=/dev/$1 size
+    size=$(blockdev --getsize64 "$dev")
+    {
+        head -c $((32 << 20)) "$dev"
+        tail -c $((1 << 20)) "$dev"
+    } | sha256sum | cut -d' ' -f1
+    echo "$size"
+}
+
+no_crypt_mapping() {
+    local uuid
+    for uuid in /sys/class/block/dm-*/dm/uuid; do
+        [[ -e $uuid ]] || continue
+        [[ $(<"$uuid") != CRYPT-* ]] || return 1
+    done
+}
+
+no_volume_key_in_kernel() {
+    if grep 'cryptsetup:' /proc/keys >&2; then
+        return 1
+    fi
+}
+
+luks_magic() {
+    [[ $(head -c 6 "/dev/$1" | od -An -tx1 | tr -d ' \n') == 4c554b53babe ]]
+}
