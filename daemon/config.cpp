@@ -49,7 +49,7 @@ engine::Status read(const toml::table& root, std::string_view path, T& into,
     const auto node = root.at_path(path);
     if (!node)
         return engine::Done{};
-    auto value = node.value<T>();
+    auto value = node.value_exact<T>();
     if (!value)
         return bad(origin, fmt::format("'{}' has the wrong type", path));
     into = *value;
@@ -94,10 +94,15 @@ engine::Status checkValues(const engine::EngineConfig& c, std::string_view origi
                    fmt::format("pbkdf.type '{}' is not argon2id, argon2i or pbkdf2", p.type));
     if (p.type == "pbkdf2" && p.iterations != 0 && p.iterations < 1000)
         return bad(origin, "pbkdf.iterations must be at least 1000 for pbkdf2");
-    if (p.type != "pbkdf2" && p.iterations != 0 && (p.iterations < 4 || p.memoryKib < 32))
+    // The bounds libcryptsetup 2.6 enforces, checked here so a bad file fails
+    // at start rather than at every format.
+    const bool argon = p.type != "pbkdf2";
+    if (argon && (p.parallel < 1 || p.memoryKib < 32 || p.memoryKib > 4194304))
         return bad(
             origin,
-            "argon2 needs pbkdf.iterations of at least 4 and pbkdf.memory-kib of at least 32");
+            "argon2 needs pbkdf.parallel of at least 1 and pbkdf.memory-kib between 32 and 4194304");
+    if (argon && p.iterations != 0 && p.iterations < 4)
+        return bad(origin, "argon2 needs pbkdf.iterations of at least 4");
     if (p.iterations == 0 && p.timeMs == 0)
         return bad(origin, "set pbkdf.time-ms or pbkdf.iterations");
     if (auto st = engine::checkMountPoint(c.mountBase); !st)

@@ -169,6 +169,7 @@ Result<std::string> Operations::unlock(const std::string& kernelName,
     const std::string& name = request.name;
     const bool wantMount = request.mount || !request.mountPoint.empty();
 
+    bool opened = false;
     if (!v.mappingName.empty()) {
         if (v.mappingName != name)
             return busy(fmt::format("'{}' is already unlocked as '{}'", v.node, v.mappingName));
@@ -177,6 +178,7 @@ Result<std::string> Operations::unlock(const std::string& kernelName,
             return busy(fmt::format("the mapping name '{}' is taken by another device", name));
         if (auto st = ports_.crypt.activate(v.node, name, passphrase); !st)
             return st.error();
+        opened = true;
         v.mappingName = name;
         v.mappingNode = "/dev/mapper/" + name;
     }
@@ -184,8 +186,9 @@ Result<std::string> Operations::unlock(const std::string& kernelName,
     if (!wantMount)
         return std::string();
     auto mounted = mountMapping(v, request.mountPoint);
-    if (!mounted)
-        return mounted.error();
+    // A request that failed leaves things as they were: close what it opened.
+    if (!mounted && opened)
+        (void)ports_.crypt.deactivate(name);
     return mounted;
 }
 

@@ -1,5 +1,7 @@
 #include "engine/topology.hpp"
 
+#include "engine/validate.hpp"
+
 #include <fmt/format.h>
 
 #include <array>
@@ -18,11 +20,6 @@ bool startsWithAny(std::string_view name)
             return true;
     }
     return false;
-}
-
-bool isSystemTarget(std::string_view target)
-{
-    return target == "/" || target == "/boot" || target == "/boot/efi" || target == "/usr";
 }
 
 const BlockNode* find(const Topology& t, const std::string& name)
@@ -90,7 +87,7 @@ std::optional<std::string> reservedBy(const Topology& t, const std::string& name
             continue;
         // A filesystem inside a LUKS mapping of a volume is the volume's own
         // business, unless the system itself lives there.
-        if (isLuksMapping(*source) && !isSystemTarget(m.target))
+        if (isLuksMapping(*source) && !isSystemDirectory(m.target))
             continue;
         std::set<std::string> disks;
         collectDisks(t, *source, disks);

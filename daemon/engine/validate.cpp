@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <optional>
 
 namespace vaultd::engine {
 namespace {
@@ -26,6 +27,15 @@ bool isInside(std::string_view path, std::string_view tree)
     if (!path.starts_with(tree))
         return false;
     return path.size() == tree.size() || path[tree.size()] == '/';
+}
+
+std::optional<std::string_view> systemTreeOf(std::string_view path)
+{
+    for (std::string_view tree : kSystemTrees) {
+        if (isInside(path, tree))
+            return tree;
+    }
+    return std::nullopt;
 }
 
 Error badMountPoint(std::string_view path, std::string_view why)
@@ -60,8 +70,6 @@ Status checkMountPoint(std::string_view path)
         return badMountPoint(path, "it must be an absolute path");
     if (path.size() > kMaxPathLength)
         return badMountPoint(path.substr(0, 64), "it is too long");
-    if (path == "/")
-        return badMountPoint(path, "it is the root directory");
     if (path.back() == '/')
         return badMountPoint(path, "it ends with a slash");
 
@@ -80,11 +88,18 @@ Status checkMountPoint(std::string_view path)
         start = end + 1;
     }
 
-    for (std::string_view tree : kSystemTrees) {
-        if (isInside(path, tree))
-            return badMountPoint(path, fmt::format("it is inside the system directory '{}'", tree));
-    }
+    if (path == "/")
+        return badMountPoint(path, "it is the root directory");
+    if (path == "/home")
+        return badMountPoint(path, "it would hide every home directory");
+    if (auto tree = systemTreeOf(path))
+        return badMountPoint(path, fmt::format("it is inside the system directory '{}'", *tree));
     return Done{};
+}
+
+bool isSystemDirectory(std::string_view path)
+{
+    return path == "/" || path == "/home" || systemTreeOf(path).has_value();
 }
 
 Status checkLabel(std::string_view label, Filesystem fs)

@@ -22,6 +22,10 @@ Status checkMappingName(std::string_view name);
 // slash) that is not a system directory nor inside one.
 Status checkMountPoint(std::string_view path);
 
+// The root, /home itself, or a directory in one of the system's own trees
+// (/etc, /usr, /var, /run, ...): never a place for a volume.
+bool isSystemDirectory(std::string_view path);
+
 // Printable ASCII without quotes or backslashes, within the filesystem's limit.
 Status checkLabel(std::string_view label, Filesystem fs);
 

@@ -18,8 +18,8 @@ using Clock = std::chrono::steady_clock;
 bool waitReadable(int fd, Clock::time_point deadline)
 {
     for (;;) {
-        const auto left =
-            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+        // Rounded up, so the wait never ends before the deadline.
+        const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
         if (left.count() <= 0)
             return false;
         pollfd p{fd, POLLIN, 0};

@@ -26,6 +26,9 @@ constexpr std::size_t kOutputCap = 16384;
 
 std::string findTool(const std::string& tool)
 {
+    // A bare name only: "../x" must not walk out of the system directories.
+    if (tool.empty() || tool.find('/') != std::string::npos)
+        return {};
     for (const char* dir : {"/usr/sbin", "/sbin", "/usr/bin", "/bin"}) {
         std::string path = std::string(dir) + "/" + tool;
         if (access(path.c_str(), X_OK) == 0)

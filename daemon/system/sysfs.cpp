@@ -57,13 +57,19 @@ void readMounts(engine::Topology& t)
                                                               &mnt_free_iter);
     libmnt_fs* fsEntry = nullptr;
     while (mnt_table_next_fs(table.get(), it.get(), &fsEntry) == 0) {
-        const dev_t dev = mnt_fs_get_devno(fsEntry);
+        dev_t dev = mnt_fs_get_devno(fsEntry);
         const char* source = mnt_fs_get_source(fsEntry);
         const std::string sourcePath = source ? source : "";
         // Virtual filesystems (proc, tmpfs, 9p, overlay...) have neither a
-        // device number nor a device path; btrfs has only the path.
-        if (major(dev) == 0 && !sourcePath.starts_with("/dev/"))
-            continue;
+        // device number nor a device path. btrfs reports an anonymous device
+        // number, so its source path tells which device it is.
+        if (major(dev) == 0) {
+            if (!sourcePath.starts_with("/dev/"))
+                continue;
+            struct stat st {};
+            if (stat(sourcePath.c_str(), &st) == 0 && S_ISBLK(st.st_mode))
+                dev = st.st_rdev;
+        }
         const char* target = mnt_fs_get_target(fsEntry);
         const char* type = mnt_fs_get_fstype(fsEntry);
         t.mounts.push_back({devnumOf(dev), target ? target : "", type ? type : "", sourcePath});

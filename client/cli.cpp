@@ -1,0 +1,218 @@
+#include "cli.hpp"
+
+#include "errors.hpp"
+#include "vaultd_config.h"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <sstream>
+
+namespace vaultctl {
+namespace {
+
+constexpr std::string_view programName = "vaultctl";
+
+// CLI11 keeps pointers to these, so they live as long as the App does.
+struct Targets {
+    Invocation invocation;
+    CLI::Option* mountOption = nullptr;
+    std::string mountValue;
+};
+
+// Shape only: the daemon compares NODE and SIZE with the device it really has.
+std::string checkForceValue(const std::string& value)
+{
+    auto colon = value.rfind(':');
+    bool nodeOk = colon != std::string::npos && colon > 1 && value.front() == '/';
+    bool sizeOk = nodeOk && colon + 1 < value.size() &&
+                  std::all_of(value.begin() + static_cast<long>(colon) + 1, value.end(),
+                              [](unsigned char c) { return std::isdigit(c) != 0; });
+    if (!sizeOk)
+        return "must be NODE:SIZE, the device node and its size in bytes, e.g. /dev/vdb:1073741824";
+    return {};
+}
+
+CLI::App* addVerb(CLI::App& app, Targets& targets, Verb verb, const std::string& description)
+{
+    CLI::App* sub = app.add_subcommand(std::string(verbName(verb)), description);
+    sub->callback([&targets, verb] { targets.invocation.verb = verb; });
+    return sub;
+}
+
+void addDevice(CLI::App* sub, Targets& targets, const std::string& description)
+{
+    sub->add_option("DEVICE", targets.invocation.device, description)->required()->type_name("");
+}
+
+void addKeyFile(CLI::App* sub, Targets& targets)
+{
+    sub->add_option("--key-file", targets.invocation.keyFile,
+                    "Read the passphrase from FILE, exact bytes; - is standard input")
+        ->type_name("FILE");
+}
+
+void addFormat(CLI::App& app, Targets& targets)
+{
+    Invocation& inv = targets.invocation;
+    CLI::App* sub =
+        addVerb(app, targets, Verb::format,
+                "Create a LUKS2 container and a filesystem in it; the volume stays locked");
+    addDevice(sub, targets, "The device to format");
+    sub->add_option("--fs", inv.filesystem, "The filesystem to make")
+        ->type_name("FS")
+        ->check(CLI::IsMember({"ext4", "xfs", "btrfs"}))
+        ->capture_default_str();
+    sub->add_option("--label", inv.label, "Label for the LUKS header and the filesystem")
+        ->type_name("LABEL");
+    sub->add_option("--force", inv.force,
+                    "Destroy what the device holds; NODE:SIZE must name its node and size in bytes")
+        ->type_name("NODE:SIZE")
+        ->check(CLI::Validator(checkForceValue, ""));
+    addKeyFile(sub, targets);
+}
+
+void addUnlock(CLI::App& app, Targets& targets)
+{
+    CLI::App* sub =
+        addVerb(app, targets, Verb::unlock, "Open the mapping of a volume, and mount it if asked");
+    addDevice(sub, targets, "The volume to unlock");
+    sub->add_option("--name", targets.invocation.mappingName,
+                    "The mapping name, /dev/mapper/NAME (default luks-UUID)")
+        ->type_name("NAME");
+    // An optional value: "--mount" alone means vaultd's default mount point. Give DEVICE first
+    // or write --mount=PATH, since a bare word after --mount is taken as its PATH.
+    targets.mountOption =
+        sub->add_option("--mount", targets.mountValue,
+                        "Mount after unlocking, at PATH (default /media/vault/NAME)")
+            ->expected(0, 1)
+            ->type_name("[=PATH]");
+    addKeyFile(sub, targets);
+}
+
+void addMount(CLI::App& app, Targets& targets)
+{
+    CLI::App* sub =
+        addVerb(app, targets, Verb::mount, "Mount the filesystem of an unlocked volume");
+    addDevice(sub, targets, "The unlocked volume");
+    sub->add_option("PATH", targets.invocation.mountPoint,
+                    "Where to mount (default /media/vault/NAME)")
+        ->type_name("");
+}
+
+void buildApp(CLI::App& app, Targets& targets)
+{
+    app.set_version_flag("--version", std::string(programName) + " " + VAULTD_VERSION);
+    app.add_flag("--json", targets.invocation.json,
+                 "Print JSON on standard output; errors stay text on standard error");
+    // So that "vaultctl list --json" works as well as "vaultctl --json list".
+    app.fallthrough();
+    app.require_subcommand(1);
+    app.footer(exitCodeHelp());
+
+    addVerb(app, targets, Verb::list, "List volumes");
+    addDevice(addVerb(app, targets, Verb::status, "Show every property of a volume"), targets,
+              "The volume");
+    addFormat(app, targets);
+    addUnlock(app, targets);
+    addMount(app, targets);
+    addDevice(addVerb(app, targets, Verb::unmount,
+                      "Unmount the filesystem of a volume; the mapping stays open"),
+              targets, "The mounted volume");
+    addDevice(addVerb(app, targets, Verb::lock, "Unmount, close the mapping and forget the key"),
+              targets, "The volume, or its mapping name");
+}
+
+// CLI11 starts some messages with a capital; ours start lower case. Acronyms stay as they are.
+std::string lowerFirst(std::string text)
+{
+    bool word =
+        text.size() == 1 || (text.size() > 1 && !std::isupper(static_cast<unsigned char>(text[1])));
+    if (word && std::isupper(static_cast<unsigned char>(text[0])))
+        text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
+    return text;
+}
+
+// CLI11 asks for "a subcommand" when the first word is not one of ours; say which word.
+std::string usageProblem(const CLI::App& app, const CLI::ParseError& error)
+{
+    if (app.get_subcommands().empty() && !app.remaining().empty())
+        return fmt::format("unknown command '{}'", app.remaining().front());
+    return lowerFirst(error.what());
+}
+
+std::string helpHint(const CLI::App& app)
+{
+    if (app.get_subcommands().empty())
+        return fmt::format("see '{} --help'", programName);
+    return fmt::format("see '{} {} --help'", programName,
+                       app.get_subcommands().front()->get_name());
+}
+
+ParseOutcome outcomeOfError(const CLI::App& app, const CLI::ParseError& error)
+{
+    ParseOutcome outcome;
+    std::ostringstream out;
+    std::ostringstream err;
+
+    // Help and version arrive as "errors" with exit code 0; CLI11 formats those best itself.
+    if (app.exit(error, out, err) == 0) {
+        outcome.output = out.str();
+        return outcome;
+    }
+
+    outcome.exitCode = exitUsage;
+    outcome.error = fmt::format("{}: {}; {}", programName, usageProblem(app, error), helpHint(app));
+    return outcome;
+}
+
+void finishUnlock(Targets& targets)
+{
+    Invocation& inv = targets.invocation;
+    if (inv.verb != Verb::unlock || targets.mountOption->count() == 0)
+        return;
+
+    inv.mount = true;
+    if (!targets.mountValue.empty())
+        inv.mountPoint = targets.mountValue;
+}
+
+}  // namespace
+
+std::string_view verbName(Verb verb)
+{
+    switch (verb) {
+    case Verb::list: return "list";
+    case Verb::status: return "status";
+    case Verb::format: return "format";
+    case Verb::unlock: return "unlock";
+    case Verb::mount: return "mount";
+    case Verb::unmount: return "unmount";
+    case Verb::lock: return "lock";
+    }
+    return "?";
+}
+
+ParseOutcome parseCommandLine(const std::vector<std::string>& args)
+{
+    CLI::App app{"Encrypted block storage through vaultd.", std::string(programName)};
+    Targets targets;
+    buildApp(app, targets);
+
+    // CLI11 takes its arguments last first.
+    std::vector<std::string> reversed(args.rbegin(), args.rend());
+    try {
+        app.parse(reversed);
+    } catch (const CLI::ParseError& error) {
+        return outcomeOfError(app, error);
+    }
+
+    finishUnlock(targets);
+    ParseOutcome outcome;
+    outcome.invocation = std::move(targets.invocation);
+    return outcome;
+}
+
+}  // namespace vaultctl

@@ -1,0 +1,50 @@
+// Parses vaultctl's command line into a plain Invocation, with no bus and no terminal involved,
+// so every rule about arguments is testable on its own. Pure; thread safe.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace vaultctl {
+
+enum class Verb { list, status, format, unlock, mount, unmount, lock };
+
+// The command word as typed, e.g. "unlock".
+std::string_view verbName(Verb verb);
+
+struct Invocation {
+    Verb verb = Verb::list;
+    bool json = false;
+    // DEVICE as typed; vaultd resolves it (FindVolume). Empty only for list.
+    std::string device;
+
+    // format
+    std::string filesystem = "ext4";
+    std::optional<std::string> label;
+    std::optional<std::string> force;  // "NODE:SIZE"
+
+    // format and unlock; "-" means standard input.
+    std::optional<std::string> keyFile;
+
+    // unlock
+    std::optional<std::string> mappingName;  // unset: luks-<LuksUuid>
+    bool mount = false;                      // unlock --mount, with or without a path
+
+    // unlock --mount PATH and mount DEVICE PATH; unset means vaultd's default place.
+    std::optional<std::string> mountPoint;
+};
+
+// What main does after parsing: run the invocation, or print and exit.
+struct ParseOutcome {
+    std::optional<Invocation> invocation;
+    int exitCode = 0;
+    std::string output;  // --help or --version text, for standard output
+    std::string error;   // one "vaultctl: ..." line, for standard error
+};
+
+// @args is argv without the program name.
+ParseOutcome parseCommandLine(const std::vector<std::string>& args);
+
+}  // namespace vaultctl

@@ -1,0 +1,209 @@
+#include "command_runner.hpp"
+
+#include "errors.hpp"
+#include "passphrase.hpp"
+
+#include <fmt/format.h>
+
+#include <ostream>
+
+namespace vaultctl {
+namespace {
+
+// Completes "cannot ...".
+std::string actionPhrase(const Invocation& invocation)
+{
+    switch (invocation.verb) {
+    case Verb::list: return "list volumes";
+    case Verb::status: return fmt::format("get the status of '{}'", invocation.device);
+    default: return fmt::format("{} '{}'", verbName(invocation.verb), invocation.device);
+    }
+}
+
+// sdbus-c++ says "Failed to open bus (No such file or directory)"; the part in parentheses is
+// the cause, and our sentence already says what failed.
+std::string connectionCause(const std::string& message)
+{
+    auto open = message.rfind(" (");
+    if (open == std::string::npos || message.back() != ')')
+        return message;
+    return message.substr(open + 2, message.size() - open - 3);
+}
+
+VaultClient connect()
+{
+    try {
+        return VaultClient::connectSystemBus();
+    } catch (const sdbus::Error& error) {
+        throw CommandError(exitNotRunning, fmt::format("cannot connect to the system bus: {}",
+                                                       connectionCause(error.getMessage())));
+    }
+}
+
+// The device node for prompts and reports, or what the user typed if vaultd gave none.
+std::string deviceName(const VolumeProperties& volume, const Invocation& invocation)
+{
+    return volume.device.empty() ? invocation.device : volume.device;
+}
+
+ActionReport actionOn(Verb verb, const std::string& device)
+{
+    ActionReport action;
+    action.verb = verb;
+    action.device = device;
+    return action;
+}
+
+// vaultd requires a mapping name; like systemd-cryptsetup, the default is
+// luks-<UUID> of the header. An explicit --name, even an empty one, goes to
+// vaultd as typed, which is the one to judge it.
+std::string mappingNameFor(const Invocation& invocation, const VolumeProperties& volume)
+{
+    if (invocation.mappingName)
+        return *invocation.mappingName;
+    if (volume.luksUuid.empty())
+        return {};
+    return "luks-" + volume.luksUuid;
+}
+
+}  // namespace
+
+int CommandRunner::run(const Invocation& invocation)
+{
+    try {
+        VaultClient client = connect();
+        dispatch(client, invocation);
+        return exitOk;
+    } catch (const CommandError& error) {
+        return fail(invocation, error.exitCode(), "", error.what());
+    } catch (const sdbus::Error& error) {
+        return failFromBus(invocation, error);
+    } catch (const std::exception& error) {
+        return fail(invocation, exitFailure, "",
+                    fmt::format("cannot {}: {}", actionPhrase(invocation), error.what()));
+    }
+}
+
+void CommandRunner::dispatch(VaultClient& client, const Invocation& invocation)
+{
+    switch (invocation.verb) {
+    case Verb::list: return list(client, invocation);
+    case Verb::status: return status(client, invocation);
+    case Verb::format: return format(client, invocation);
+    case Verb::unlock: return unlock(client, invocation);
+    case Verb::mount: return mount(client, invocation);
+    case Verb::unmount: return unmount(client, invocation);
+    case Verb::lock: return lock(client, invocation);
+    }
+}
+
+void CommandRunner::list(VaultClient& client, const Invocation& invocation)
+{
+    std::vector<VolumeProperties> volumes = client.listVolumes();
+    out_ << (invocation.json ? dumpJson(volumesToJson(std::move(volumes)))
+                             : formatTable(std::move(volumes)));
+}
+
+void CommandRunner::status(VaultClient& client, const Invocation& invocation)
+{
+    VolumeProperties volume = client.volume(client.findVolume(invocation.device));
+    out_ << (invocation.json ? dumpJson(volumeToJson(volume)) : formatStatus(volume));
+}
+
+void CommandRunner::format(VaultClient& client, const Invocation& invocation)
+{
+    std::string path = client.findVolume(invocation.device);
+    VolumeProperties volume = client.volume(path);
+
+    std::string device = deviceName(volume, invocation);
+    // The buffer is wiped as soon as the memfd holds the passphrase.
+    UniqueFd passphrase = secretToMemfd(obtainPassphrase(invocation.keyFile, device, true));
+    client.format(path, std::move(passphrase),
+                  {invocation.filesystem, invocation.label, invocation.force});
+
+    ActionReport action = actionOn(Verb::format, device);
+    action.filesystem = invocation.filesystem;
+    action.label = invocation.label.value_or("");
+    report(invocation, action);
+}
+
+void CommandRunner::unlock(VaultClient& client, const Invocation& invocation)
+{
+    std::string path = client.findVolume(invocation.device);
+    VolumeProperties volume = client.volume(path);
+
+    std::string device = deviceName(volume, invocation);
+    std::string name = mappingNameFor(invocation, volume);
+    UniqueFd passphrase = secretToMemfd(obtainPassphrase(invocation.keyFile, device, false));
+    std::string mountPoint =
+        client.unlock(path, std::move(passphrase), {name, invocation.mount, invocation.mountPoint});
+
+    ActionReport action = actionOn(Verb::unlock, device);
+    action.mappingName = name;
+    action.mountPoint = mountPoint;
+    report(invocation, action);
+}
+
+void CommandRunner::mount(VaultClient& client, const Invocation& invocation)
+{
+    std::string path = client.findVolume(invocation.device);
+    std::string device = deviceName(client.volume(path), invocation);
+    std::string mountPoint = client.mount(path, invocation.mountPoint.value_or(""));
+
+    ActionReport action = actionOn(Verb::mount, device);
+    action.mountPoint = mountPoint;
+    report(invocation, action);
+}
+
+void CommandRunner::unmount(VaultClient& client, const Invocation& invocation)
+{
+    std::string path = client.findVolume(invocation.device);
+    std::string device = deviceName(client.volume(path), invocation);
+    client.unmount(path);
+
+    report(invocation, actionOn(Verb::unmount, device));
+}
+
+void CommandRunner::lock(VaultClient& client, const Invocation& invocation)
+{
+    std::string path = client.findVolume(invocation.device);
+    std::string device = deviceName(client.volume(path), invocation);
+    client.lock(path);
+
+    report(invocation, actionOn(Verb::lock, device));
+}
+
+void CommandRunner::report(const Invocation& invocation, const ActionReport& action)
+{
+    if (invocation.json)
+        out_ << dumpJson(reportToJson(action));
+    else
+        out_ << formatReport(action) << '\n';
+}
+
+int CommandRunner::fail(const Invocation& invocation, int exitCode, const std::string& errorName,
+                        const std::string& message)
+{
+    out_.flush();
+    // A script asked for JSON: give it the daemon's error name to branch on,
+    // and the same sentence a person would read.
+    if (invocation.json)
+        err_ << dumpJson({{"error", errorName.empty() ? "vaultctl.Error" : errorName},
+                          {"message", message},
+                          {"exitCode", exitCode}});
+    else
+        err_ << "vaultctl: " << message << '\n';
+    return exitCode;
+}
+
+int CommandRunner::failFromBus(const Invocation& invocation, const sdbus::Error& error)
+{
+    if (meansNotRunning(error.getName()))
+        return fail(invocation, exitNotRunning, error.getName(), "vaultd is not running");
+
+    std::string cause = causeOfError(error.getName(), error.getMessage());
+    return fail(invocation, exitCodeForError(error.getName()), error.getName(),
+                fmt::format("cannot {}: {}", actionPhrase(invocation), cause));
+}
+
+}  // namespace vaultctl

@@ -1,0 +1,45 @@
+// CommandRunner carries out one parsed Invocation against vaultd and prints the result to its
+// output stream; every failure becomes one "vaultctl: ..." line on its error stream and an exit
+// code (see errors.hpp). Not thread safe.
+#pragma once
+
+#include "cli.hpp"
+#include "output.hpp"
+#include "vault_client.hpp"
+
+#include <sdbus-c++/Error.h>
+
+#include <iosfwd>
+#include <string>
+
+namespace vaultctl {
+
+class CommandRunner {
+public:
+    CommandRunner(std::ostream& out, std::ostream& err) : out_(out), err_(err) {}
+
+    // Connects to the system bus and runs @invocation. Never throws; returns the exit code.
+    int run(const Invocation& invocation);
+
+private:
+    void dispatch(VaultClient& client, const Invocation& invocation);
+    void list(VaultClient& client, const Invocation& invocation);
+    void status(VaultClient& client, const Invocation& invocation);
+    void format(VaultClient& client, const Invocation& invocation);
+    void unlock(VaultClient& client, const Invocation& invocation);
+    void mount(VaultClient& client, const Invocation& invocation);
+    void unmount(VaultClient& client, const Invocation& invocation);
+    void lock(VaultClient& client, const Invocation& invocation);
+
+    void report(const Invocation& invocation, const ActionReport& action);
+    // Prints one failure: a sentence, or with --json an object that also
+    // names the D-Bus error (empty @errorName: vaultctl's own).
+    int fail(const Invocation& invocation, int exitCode, const std::string& errorName,
+             const std::string& message);
+    int failFromBus(const Invocation& invocation, const sdbus::Error& error);
+
+    std::ostream& out_;
+    std::ostream& err_;
+};
+
+}  // namespace vaultctl

@@ -1,0 +1,113 @@
+#include "errors.hpp"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <utility>
+
+namespace vaultctl {
+namespace {
+
+constexpr std::string_view vaultdErrorPrefix = "org.vaultd.Vault1.Error.";
+
+struct KnownError {
+    std::string_view name;
+    int exitCode;
+    std::string_view fallback;  // used only when the error comes without a message
+};
+
+// vaultd's errors by their short name, then the bus's own errors we can explain.
+constexpr std::array vaultdErrors{
+    KnownError{"NotAuthorized", exitNotAuthorized, "not authorized"},
+    KnownError{"WrongPassphrase", exitWrongPassphrase, "no keyslot opens with that passphrase"},
+    KnownError{"Busy", exitBusy, "the device is in use"},
+    KnownError{"NotEmpty", exitNotEmpty,
+               "the device is not empty; to destroy what it holds, pass --force NODE:SIZE"},
+    KnownError{"NoSuchDevice", exitNoSuchDevice, "no such device"},
+    KnownError{"InvalidArgument", exitUsage, "invalid argument"},
+    KnownError{"InvalidName", exitUsage, "invalid mapping name"},
+    KnownError{"NotLuks", exitFailure, "the device holds no LUKS container"},
+    KnownError{"WrongState", exitFailure, "the volume is not in the right state"},
+    KnownError{"TooSmall", exitFailure, "the device is too small"},
+    KnownError{"Failed", exitFailure, "the operation failed"},
+};
+
+constexpr std::array busErrors{
+    KnownError{"org.freedesktop.DBus.Error.ServiceUnknown", exitNotRunning,
+               "vaultd is not running"},
+    KnownError{"org.freedesktop.DBus.Error.NameHasNoOwner", exitNotRunning,
+               "vaultd is not running"},
+    KnownError{"org.freedesktop.DBus.Error.AccessDenied", exitNotAuthorized, "not authorized"},
+    KnownError{"org.freedesktop.DBus.Error.InteractiveAuthorizationRequired", exitNotAuthorized,
+               "not authorized without authentication"},
+    // A volume object vanishes when its device is detached between FindVolume and the call.
+    KnownError{"org.freedesktop.DBus.Error.UnknownObject", exitNoSuchDevice,
+               "the device went away"},
+    KnownError{"org.freedesktop.DBus.Error.NoReply", exitFailure, "vaultd did not reply in time"},
+    KnownError{"org.freedesktop.DBus.Error.Timeout", exitFailure, "vaultd did not reply in time"},
+};
+
+// For --help; errors.hpp says more about each.
+constexpr std::array<std::pair<int, std::string_view>, 9> exitCodeMeanings{{
+    {exitOk, "success"},
+    {exitFailure, "failure"},
+    {exitUsage, "usage: bad arguments or input, nothing was changed"},
+    {exitNotAuthorized, "not authorized"},
+    {exitWrongPassphrase, "wrong passphrase"},
+    {exitBusy, "busy: the device or filesystem is in use"},
+    {exitNotEmpty, "not empty: the device holds data (see format --force)"},
+    {exitNoSuchDevice, "no such device"},
+    {exitNotRunning, "vaultd is not running"},
+}};
+
+const KnownError* findKnown(std::string_view name)
+{
+    if (name.starts_with(vaultdErrorPrefix)) {
+        std::string_view shortName = name.substr(vaultdErrorPrefix.size());
+        for (const auto& known : vaultdErrors) {
+            if (known.name == shortName)
+                return &known;
+        }
+        return nullptr;
+    }
+
+    for (const auto& known : busErrors) {
+        if (known.name == name)
+            return &known;
+    }
+    return nullptr;
+}
+
+}  // namespace
+
+std::string exitCodeHelp()
+{
+    std::string help = "Exit status:";
+    for (const auto& [code, meaning] : exitCodeMeanings)
+        help += fmt::format("\n  {}  {}", code, meaning);
+    return help;
+}
+
+int exitCodeForError(std::string_view name)
+{
+    const KnownError* known = findKnown(name);
+    return known != nullptr ? known->exitCode : exitFailure;
+}
+
+bool meansNotRunning(std::string_view name)
+{
+    return exitCodeForError(name) == exitNotRunning;
+}
+
+std::string causeOfError(std::string_view name, std::string_view message)
+{
+    if (!message.empty())
+        return std::string(message);
+
+    const KnownError* known = findKnown(name);
+    if (known != nullptr)
+        return std::string(known->fallback);
+    return "failed with " + std::string(name);
+}
+
+}  // namespace vaultctl

@@ -1,0 +1,269 @@
+#include "output.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cmath>
+
+namespace vaultctl {
+namespace {
+
+constexpr std::string_view emptyField = "-";
+constexpr std::string_view columnGap = "  ";
+
+std::string field(std::string_view value)
+{
+    return value.empty() ? std::string(emptyField) : printable(value);
+}
+
+// Terminal columns of UTF-8 text, near enough: one per code point (continuation bytes are free).
+std::size_t displayWidth(std::string_view text)
+{
+    return static_cast<std::size_t>(std::count_if(text.begin(), text.end(), [](char c) {
+        return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+    }));
+}
+
+using Row = std::array<std::string, 6>;
+
+Row tableRow(const VolumeProperties& volume)
+{
+    return {field(volume.device),      humanSize(volume.size),   field(volume.state),
+            field(volume.mappingName), field(volume.mountPoint), field(volume.label)};
+}
+
+std::string renderRows(const std::vector<Row>& rows)
+{
+    std::array<std::size_t, 6> widths{};
+    for (const Row& row : rows) {
+        for (std::size_t i = 0; i < row.size(); ++i)
+            widths[i] = std::max(widths[i], displayWidth(row[i]));
+    }
+
+    std::string text;
+    for (const Row& row : rows) {
+        // The last column is not padded, so no line ends in blanks.
+        for (std::size_t i = 0; i + 1 < row.size(); ++i) {
+            text += row[i];
+            text.append(widths[i] - displayWidth(row[i]), ' ');
+            text += columnGap;
+        }
+        text += row.back();
+        text += '\n';
+    }
+    return text;
+}
+
+void sortByDevice(std::vector<VolumeProperties>& volumes)
+{
+    std::sort(volumes.begin(), volumes.end(),
+              [](const VolumeProperties& a, const VolumeProperties& b) {
+                  return deviceOrder(a.device, b.device);
+              });
+}
+
+bool isDigit(char c)
+{
+    return std::isdigit(static_cast<unsigned char>(c)) != 0;
+}
+
+// Splits off the digit run at the front of @text; leading zeros do not count.
+std::string_view takeNumber(std::string_view& text)
+{
+    std::size_t end = 0;
+    while (end < text.size() && isDigit(text[end]))
+        ++end;
+    std::string_view number = text.substr(0, end);
+    text.remove_prefix(end);
+    while (number.size() > 1 && number.front() == '0')
+        number.remove_prefix(1);
+    return number;
+}
+
+unsigned byteAt(std::string_view text, std::size_t index)
+{
+    return static_cast<unsigned char>(text[index]);
+}
+
+bool isC0Control(unsigned byte)
+{
+    return byte < 0x20 || byte == 0x7F;
+}
+
+// U+0080..U+009F in UTF-8: a terminal takes U+009B as CSI, the start of an escape sequence.
+bool isC1Control(std::string_view text)
+{
+    return text.size() >= 2 && byteAt(text, 0) == 0xC2 && byteAt(text, 1) >= 0x80 &&
+           byteAt(text, 1) <= 0x9F;
+}
+
+std::string singleQuoted(std::string_view value)
+{
+    return value.empty() ? std::string() : fmt::format("'{}'", value);
+}
+
+// @lead and @value, or nothing when there is no value to tell.
+std::string suffix(std::string_view lead, std::string_view value)
+{
+    return value.empty() ? std::string() : std::string(lead) + printable(value);
+}
+
+}  // namespace
+
+std::string humanSize(std::uint64_t bytes)
+{
+    constexpr std::array units{'K', 'M', 'G', 'T', 'P', 'E'};
+    if (bytes < 1024)
+        return fmt::format("{}B", bytes);
+
+    double value = static_cast<double>(bytes) / 1024;
+    std::size_t unit = 0;
+    // Compare the rounded value, or 1048575 bytes would print as "1024.0K".
+    while (unit + 1 < units.size() && std::round(value * 10) / 10 >= 1024) {
+        value /= 1024;
+        ++unit;
+    }
+    return fmt::format("{:.1f}{}", value, units[unit]);
+}
+
+std::string printable(std::string_view text)
+{
+    std::string result;
+    result.reserve(text.size());
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (isC1Control(text.substr(i))) {
+            result += fmt::format("\\x{:02x}\\x{:02x}", byteAt(text, i), byteAt(text, i + 1));
+            ++i;
+        } else if (isC0Control(byteAt(text, i))) {
+            result += fmt::format("\\x{:02x}", byteAt(text, i));
+        } else {
+            result += text[i];
+        }
+    }
+    return result;
+}
+
+bool deviceOrder(std::string_view left, std::string_view right)
+{
+    while (!left.empty() && !right.empty()) {
+        if (isDigit(left.front()) && isDigit(right.front())) {
+            std::string_view a = takeNumber(left);
+            std::string_view b = takeNumber(right);
+            if (a.size() != b.size())
+                return a.size() < b.size();
+            if (a != b)
+                return a < b;
+            continue;
+        }
+        if (left.front() != right.front())
+            return left.front() < right.front();
+        left.remove_prefix(1);
+        right.remove_prefix(1);
+    }
+    return left.size() < right.size();
+}
+
+std::string formatTable(std::vector<VolumeProperties> volumes)
+{
+    sortByDevice(volumes);
+
+    std::vector<Row> rows{{"DEVICE", "SIZE", "STATE", "MAPPING", "MOUNT POINT", "LABEL"}};
+    for (const VolumeProperties& volume : volumes)
+        rows.push_back(tableRow(volume));
+    return renderRows(rows);
+}
+
+std::string formatStatus(const VolumeProperties& volume)
+{
+    std::string text;
+    auto line = [&text](std::string_view key, const std::string& value) {
+        text += fmt::format("{}: {}\n", key, value);
+    };
+
+    line("Device", field(volume.device));
+    line("KernelName", field(volume.kernelName));
+    line("Size", fmt::format("{} ({} bytes)", humanSize(volume.size), volume.size));
+    line("State", field(volume.state));
+    line("LuksVersion", std::to_string(volume.luksVersion));
+    line("LuksUuid", field(volume.luksUuid));
+    line("Label", field(volume.label));
+    line("MappingName", field(volume.mappingName));
+    line("MountPoint", field(volume.mountPoint));
+    line("FilesystemType", field(volume.filesystemType));
+    return text;
+}
+
+nlohmann::ordered_json volumeToJson(const VolumeProperties& volume)
+{
+    return {
+        {"device", volume.device},
+        {"kernelName", volume.kernelName},
+        {"size", volume.size},
+        {"state", volume.state},
+        {"luksVersion", volume.luksVersion},
+        {"luksUuid", volume.luksUuid},
+        {"label", volume.label},
+        {"mappingName", volume.mappingName},
+        {"mountPoint", volume.mountPoint},
+        {"filesystemType", volume.filesystemType},
+    };
+}
+
+nlohmann::ordered_json volumesToJson(std::vector<VolumeProperties> volumes)
+{
+    sortByDevice(volumes);
+
+    nlohmann::ordered_json array = nlohmann::ordered_json::array();
+    for (const VolumeProperties& volume : volumes)
+        array.push_back(volumeToJson(volume));
+    return array;
+}
+
+std::string formatReport(const ActionReport& report)
+{
+    std::string device = printable(report.device);
+    switch (report.verb) {
+    case Verb::format:
+        return fmt::format("formatted {} as LUKS2 with {}{}", device, report.filesystem,
+                           suffix(", label ", singleQuoted(report.label)));
+    case Verb::unlock:
+        return fmt::format("unlocked {}{}{}", device, suffix(" as ", report.mappingName),
+                           suffix(", mounted at ", report.mountPoint));
+    case Verb::mount: return fmt::format("mounted {} at {}", device, printable(report.mountPoint));
+    case Verb::unmount: return fmt::format("unmounted {}", device);
+    case Verb::lock: return fmt::format("locked {}", device);
+    case Verb::list:
+    case Verb::status: break;
+    }
+    return device;
+}
+
+nlohmann::ordered_json reportToJson(const ActionReport& report)
+{
+    nlohmann::ordered_json object{{"device", report.device}};
+    switch (report.verb) {
+    case Verb::format:
+        object["filesystemType"] = report.filesystem;
+        object["label"] = report.label;
+        break;
+    case Verb::unlock:
+        object["mappingName"] = report.mappingName;
+        object["mountPoint"] = report.mountPoint;
+        break;
+    case Verb::mount: object["mountPoint"] = report.mountPoint; break;
+    case Verb::unmount:
+    case Verb::lock:
+    case Verb::list:
+    case Verb::status: break;
+    }
+    return object;
+}
+
+std::string dumpJson(const nlohmann::ordered_json& value)
+{
+    return value.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + '\n';
+}
+
+}  // namespace vaultctl

@@ -1,0 +1,24 @@
+// VolumeProperties: a copy of one volume's org.vaultd.Vault1.Volume properties, as read from
+// vaultd at one moment. A plain value; the meaning of each field is documented in
+// proto/org.vaultd.Vault1.Volume.xml under the property of the same name.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace vaultctl {
+
+struct VolumeProperties {
+    std::string device;
+    std::string kernelName;
+    std::uint64_t size = 0;
+    std::string state;
+    std::uint32_t luksVersion = 0;
+    std::string luksUuid;
+    std::string label;
+    std::string mappingName;
+    std::string mountPoint;
+    std::string filesystemType;
+};
+
+}  // namespace vaultctl

@@ -1,0 +1,200 @@
+#include "system/crypt.hpp"
+
+#include <libcryptsetup.h>
+
+#include <catch2/catch.hpp>
+
+#include <cstring>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "engine/filesystem.hpp"
+#include "result_matchers.hpp"
+#include "temp_dir.hpp"
+
+using namespace vaultd;
+using engine::ErrorCode;
+using testing::FailsWith;
+using testing::Succeeds;
+using testing::TempDir;
+
+namespace {
+
+constexpr std::uint64_t kImageSize = 64ull << 20;
+const std::string kPassphrase = "correct horse battery staple";
+
+engine::SecretBuffer secret(std::string_view text)
+{
+    engine::SecretBuffer buffer;
+    std::memcpy(buffer.spare().data(), text.data(), text.size());
+    buffer.commit(text.size());
+    return buffer;
+}
+
+// The cheapest KDF libcryptsetup accepts, so the tests spend no time in it.
+engine::LuksParams quickParams(const std::string& label = "")
+{
+    engine::LuksParams params;
+    params.label = label;
+    params.pbkdf.type = "pbkdf2";
+    params.pbkdf.iterations = 1000;
+    return params;
+}
+
+struct CryptFree {
+    void operator()(crypt_device* cd) const { crypt_free(cd); }
+};
+
+// The header on @path as libcryptsetup itself reads it.
+std::unique_ptr<crypt_device, CryptFree> loadHeader(const std::string& path)
+{
+    crypt_device* cd = nullptr;
+    REQUIRE(crypt_init(&cd, path.c_str()) == 0);
+    std::unique_ptr<crypt_device, CryptFree> owner(cd);
+    REQUIRE(crypt_load(cd, CRYPT_LUKS2, nullptr) == 0);
+    return owner;
+}
+
+}  // namespace
+
+TEST_CASE("LibCrypt formats an image as LUKS2 with the requested parameters", "[host]")
+{
+    TempDir dir;
+    const std::string image = dir.image("vault.img", kImageSize);
+    system::LibCrypt crypt;
+
+    REQUIRE_THAT(crypt.format(image, quickParams("vault-test"), secret(kPassphrase), ""),
+                 Succeeds());
+
+    auto cd = loadHeader(image);
+    CHECK(std::string(crypt_get_type(cd.get())) == CRYPT_LUKS2);
+    CHECK(std::string(crypt_get_cipher(cd.get())) == "aes");
+    CHECK(std::string(crypt_get_cipher_mode(cd.get())) == "xts-plain64");
+    CHECK(crypt_get_volume_key_size(cd.get()) == 64);
+    CHECK(crypt_get_sector_size(cd.get()) == 4096);
+    CHECK(std::string(crypt_get_label(cd.get())) == "vault-test");
+    CHECK(crypt_keyslot_status(cd.get(), 0) == CRYPT_SLOT_ACTIVE_LAST);
+    CHECK(crypt_keyslot_status(cd.get(), 1) == CRYPT_SLOT_INACTIVE);
+
+    crypt_pbkdf_type pbkdf{};
+    REQUIRE(crypt_keyslot_get_pbkdf(cd.get(), 0, &pbkdf) == 0);
+    CHECK(std::string(pbkdf.type) == CRYPT_KDF_PBKDF2);
+    CHECK(std::string(pbkdf.hash) == "sha256");
+    CHECK(pbkdf.iterations == 1000);
+}
+
+TEST_CASE("LibCrypt puts the data where the engine's size checks assume it starts", "[host]")
+{
+    TempDir dir;
+    system::LibCrypt crypt;
+    for (std::uint64_t size : {kImageSize, std::uint64_t{1} << 30}) {
+        INFO(size);
+        const std::string image = dir.image("vault-" + std::to_string(size) + ".img", size);
+        REQUIRE_THAT(crypt.format(image, quickParams(), secret(kPassphrase), ""), Succeeds());
+
+        auto cd = loadHeader(image);
+        CHECK(crypt_get_data_offset(cd.get()) * 512 == engine::kLuks2DataOffset);
+    }
+}
+
+TEST_CASE("LibCrypt formats without a label when none is asked for", "[host]")
+{
+    TempDir dir;
+    const std::string image = dir.image("vault.img", kImageSize);
+    system::LibCrypt crypt;
+
+    REQUIRE_THAT(crypt.format(image, quickParams(), secret(kPassphrase), ""), Succeeds());
+
+    auto cd = loadHeader(image);
+    const char* label = crypt_get_label(cd.get());
+    CHECK((label == nullptr || std::string(label).empty()));
+}
+
+TEST_CASE("LibCrypt checks a passphrase against the keyslots when given no name", "[host]")
+{
+    TempDir dir;
+    const std::string image = dir.image("vault.img", kImageSize);
+    system::LibCrypt crypt;
+    REQUIRE_THAT(crypt.format(image, quickParams(), secret(kPassphrase), ""), Succeeds());
+
+    CHECK_THAT(crypt.activate(image, "", secret(kPassphrase)), Succeeds());
+
+    auto wrong = crypt.activate(image, "", secret("wrong horse battery staple"));
+    REQUIRE_THAT(wrong, FailsWith(ErrorCode::WrongPassphrase));
+    CHECK_THAT(wrong.error().message, Catch::Contains(image));
+    // A prefix of the right passphrase is a different passphrase.
+    CHECK_THAT(crypt.activate(image, "", secret("correct horse")),
+               FailsWith(ErrorCode::WrongPassphrase));
+}
+
+TEST_CASE("LibCrypt finds no LUKS container on a blank image", "[host]")
+{
+    TempDir dir;
+    const std::string image = dir.image("blank.img", kImageSize);
+    system::LibCrypt crypt;
+
+    auto opened = crypt.activate(image, "", secret(kPassphrase));
+
+    REQUIRE_THAT(opened, FailsWith(ErrorCode::NotLuks));
+    CHECK_THAT(opened.error().message, Catch::Contains(image));
+}
+
+TEST_CASE("LibCrypt formats with argon2id at a fixed small cost", "[host]")
+{
+    TempDir dir;
+    const std::string image = dir.image("vault.img", kImageSize);
+    engine::LuksParams params;
+    params.pbkdf.type = "argon2id";
+    params.pbkdf.iterations = 4;
+    params.pbkdf.memoryKib = 32768;
+    params.pbkdf.parallel = 1;
+    system::LibCrypt crypt;
+
+    REQUIRE_THAT(crypt.format(image, params, secret(kPassphrase), ""), Succeeds());
+
+    auto cd = loadHeader(image);
+    crypt_pbkdf_type pbkdf{};
+    REQUIRE(crypt_keyslot_get_pbkdf(cd.get(), 0, &pbkdf) == 0);
+    CHECK(std::string(pbkdf.type) == CRYPT_KDF_ARGON2ID);
+    CHECK(pbkdf.iterations == 4);
+    CHECK(pbkdf.max_memory_kb == 32768);
+    CHECK(pbkdf.parallel_threads == 1);
+    CHECK_THAT(crypt.activate(image, "", secret(kPassphrase)), Succeeds());
+}
+
+TEST_CASE("LibCrypt refuses a pbkdf2 cost below libcryptsetup's minimum", "[host]")
+{
+    TempDir dir;
+    const std::string image = dir.image("vault.img", kImageSize);
+    engine::LuksParams params = quickParams();
+    params.pbkdf.iterations = 999;
+    system::LibCrypt crypt;
+
+    auto formatted = crypt.format(image, params, secret(kPassphrase), "");
+
+    REQUIRE_THAT(formatted, FailsWith(ErrorCode::Failed));
+    CHECK_THAT(formatted.error().message, Catch::Contains(image));
+}
+
+TEST_CASE("LibCrypt reports a missing image as no such device", "[host]")
+{
+    TempDir dir;
+    system::LibCrypt crypt;
+
+    CHECK_THAT(crypt.activate(dir / "missing.img", "", secret(kPassphrase)),
+               FailsWith(ErrorCode::NoSuchDevice));
+    CHECK_THAT(crypt.format(dir / "missing.img", quickParams(), secret(kPassphrase), ""),
+               FailsWith(ErrorCode::NoSuchDevice));
+}
+
+TEST_CASE("LibCrypt knows no mapping by a name nobody opened and cannot close it", "[host]")
+{
+    system::LibCrypt crypt;
+    const std::string name = "vaultd-host-test-no-such-mapping";
+
+    CHECK_FALSE(crypt.mappingExists(name));
+    auto closed = crypt.deactivate(name);
+    REQUIRE_THAT(closed, FailsWith(ErrorCode::Failed));
+    CHECK_THAT(closed.error().message, Catch::Contains("'" + name + "'"));
+}

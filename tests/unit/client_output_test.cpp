@@ -1,0 +1,186 @@
+#include "output.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <limits>
+
+using namespace vaultctl;
+
+namespace {
+
+VolumeProperties lockedVdb()
+{
+    VolumeProperties volume;
+    volume.device = "/dev/vdb";
+    volume.kernelName = "vdb";
+    volume.size = 1073741824;
+    volume.state = "locked";
+    volume.luksVersion = 2;
+    volume.luksUuid = "0b7f7a0e-3f8e-4c36-9d2a-6f2b1c9e8d11";
+    volume.label = "data";
+    volume.filesystemType = "";
+    return volume;
+}
+
+VolumeProperties mountedNvme(const std::string& kernelName)
+{
+    VolumeProperties volume;
+    volume.device = "/dev/" + kernelName;
+    volume.kernelName = kernelName;
+    volume.size = 10ULL << 30;
+    volume.state = "mounted";
+    volume.luksVersion = 2;
+    volume.mappingName = "storedev";
+    volume.mountPoint = "/secure";
+    volume.filesystemType = "ext4";
+    return volume;
+}
+
+}  // namespace
+
+TEST_CASE("sizes under a kibibyte are printed in bytes", "[unit]")
+{
+    CHECK(humanSize(0) == "0B");
+    CHECK(humanSize(512) == "512B");
+    CHECK(humanSize(1023) == "1023B");
+}
+
+TEST_CASE("larger sizes use binary units with one decimal", "[unit]")
+{
+    CHECK(humanSize(1024) == "1.0K");
+    CHECK(humanSize(1536) == "1.5K");
+    CHECK(humanSize(1073741824) == "1.0G");
+    CHECK(humanSize(1610612736) == "1.5G");
+    CHECK(humanSize(10ULL << 40) == "10.0T");
+    CHECK(humanSize(std::numeric_limits<std::uint64_t>::max()) == "16.0E");
+}
+
+TEST_CASE("a size that rounds up to 1024 of a unit moves to the next unit", "[unit]")
+{
+    CHECK(humanSize(1048575) == "1.0M");
+    CHECK(humanSize((1ULL << 30) - 1) == "1.0G");
+}
+
+TEST_CASE("devices sort with their numbers compared as numbers", "[unit]")
+{
+    CHECK(deviceOrder("/dev/nvme2n1", "/dev/nvme10n1"));
+    CHECK_FALSE(deviceOrder("/dev/nvme10n1", "/dev/nvme2n1"));
+    CHECK(deviceOrder("/dev/nvme1n1", "/dev/nvme1n2"));
+    CHECK(deviceOrder("/dev/vda", "/dev/vdb"));
+    CHECK(deviceOrder("/dev/sd", "/dev/sda"));
+    CHECK_FALSE(deviceOrder("/dev/vdb", "/dev/vdb"));
+}
+
+TEST_CASE("the table has a header, aligned columns and rows sorted by device", "[unit]")
+{
+    std::string table = formatTable({lockedVdb(), mountedNvme("nvme10n1"), mountedNvme("nvme2n1")});
+    CHECK(table ==
+          "DEVICE         SIZE   STATE    MAPPING   MOUNT POINT  LABEL\n"
+          "/dev/nvme2n1   10.0G  mounted  storedev  /secure      -\n"
+          "/dev/nvme10n1  10.0G  mounted  storedev  /secure      -\n"
+          "/dev/vdb       1.0G   locked   -         -            data\n");
+}
+
+TEST_CASE("with no volumes the table is only its header", "[unit]")
+{
+    CHECK(formatTable({}) == "DEVICE  SIZE  STATE  MAPPING  MOUNT POINT  LABEL\n");
+}
+
+TEST_CASE("control characters in labels cannot reach the terminal", "[unit]")
+{
+    VolumeProperties volume = lockedVdb();
+    volume.label = "evil\x1b]0;pwned\x07\xc2\x9b";
+    std::string table = formatTable({volume});
+    CHECK(table.find('\x1b') == std::string::npos);
+    CHECK(table.find("evil\\x1b]0;pwned\\x07\\xc2\\x9b") != std::string::npos);
+    CHECK(printable("caf\xc3\xa9") == "caf\xc3\xa9");
+}
+
+TEST_CASE("status prints every property as Key: value", "[unit]")
+{
+    CHECK(formatStatus(lockedVdb()) ==
+          "Device: /dev/vdb\n"
+          "KernelName: vdb\n"
+          "Size: 1.0G (1073741824 bytes)\n"
+          "State: locked\n"
+          "LuksVersion: 2\n"
+          "LuksUuid: 0b7f7a0e-3f8e-4c36-9d2a-6f2b1c9e8d11\n"
+          "Label: data\n"
+          "MappingName: -\n"
+          "MountPoint: -\n"
+          "FilesystemType: -\n");
+}
+
+TEST_CASE("a volume's json has every property under lowerCamel keys", "[unit]")
+{
+    nlohmann::ordered_json json = volumeToJson(mountedNvme("nvme1n1"));
+    CHECK(json == nlohmann::ordered_json{{"device", "/dev/nvme1n1"},
+                                         {"kernelName", "nvme1n1"},
+                                         {"size", 10ULL << 30},
+                                         {"state", "mounted"},
+                                         {"luksVersion", 2},
+                                         {"luksUuid", ""},
+                                         {"label", ""},
+                                         {"mappingName", "storedev"},
+                                         {"mountPoint", "/secure"},
+                                         {"filesystemType", "ext4"}});
+}
+
+TEST_CASE("the list json is an array sorted by device", "[unit]")
+{
+    nlohmann::ordered_json json = volumesToJson({lockedVdb(), mountedNvme("nvme0n1")});
+    REQUIRE(json.is_array());
+    REQUIRE(json.size() == 2);
+    CHECK(json[0]["device"] == "/dev/nvme0n1");
+    CHECK(json[1]["device"] == "/dev/vdb");
+    CHECK(volumesToJson({}).dump() == "[]");
+}
+
+TEST_CASE("json output survives bytes that are not UTF-8", "[unit]")
+{
+    VolumeProperties volume = lockedVdb();
+    volume.label = "bad\xff";
+    std::string text = dumpJson(volumeToJson(volume));
+    CHECK(text.back() == '\n');
+    CHECK(nlohmann::ordered_json::parse(text)["label"] == "bad\xef\xbf\xbd");
+}
+
+TEST_CASE("a successful unlock reads as one line", "[unit]")
+{
+    ActionReport report;
+    report.verb = Verb::unlock;
+    report.device = "/dev/vdb";
+    report.mappingName = "storedev";
+    report.mountPoint = "/secure";
+    CHECK(formatReport(report) == "unlocked /dev/vdb as storedev, mounted at /secure");
+
+    report.mountPoint.clear();
+    CHECK(formatReport(report) == "unlocked /dev/vdb as storedev");
+    CHECK(reportToJson(report) == nlohmann::ordered_json{{"device", "/dev/vdb"},
+                                                         {"mappingName", "storedev"},
+                                                         {"mountPoint", ""}});
+}
+
+TEST_CASE("the other commands report what they did", "[unit]")
+{
+    ActionReport report;
+    report.device = "/dev/vdb";
+    report.verb = Verb::format;
+    report.filesystem = "xfs";
+    CHECK(formatReport(report) == "formatted /dev/vdb as LUKS2 with xfs");
+    report.label = "data";
+    CHECK(formatReport(report) == "formatted /dev/vdb as LUKS2 with xfs, label 'data'");
+    CHECK(reportToJson(report) == nlohmann::ordered_json{{"device", "/dev/vdb"},
+                                                         {"filesystemType", "xfs"},
+                                                         {"label", "data"}});
+
+    report.verb = Verb::mount;
+    report.mountPoint = "/media/vault/storedev";
+    CHECK(formatReport(report) == "mounted /dev/vdb at /media/vault/storedev");
+
+    report.verb = Verb::unmount;
+    CHECK(formatReport(report) == "unmounted /dev/vdb");
+    report.verb = Verb::lock;
+    CHECK(formatReport(report) == "locked /dev/vdb");
+    CHECK(reportToJson(report) == nlohmann::ordered_json{{"device", "/dev/vdb"}});
+}

@@ -1,0 +1,75 @@
+#include "vault_client.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace vaultctl;
+
+TEST_CASE("volume properties are read from a property map by their D-Bus names", "[unit]")
+{
+    PropertyMap properties{
+        {"Device", sdbus::Variant(std::string("/dev/vdb"))},
+        {"KernelName", sdbus::Variant(std::string("vdb"))},
+        {"Size", sdbus::Variant(std::uint64_t{1073741824})},
+        {"State", sdbus::Variant(std::string("unlocked"))},
+        {"LuksVersion", sdbus::Variant(std::uint32_t{2})},
+        {"LuksUuid", sdbus::Variant(std::string("0b7f7a0e"))},
+        {"Label", sdbus::Variant(std::string("data"))},
+        {"MappingName", sdbus::Variant(std::string("storedev"))},
+        {"MountPoint", sdbus::Variant(std::string(""))},
+        {"FilesystemType", sdbus::Variant(std::string("ext4"))},
+    };
+
+    VolumeProperties volume = volumeFromProperties(properties);
+    CHECK(volume.device == "/dev/vdb");
+    CHECK(volume.kernelName == "vdb");
+    CHECK(volume.size == 1073741824);
+    CHECK(volume.state == "unlocked");
+    CHECK(volume.luksVersion == 2);
+    CHECK(volume.luksUuid == "0b7f7a0e");
+    CHECK(volume.label == "data");
+    CHECK(volume.mappingName == "storedev");
+    CHECK(volume.mountPoint.empty());
+    CHECK(volume.filesystemType == "ext4");
+}
+
+TEST_CASE("missing properties keep defaults and unknown ones are ignored", "[unit]")
+{
+    PropertyMap properties{
+        {"Device", sdbus::Variant(std::string("/dev/vdc"))},
+        {"EbsVolumeId", sdbus::Variant(std::string("vol-0123"))},
+    };
+
+    VolumeProperties volume = volumeFromProperties(properties);
+    CHECK(volume.device == "/dev/vdc");
+    CHECK(volume.size == 0);
+    CHECK(volume.state.empty());
+}
+
+TEST_CASE("a property of the wrong type is an error, not a silent default", "[unit]")
+{
+    PropertyMap properties{{"Size", sdbus::Variant(std::string("1G"))}};
+    CHECK_THROWS_AS(volumeFromProperties(properties), sdbus::Error);
+}
+
+TEST_CASE("format options hold only the keys that were given", "[unit]")
+{
+    CHECK(formatOptions({"ext4", std::nullopt, std::nullopt}).empty());
+
+    PropertyMap options = formatOptions({"xfs", "data", "/dev/vdb:1073741824"});
+    REQUIRE(options.size() == 2);
+    CHECK(options.at("label").get<std::string>() == "data");
+    CHECK(options.at("force").get<std::string>() == "/dev/vdb:1073741824");
+}
+
+TEST_CASE("unlock options say mount, or where to mount, or nothing", "[unit]")
+{
+    CHECK(unlockOptions({"storedev", false, std::nullopt}).empty());
+
+    PropertyMap mount = unlockOptions({"", true, std::nullopt});
+    REQUIRE(mount.size() == 1);
+    CHECK(mount.at("mount").get<bool>());
+
+    PropertyMap mountAt = unlockOptions({"", true, "/secure"});
+    REQUIRE(mountAt.size() == 1);
+    CHECK(mountAt.at("mount-point").get<std::string>() == "/secure");
+}

@@ -1,0 +1,292 @@
+#include "fakes.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace vaultd::testing {
+namespace {
+
+using engine::ErrorCode;
+using engine::makeError;
+
+constexpr std::string_view kDev = "/dev/";
+constexpr std::string_view kMapper = "/dev/mapper/";
+
+std::string kernelNameOf(const std::string& node)
+{
+    return node.starts_with(kDev) ? node.substr(kDev.size()) : node;
+}
+
+}  // namespace
+
+engine::BlockNode& addDisk(engine::Topology& t, const std::string& name, const std::string& devnum,
+                           std::uint64_t size)
+{
+    engine::BlockNode node;
+    node.name = name;
+    node.devnum = devnum;
+    node.size = size;
+    return t.nodes[name] = node;
+}
+
+engine::BlockNode& addPartition(engine::Topology& t, const std::string& name,
+                                const std::string& disk, const std::string& devnum,
+                                std::uint64_t size)
+{
+    engine::BlockNode& node = addDisk(t, name, devnum, size);
+    node.parent = disk;
+    return node;
+}
+
+engine::BlockNode& addDmDevice(engine::Topology& t, const std::string& name,
+                               const std::string& devnum, const std::string& dmName,
+                               const std::string& dmUuid, std::vector<std::string> slaves)
+{
+    engine::BlockNode& node = addDisk(t, name, devnum, 0);
+    node.dmName = dmName;
+    node.dmUuid = dmUuid;
+    node.slaves = std::move(slaves);
+    if (!node.slaves.empty() && t.nodes.count(node.slaves.front()))
+        node.size = t.nodes.at(node.slaves.front()).size;
+    return node;
+}
+
+engine::BlockNode& addLuksMapping(engine::Topology& t, const std::string& name,
+                                  const std::string& devnum, const std::string& mappingName,
+                                  const std::string& slave)
+{
+    engine::BlockNode& node =
+        addDmDevice(t, name, devnum, mappingName,
+                    "CRYPT-LUKS2-0b7f7a0e3f8e4c369d2a6f2b1c9e8d11-" + mappingName, {slave});
+    node.size = node.size > engine::kLuks2DataOffset ? node.size - engine::kLuks2DataOffset : 0;
+    return node;
+}
+
+void addMount(engine::Topology& t, const std::string& devnum, const std::string& target,
+              const std::string& fstype, const std::string& source)
+{
+    engine::MountEntry entry;
+    entry.devnum = devnum;
+    entry.target = target;
+    entry.fstype = fstype;
+    entry.source = source;
+    t.mounts.push_back(entry);
+}
+
+engine::Signature luksSignature(const std::string& uuid, const std::string& label)
+{
+    return engine::Signature{"crypto_LUKS", "crypto", uuid, label, 2};
+}
+
+engine::Signature filesystemSignature(const std::string& type, const std::string& label)
+{
+    return engine::Signature{type, "filesystem", "f5b6c3d2-0000-4000-8000-" + type, label, 0};
+}
+
+engine::SecretBuffer secret(std::string_view text)
+{
+    engine::SecretBuffer buffer;
+    std::memcpy(buffer.spare().data(), text.data(), text.size());
+    buffer.commit(text.size());
+    return buffer;
+}
+
+// FakeKernel
+
+engine::Result<engine::Signature> FakeKernel::probe(const std::string& node)
+{
+    const bool present = node.starts_with(kMapper) ? !dmNodeOf(node.substr(kMapper.size())).empty()
+                                                   : topology.nodes.count(kernelNameOf(node)) > 0;
+    if (!present)
+        return makeError(ErrorCode::NoSuchDevice, fmt::format("'{}' is gone", node));
+    auto it = signatures.find(node);
+    return it == signatures.end() ? engine::Signature{} : it->second;
+}
+
+std::vector<std::string> FakeKernel::links(const std::string& kernelName)
+{
+    return {"/dev/disk/by-id/virtio-" + kernelName};
+}
+
+bool FakeKernel::canOpenExclusively(const std::string& node)
+{
+    return heldOpen.count(node) == 0;
+}
+
+engine::Status FakeKernel::wipeSignatures(const std::string& node)
+{
+    log_.push_back("wipe " + node);
+    wipes.push_back(node);
+    signatures.erase(node);
+    return engine::Done{};
+}
+
+std::string FakeKernel::dmNodeOf(const std::string& mappingName) const
+{
+    for (const auto& [name, node] : topology.nodes) {
+        if (!node.dmName.empty() && node.dmName == mappingName)
+            return name;
+    }
+    return {};
+}
+
+// FakeCrypt
+
+engine::Status FakeCrypt::format(const std::string& node, const engine::LuksParams& params,
+                                 const engine::SecretBuffer& passphrase,
+                                 const std::string& activateAs)
+{
+    log_.push_back(activateAs.empty() ? "format " + node
+                                      : fmt::format("format {} open {}", node, activateAs));
+    formats.push_back(
+        {node, params, std::string(passphrase.data(), passphrase.size()), activateAs});
+    kernel_.signatures[node] =
+        luksSignature(fmt::format("5e1f0000-0000-4000-8000-{:012}", formats.size()), params.label);
+    contents[node] = engine::Signature{};
+    if (!activateAs.empty())
+        open(node, activateAs);
+    return engine::Done{};
+}
+
+engine::Status FakeCrypt::activate(const std::string& node, const std::string& name,
+                                   const engine::SecretBuffer& passphrase)
+{
+    auto outer = kernel_.signatures.find(node);
+    if (outer == kernel_.signatures.end() || !outer->second.isLuks())
+        return makeError(ErrorCode::NotLuks, fmt::format("'{}' holds no LUKS container", node));
+    if (std::string_view(passphrase.data(), passphrase.size()) != rightPassphrase)
+        return makeError(ErrorCode::WrongPassphrase,
+                         fmt::format("no keyslot of '{}' opens with that passphrase", node));
+    if (name.empty())
+        return engine::Done{};
+    if (mappingExists(name))
+        return makeError(ErrorCode::Busy, fmt::format("the name '{}' is in use", name));
+    log_.push_back(fmt::format("activate {} as {}", node, name));
+    activations.push_back(fmt::format("{} {}", node, name));
+    open(node, name);
+    return engine::Done{};
+}
+
+void FakeCrypt::open(const std::string& node, const std::string& name)
+{
+    const int minor = nextMinor_++;
+    addLuksMapping(kernel_.topology, fmt::format("dm-{}", minor), fmt::format("253:{}", minor),
+                   name, kernelNameOf(node));
+    const engine::Signature inner = contents[node];
+    if (!inner.none())
+        kernel_.signatures[std::string(kMapper) + name] = inner;
+}
+
+engine::Status FakeCrypt::deactivate(const std::string& name)
+{
+    log_.push_back("deactivate " + name);
+    deactivations.push_back(name);
+    const std::string dm = kernel_.dmNodeOf(name);
+    if (dm.empty())
+        return makeError(ErrorCode::Failed, fmt::format("no mapping '{}'", name));
+    const engine::BlockNode& node = kernel_.topology.nodes.at(dm);
+    for (const auto& m : kernel_.topology.mounts) {
+        if (m.devnum == node.devnum || m.source == std::string(kMapper) + name)
+            return makeError(ErrorCode::Busy, fmt::format("the mapping '{}' is in use", name));
+    }
+
+    const std::string mapper = std::string(kMapper) + name;
+    const std::string slave = std::string(kDev) + node.slaves.front();
+    auto inner = kernel_.signatures.find(mapper);
+    contents[slave] = inner == kernel_.signatures.end() ? engine::Signature{} : inner->second;
+    kernel_.signatures.erase(mapper);
+    kernel_.topology.nodes.erase(dm);
+    return engine::Done{};
+}
+
+bool FakeCrypt::mappingExists(const std::string& name)
+{
+    return !kernel_.dmNodeOf(name).empty() || foreignMappings.count(name) > 0;
+}
+
+// FakeMounter
+
+engine::Status FakeMounter::mount(const std::string& source, const std::string& target,
+                                  const std::string& fstype, const std::string& options)
+{
+    log_.push_back(fmt::format("mount {} on {}", source, target));
+    mounts.push_back({source, target, fstype, options});
+    if (!failure.empty())
+        return makeError(ErrorCode::Failed, failure);
+    if (!source.starts_with(kMapper))
+        return makeError(ErrorCode::Failed, fmt::format("'{}' is not a mapping", source));
+    const std::string dm = kernel_.dmNodeOf(source.substr(kMapper.size()));
+    if (dm.empty())
+        return makeError(ErrorCode::NoSuchDevice, fmt::format("'{}' is gone", source));
+    const std::string devnum = fstype == "btrfs" ? fmt::format("0:{}", nextAnonymous_++)
+                                                 : kernel_.topology.nodes.at(dm).devnum;
+    addMount(kernel_.topology, devnum, target, fstype, source);
+    return engine::Done{};
+}
+
+engine::Status FakeMounter::unmount(const std::string& target)
+{
+    log_.push_back("unmount " + target);
+    unmounts.push_back(target);
+    auto& table = kernel_.topology.mounts;
+    auto it = std::find_if(table.begin(), table.end(),
+                           [&](const engine::MountEntry& m) { return m.target == target; });
+    if (it == table.end())
+        return makeError(ErrorCode::Failed, fmt::format("nothing is mounted at '{}'", target));
+    table.erase(it);
+    return engine::Done{};
+}
+
+// FakeMountPoints
+
+engine::Result<engine::Changed> FakeMountPoints::prepare(const std::string& path)
+{
+    log_.push_back("prepare " + path);
+    return directories.insert(path).second ? engine::Changed::Yes : engine::Changed::No;
+}
+
+void FakeMountPoints::remove(const std::string& path)
+{
+    log_.push_back("remove " + path);
+    removed.push_back(path);
+    directories.erase(path);
+}
+
+// FakeTools
+
+engine::Status FakeTools::make(engine::Filesystem fs, const std::string& node,
+                               const std::string& label)
+{
+    const std::string type(engine::filesystemName(fs));
+    log_.push_back(fmt::format("mkfs {} {}", type, node));
+    made.push_back({fs, node, label});
+    if (!failure.empty())
+        return makeError(ErrorCode::Failed, failure);
+    kernel_.signatures[node] = filesystemSignature(type, label);
+    return engine::Done{};
+}
+
+// FakeSystem
+
+void FakeSystem::attach(const std::string& name, std::uint64_t size, engine::Signature outer)
+{
+    addDisk(kernel.topology, name, fmt::format("252:{}", 16 * nextMinor_++), size);
+    if (!outer.none())
+        kernel.signatures["/dev/" + name] = outer;
+}
+
+void FakeSystem::attachLuks(const std::string& name, std::uint64_t size, const std::string& uuid,
+                            engine::Signature inner)
+{
+    attach(name, size, luksSignature(uuid));
+    crypt.contents["/dev/" + name] = inner;
+}
+
+bool FakeSystem::nothingWritten() const
+{
+    return crypt.formats.empty() && kernel.wipes.empty() && tools.made.empty();
+}
+
+}  // namespace vaultd::testing

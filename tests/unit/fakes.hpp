@@ -1,0 +1,193 @@
+// In-memory stand-ins for the engine's ports, coherent with each other: a
+// mapping FakeCrypt opens appears in FakeKernel's topology, a filesystem
+// FakeTools makes is what FakeKernel probes inside it, a FakeMounter mount
+// shows in the mount table. Every call that would touch the system is
+// appended to one shared log, so a test can assert exactly what happened and
+// in which order. Not thread safe; one FakeSystem per test.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/operations.hpp"
+#include "engine/ports.hpp"
+
+namespace vaultd::testing {
+
+using CallLog = std::vector<std::string>;
+
+inline constexpr std::uint64_t kMiB = 1ull << 20;
+inline constexpr std::uint64_t kGiB = 1ull << 30;
+
+// Builders for topologies as sysfs and mountinfo would show them.
+engine::BlockNode& addDisk(engine::Topology& t, const std::string& name, const std::string& devnum,
+                           std::uint64_t size);
+engine::BlockNode& addPartition(engine::Topology& t, const std::string& name,
+                                const std::string& disk, const std::string& devnum,
+                                std::uint64_t size);
+engine::BlockNode& addDmDevice(engine::Topology& t, const std::string& name,
+                               const std::string& devnum, const std::string& dmName,
+                               const std::string& dmUuid, std::vector<std::string> slaves);
+// A dm-crypt mapping of @slave as cryptsetup names it: CRYPT-LUKS2-<hex>-<name>.
+engine::BlockNode& addLuksMapping(engine::Topology& t, const std::string& name,
+                                  const std::string& devnum, const std::string& mappingName,
+                                  const std::string& slave);
+// @source is the device path mountinfo names; btrfs gives an anonymous devnum
+// (0:N), so there the source is all that ties the mount to its device.
+void addMount(engine::Topology& t, const std::string& devnum, const std::string& target,
+              const std::string& fstype, const std::string& source = "");
+
+engine::Signature luksSignature(const std::string& uuid, const std::string& label = "");
+engine::Signature filesystemSignature(const std::string& type, const std::string& label = "");
+
+engine::SecretBuffer secret(std::string_view text);
+
+class FakeKernel final : public engine::KernelView {
+public:
+    explicit FakeKernel(CallLog& log) : log_(log) {}
+
+    engine::Topology topology;
+    std::map<std::string, engine::Signature> signatures;  // by node: /dev/vdb, /dev/mapper/x
+    std::set<std::string> heldOpen;                       // nodes an exclusive open fails on
+    std::vector<std::string> wipes;
+
+    engine::Topology readTopology() override { return topology; }
+    engine::Result<engine::Signature> probe(const std::string& node) override;
+    std::vector<std::string> links(const std::string& kernelName) override;
+    bool canOpenExclusively(const std::string& node) override;
+    engine::Status wipeSignatures(const std::string& node) override;
+
+    // The kernel name of the dm device carrying mapping @name, or empty.
+    std::string dmNodeOf(const std::string& mappingName) const;
+
+private:
+    CallLog& log_;
+};
+
+// Knows one right passphrase; a LUKS container "holds" whatever signature
+// was inside its mapping when it was last closed.
+class FakeCrypt final : public engine::Crypt {
+public:
+    FakeCrypt(FakeKernel& kernel, CallLog& log) : kernel_(kernel), log_(log) {}
+
+    struct FormatCall {
+        std::string node;
+        engine::LuksParams params;
+        std::string passphrase;
+        std::string activateAs;
+    };
+
+    std::string rightPassphrase = "correct horse";
+    std::set<std::string> foreignMappings;              // names other devices' mappings hold
+    std::map<std::string, engine::Signature> contents;  // inside each container, by node
+    std::vector<FormatCall> formats;
+    std::vector<std::string> activations;  // "NODE NAME" for every successful open
+    std::vector<std::string> deactivations;
+
+    engine::Status format(const std::string& node, const engine::LuksParams& params,
+                          const engine::SecretBuffer& passphrase,
+                          const std::string& activateAs) override;
+    engine::Status activate(const std::string& node, const std::string& name,
+                            const engine::SecretBuffer& passphrase) override;
+    engine::Status deactivate(const std::string& name) override;
+    bool mappingExists(const std::string& name) override;
+
+private:
+    void open(const std::string& node, const std::string& name);
+
+    FakeKernel& kernel_;
+    CallLog& log_;
+    int nextMinor_ = 0;
+};
+
+// Mounts show in the mount table as the kernel lists them: by the mapping's
+// devnum, except btrfs, which gets an anonymous devnum and only the source.
+class FakeMounter final : public engine::Mounter {
+public:
+    FakeMounter(FakeKernel& kernel, CallLog& log) : kernel_(kernel), log_(log) {}
+
+    struct MountCall {
+        std::string source;
+        std::string target;
+        std::string fstype;
+        std::string options;
+    };
+
+    std::vector<MountCall> mounts;
+    std::vector<std::string> unmounts;
+    std::string failure;  // when set, mount() records the call and fails with it
+
+    engine::Status mount(const std::string& source, const std::string& target,
+                         const std::string& fstype, const std::string& options) override;
+    engine::Status unmount(const std::string& target) override;
+
+private:
+    FakeKernel& kernel_;
+    CallLog& log_;
+    int nextAnonymous_ = 40;
+};
+
+class FakeMountPoints final : public engine::MountPoints {
+public:
+    explicit FakeMountPoints(CallLog& log) : log_(log) {}
+
+    std::set<std::string> directories;  // the empty directories that exist
+    std::vector<std::string> removed;
+
+    engine::Result<engine::Changed> prepare(const std::string& path) override;
+    void remove(const std::string& path) override;
+
+private:
+    CallLog& log_;
+};
+
+class FakeTools final : public engine::FilesystemTools {
+public:
+    FakeTools(FakeKernel& kernel, CallLog& log) : kernel_(kernel), log_(log) {}
+
+    struct MakeCall {
+        engine::Filesystem fs;
+        std::string node;
+        std::string label;
+    };
+
+    std::vector<MakeCall> made;
+    std::string failure;  // when set, make() records the call and fails with it
+
+    engine::Status make(engine::Filesystem fs, const std::string& node,
+                        const std::string& label) override;
+
+private:
+    FakeKernel& kernel_;
+    CallLog& log_;
+};
+
+// All the fakes wired together, and an Operations over them.
+struct FakeSystem {
+    CallLog log;
+    FakeKernel kernel{log};
+    FakeCrypt crypt{kernel, log};
+    FakeMounter mounter{kernel, log};
+    FakeMountPoints mountPoints{log};
+    FakeTools tools{kernel, log};
+
+    engine::Ports ports() { return {kernel, crypt, mounter, mountPoints, tools}; }
+
+    // A free disk /dev/<name> (devnum 252:<n>) holding @outer.
+    void attach(const std::string& name, std::uint64_t size, engine::Signature outer = {});
+    // A LUKS volume whose container holds @inner; locked.
+    void attachLuks(const std::string& name, std::uint64_t size, const std::string& uuid,
+                    engine::Signature inner = filesystemSignature("ext4"));
+
+    // True when no header, signature wipe or filesystem was written.
+    bool nothingWritten() const;
+
+private:
+    int nextMinor_ = 0;
+};
+
+}  // namespace vaultd::testing
