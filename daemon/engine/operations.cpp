@@ -179,17 +179,30 @@ Result<std::string> Operations::unlock(const std::string& kernelName,
         if (auto st = ports_.crypt.activate(v.node, name, passphrase); !st)
             return st.error();
         opened = true;
-        v.mappingName = name;
-        v.mappingNode = "/dev/mapper/" + name;
     }
-
     if (!wantMount)
         return std::string();
-    auto mounted = mountMapping(v, request.mountPoint);
+
+    auto mounted = opened ? mountAfterUnlock(kernelName, request.mountPoint)
+                          : mountMapping(v, request.mountPoint);
     // A request that failed leaves things as they were: close what it opened.
     if (!mounted && opened)
         (void)ports_.crypt.deactivate(name);
     return mounted;
+}
+
+Result<std::string> Operations::mountAfterUnlock(const std::string& kernelName,
+                                                 const std::string& mountPoint)
+{
+    // The mapping is new: look again to learn its node.
+    auto found = inspect(kernelName);
+    if (!found)
+        return found.error();
+    if (found.value().mappingName.empty())
+        return makeError(
+            ErrorCode::Failed,
+            fmt::format("the mapping of '{}' vanished after unlocking", found.value().node));
+    return mountMapping(found.value(), mountPoint);
 }
 
 Result<std::string> Operations::mount(const std::string& kernelName, const std::string& mountPoint)

@@ -60,6 +60,8 @@ private:
     Status checkFormatAllowed(const Topology& topology, const Volume& v,
                               const FormatRequest& request, Filesystem fs);
     Result<std::string> mountMapping(const Volume& v, const std::string& requested);
+    Result<std::string> mountAfterUnlock(const std::string& kernelName,
+                                         const std::string& mountPoint);
     Result<Changed> unmountVolume(const Volume& v);
 
     Ports ports_;

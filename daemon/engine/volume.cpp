@@ -1,5 +1,7 @@
 #include "engine/volume.hpp"
 
+#include <cctype>
+
 namespace vaultd::engine {
 
 std::string_view stateName(VolumeState state)
@@ -12,6 +14,18 @@ std::string_view stateName(VolumeState state)
     case VolumeState::Mounted: return "mounted";
     }
     return "data";
+}
+
+std::string mappingNode(const BlockNode& mapping)
+{
+    // udev escapes any other character in the /dev/mapper link (',' becomes
+    // \x2c), so such names are reached through the kernel's own node.
+    constexpr std::string_view kept = "#+-.:=@_";
+    for (char c : mapping.dmName) {
+        if (!std::isalnum(static_cast<unsigned char>(c)) && kept.find(c) == std::string_view::npos)
+            return "/dev/" + mapping.name;
+    }
+    return "/dev/mapper/" + mapping.dmName;
 }
 
 VolumeState deriveState(const Signature& signature, bool mapped, bool mounted)
@@ -38,7 +52,7 @@ Volume describe(const Topology& topology, const BlockNode& node, const Signature
     const MountEntry* mount = mapping ? mountOf(topology, *mapping) : nullptr;
     if (mapping) {
         v.mappingName = mapping->dmName;
-        v.mappingNode = "/dev/mapper/" + mapping->dmName;
+        v.mappingNode = mappingNode(*mapping);
         v.filesystemType = inner.type;
     }
     if (mount) {

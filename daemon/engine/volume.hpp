@@ -37,10 +37,14 @@ struct Volume {
     VolumeState state = VolumeState::Empty;
     Signature signature;
     std::string mappingName;     // open mapping, or empty
-    std::string mappingNode;     // /dev/mapper/NAME, or empty
+    std::string mappingNode;     // /dev/mapper/NAME (or /dev/dm-N), or empty
     std::string mountPoint;      // where the mapping is mounted, or empty
     std::string filesystemType;  // inside the mapping, or the foreign type
 };
+
+// The node to open a mapping by: /dev/mapper/NAME where udev keeps the name
+// as it is, else the kernel's /dev/dm-N.
+std::string mappingNode(const BlockNode& mapping);
 
 VolumeState deriveState(const Signature& signature, bool mapped, bool mounted);
 

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -19,6 +20,24 @@ std::string readLine(const fs::path& path)
     std::string line;
     std::getline(in, line);
     return line;
+}
+
+// libdevmapper stores a name with characters outside udev's safe set as
+// \xNN escapes ("a,b" becomes "a\x2cb"); callers use the name as given.
+std::string unmangle(const std::string& name)
+{
+    std::string out;
+    for (std::size_t i = 0; i < name.size(); ++i) {
+        if (name[i] == '\\' && i + 3 < name.size() && name[i + 1] == 'x' &&
+            std::isxdigit(static_cast<unsigned char>(name[i + 2])) &&
+            std::isxdigit(static_cast<unsigned char>(name[i + 3]))) {
+            out += static_cast<char>(std::stoi(name.substr(i + 2, 2), nullptr, 16));
+            i += 3;
+        } else {
+            out += name[i];
+        }
+    }
+    return out;
 }
 
 std::string devnumOf(dev_t dev)
@@ -39,7 +58,7 @@ engine::BlockNode readNode(const fs::directory_entry& entry)
     if (fs::exists(dir / "partition", ec))
         node.parent = fs::canonical(dir, ec).parent_path().filename().string();
     if (fs::is_directory(dir / "dm", ec)) {
-        node.dmName = readLine(dir / "dm" / "name");
+        node.dmName = unmangle(readLine(dir / "dm" / "name"));
         node.dmUuid = readLine(dir / "dm" / "uuid");
     }
     for (const auto& slave : fs::directory_iterator(dir / "slaves", ec))

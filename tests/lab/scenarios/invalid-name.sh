@@ -18,6 +18,11 @@ ok=$(printf 'n%.0s' {1..127})
 vaultctl unlock "$dev" --name "$ok" --key-file "$KEY_FILE"
 check "a 127-byte name is fine" test -b "/dev/mapper/$ok"
 vaultctl lock "$dev"
-vaultctl unlock "$dev" --name 'a-_.+=,@%Z9' --key-file "$KEY_FILE"
-check "every allowed special character is fine" test -b '/dev/mapper/a-_.+=,@%Z9'
+# libdevmapper stores ',' and '%' escaped (\x2c), so look at what vaultd
+# reports, and mount it to show vaultd finds the mapping's node anyway.
+special='a-_.+=,@%Z9'
+vaultctl unlock "$dev" --name "$special" --mount /special --key-file "$KEY_FILE"
+check "every allowed special character is fine" \
+    test "$(volume_field "$dev" mappingName)" = "$special"
+check "and it is mounted" mountpoint -q /special
 vaultctl lock "$dev"
