@@ -58,7 +58,6 @@ engine::Status read(const toml::table& root, std::string_view path, T& into,
 
 engine::Status readAll(const toml::table& root, engine::EngineConfig& c, std::string_view origin)
 {
-    engine::Status st = engine::Done{};
     int64_t time = c.pbkdf.timeMs, iter = c.pbkdf.iterations, mem = c.pbkdf.memoryKib,
             par = c.pbkdf.parallel;
     for (auto step : {
@@ -83,7 +82,7 @@ engine::Status readAll(const toml::table& root, engine::EngineConfig& c, std::st
     c.pbkdf.iterations = static_cast<uint32_t>(iter);
     c.pbkdf.memoryKib = static_cast<uint32_t>(mem);
     c.pbkdf.parallel = static_cast<uint32_t>(par);
-    return st;
+    return engine::Done{};
 }
 
 engine::Status checkValues(const engine::EngineConfig& c, std::string_view origin)
@@ -121,10 +120,8 @@ engine::Result<engine::EngineConfig> parseConfig(std::string_view text, std::str
         return bad(origin, fmt::format("line {}: {}", e.source().begin.line, e.description()));
     }
     engine::EngineConfig config;
-    for (auto st : {checkKeys(root, origin)}) {
-        if (!st)
-            return st.error();
-    }
+    if (auto st = checkKeys(root, origin); !st)
+        return st.error();
     if (auto st = readAll(root, config, origin); !st)
         return st.error();
     if (auto st = checkValues(config, origin); !st)
