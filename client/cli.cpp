@@ -106,7 +106,7 @@ void buildApp(CLI::App& app, Targets& targets)
 {
     app.set_version_flag("--version", std::string(programName) + " " + VAULTD_VERSION);
     app.add_flag("--json", targets.invocation.json,
-                 "Print JSON on standard output; errors stay text on standard error");
+                 "Print JSON on standard output, and failures as JSON on standard error");
     // So that "vaultctl list --json" works as well as "vaultctl --json list".
     app.fallthrough();
     app.require_subcommand(1);

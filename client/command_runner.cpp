@@ -35,8 +35,10 @@ VaultClient connect()
     try {
         return VaultClient::connectSystemBus();
     } catch (const sdbus::Error& error) {
-        throw CommandError(exitNotRunning, fmt::format("cannot connect to the system bus: {}",
-                                                       connectionCause(error.getMessage())));
+        throw CommandError(
+            exitNotRunning,
+            fmt::format("vaultd is not running (cannot connect to the system bus: {})",
+                        connectionCause(error.getMessage())));
     }
 }
 

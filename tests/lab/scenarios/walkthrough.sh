@@ -7,7 +7,7 @@ echo "attached /dev/$dev"
 wait_state "$dev" empty
 vaultctl list
 check "vaultctl list shows /dev/$dev as empty" \
-    bash -c "vaultctl list | grep -E '^/dev/$dev +1.0G +empty '"
+    bash -c "vaultctl list | grep -qE '^/dev/$dev +1.0G +empty '"
 
 vaultctl format "$dev" --fs btrfs --label secure --key-file "$KEY_FILE"
 check "the raw device starts with the LUKS magic" luks_magic "$dev"
