@@ -51,6 +51,8 @@ public:
 
     const Authorizer& authorizer() const { return authorizer_; }
 
+    // TODO: a caller that hangs up does not cancel its operation; Job
+    // objects with progress and cancellation come with issue 8.
     // Runs @work(Operations&) on a worker and then @finish(Result) on the loop
     // thread. A second operation on a volume that has one running is Busy.
     template <typename T, typename Work, typename Finish>

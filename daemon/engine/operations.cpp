@@ -140,6 +140,8 @@ Result<Changed> Operations::format(const std::string& kernelName, const SecretBu
     if (auto st = ports_.crypt.format(v.node, params, passphrase, temp); !st)
         return st.error();
 
+    // TODO: when mkfs fails the new header stays behind; wiping it again
+    // would make a failed format leave the device as it was.
     Status made = ports_.tools.make(*fs, "/dev/mapper/" + temp, request.label);
     Status closed = ports_.crypt.deactivate(temp);
     if (!made)

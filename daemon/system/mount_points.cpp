@@ -46,6 +46,8 @@ bool isEmptyDirectory(int dirFd)
 
 }  // namespace
 
+// TODO: the directory is checked here and mounted by path later; mounting
+// through the descriptor (fsmount/move_mount) would close that window.
 engine::Result<engine::Changed> DirMountPoints::prepare(const std::string& path)
 {
     UniqueFd dir(open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
