@@ -91,7 +91,8 @@ public:
 
     ~EchoOff()
     {
-        tcsetattr(fd_, TCSAFLUSH, &savedModes);
+        // TCSANOW: keep whatever was typed ahead for the next prompt.
+        tcsetattr(fd_, TCSANOW, &savedModes);
         restoreHandlers();
     }
 
@@ -134,8 +135,14 @@ public:
 
     SecretBuffer ask(std::string_view prompt)
     {
-        write(prompt);
-        SecretBuffer line = readQuietly();
+        SecretBuffer line = [&] {
+            // Echo goes off before the prompt shows: turning it off flushes
+            // pending input, which would eat an answer typed (or sent by a
+            // program) right after the prompt appeared.
+            EchoOff echoOff(fd_.get());
+            write(prompt);
+            return readLine();
+        }();
         // Echo was off, so the user's Enter left the cursor on the prompt line.
         write("\n");
         return line;
@@ -147,12 +154,6 @@ private:
         // A prompt that does not show is not worth failing for: the read still works.
         if (::write(fd_.get(), text.data(), text.size()) < 0)
             return;
-    }
-
-    SecretBuffer readQuietly()
-    {
-        EchoOff echoOff(fd_.get());
-        return readLine();
     }
 
     // One line, without its newline; end of file (Ctrl-D) ends it too.
