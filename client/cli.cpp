@@ -107,6 +107,8 @@ void buildApp(CLI::App& app, Targets& targets)
     app.set_version_flag("--version", std::string(programName) + " " + VAULTD_VERSION);
     app.add_flag("--json", targets.invocation.json,
                  "Print JSON on standard output, and failures as JSON on standard error");
+    app.add_flag("!--no-ask-password", targets.invocation.askPassword,
+                 "Never start a polkit agent to ask for an administrator's password");
     // So that "vaultctl list --json" works as well as "vaultctl --json list".
     app.fallthrough();
     app.require_subcommand(1);

@@ -17,6 +17,7 @@ std::string_view verbName(Verb verb);
 struct Invocation {
     Verb verb = Verb::list;
     bool json = false;
+    bool askPassword = true;  // --no-ask-password turns the polkit agent off
     // DEVICE as typed; vaultd resolves it (FindVolume). Empty only for list.
     std::string device;
 

@@ -2,6 +2,7 @@
 
 #include "errors.hpp"
 #include "passphrase.hpp"
+#include "polkit_agent.hpp"
 
 #include <fmt/format.h>
 
@@ -77,7 +78,7 @@ int CommandRunner::run(const Invocation& invocation)
         dispatch(client, invocation);
         return exitOk;
     } catch (const CommandError& error) {
-        return fail(invocation, error.exitCode(), "", error.what());
+        return fail(invocation, error.exitCode(), error.errorName(), error.what());
     } catch (const sdbus::Error& error) {
         return failFromBus(invocation, error);
     } catch (const std::exception& error) {
@@ -112,6 +113,21 @@ void CommandRunner::status(VaultClient& client, const Invocation& invocation)
     out_ << (invocation.json ? dumpJson(volumeToJson(volume)) : formatStatus(volume));
 }
 
+template <typename Call>
+auto CommandRunner::authenticating(VaultClient& client, const Invocation& invocation, Call call)
+{
+    try {
+        return call();
+    } catch (const sdbus::Error& error) {
+        if (error.getName() != "org.vaultd.Vault1.Error.AuthenticationRequired" ||
+            !invocation.askPassword || !PolkitAgent::canAsk())
+            throw;
+    }
+    PolkitAgent agent;
+    client.allowInteraction();
+    return call();
+}
+
 void CommandRunner::format(VaultClient& client, const Invocation& invocation)
 {
     std::string path = client.findVolume(invocation.device);
@@ -120,8 +136,10 @@ void CommandRunner::format(VaultClient& client, const Invocation& invocation)
     std::string device = deviceName(volume, invocation);
     // The buffer is wiped as soon as the memfd holds the passphrase.
     UniqueFd passphrase = secretToMemfd(obtainPassphrase(invocation.keyFile, device, true));
-    client.format(path, std::move(passphrase),
-                  {invocation.filesystem, invocation.label, invocation.force});
+    authenticating(client, invocation, [&] {
+        client.format(path, rewoundCopy(passphrase),
+                      {invocation.filesystem, invocation.label, invocation.force});
+    });
 
     ActionReport action = actionOn(Verb::format, device);
     action.filesystem = invocation.filesystem;
@@ -136,9 +154,30 @@ void CommandRunner::unlock(VaultClient& client, const Invocation& invocation)
 
     std::string device = deviceName(volume, invocation);
     std::string name = mappingNameFor(invocation, volume);
-    UniqueFd passphrase = secretToMemfd(obtainPassphrase(invocation.keyFile, device, false));
-    std::string mountPoint =
-        client.unlock(path, std::move(passphrase), {name, invocation.mount, invocation.mountPoint});
+    bool newline = false;
+    UniqueFd passphrase = [&] {
+        SecretBuffer secret = obtainPassphrase(invocation.keyFile, device, false);
+        // Key files are used byte for byte, as cryptsetup does; a trailing
+        // newline an editor added is the usual reason one does not open.
+        newline = invocation.keyFile && !secret.bytes().empty() &&
+                  secret.bytes().back() == std::byte{'\n'};
+        return secretToMemfd(secret);
+    }();
+    std::string mountPoint;
+    try {
+        mountPoint = authenticating(client, invocation, [&] {
+            return client.unlock(path, rewoundCopy(passphrase),
+                                 {name, invocation.mount, invocation.mountPoint});
+        });
+    } catch (const sdbus::Error& error) {
+        if (!newline || error.getName() != "org.vaultd.Vault1.Error.WrongPassphrase")
+            throw;
+        throw CommandError(exitWrongPassphrase,
+                           fmt::format("cannot unlock '{}': {}; the key file ends with a newline, "
+                                       "which counts as part of the passphrase",
+                                       invocation.device, error.getMessage()),
+                           error.getName());
+    }
 
     ActionReport action = actionOn(Verb::unlock, device);
     action.mappingName = name;
@@ -150,7 +189,8 @@ void CommandRunner::mount(VaultClient& client, const Invocation& invocation)
 {
     std::string path = client.findVolume(invocation.device);
     std::string device = deviceName(client.volume(path), invocation);
-    std::string mountPoint = client.mount(path, invocation.mountPoint.value_or(""));
+    std::string mountPoint = authenticating(
+        client, invocation, [&] { return client.mount(path, invocation.mountPoint.value_or("")); });
 
     ActionReport action = actionOn(Verb::mount, device);
     action.mountPoint = mountPoint;
@@ -161,7 +201,7 @@ void CommandRunner::unmount(VaultClient& client, const Invocation& invocation)
 {
     std::string path = client.findVolume(invocation.device);
     std::string device = deviceName(client.volume(path), invocation);
-    client.unmount(path);
+    authenticating(client, invocation, [&] { client.unmount(path); });
 
     report(invocation, actionOn(Verb::unmount, device));
 }
@@ -170,7 +210,7 @@ void CommandRunner::lock(VaultClient& client, const Invocation& invocation)
 {
     std::string path = client.findVolume(invocation.device);
     std::string device = deviceName(client.volume(path), invocation);
-    client.lock(path);
+    authenticating(client, invocation, [&] { client.lock(path); });
 
     report(invocation, actionOn(Verb::lock, device));
 }

@@ -25,6 +25,11 @@ private:
     void dispatch(VaultClient& client, const Invocation& invocation);
     void list(VaultClient& client, const Invocation& invocation);
     void status(VaultClient& client, const Invocation& invocation);
+    // Runs @call; if vaultd answers that authentication would allow it and a
+    // person can be asked, starts a polkit text agent and runs @call again.
+    template <typename Call>
+    auto authenticating(VaultClient& client, const Invocation& invocation, Call call);
+
     void format(VaultClient& client, const Invocation& invocation);
     void unlock(VaultClient& client, const Invocation& invocation);
     void mount(VaultClient& client, const Invocation& invocation);

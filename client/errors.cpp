@@ -19,6 +19,8 @@ struct KnownError {
 // vaultd's errors by their short name, then the bus's own errors we can explain.
 constexpr std::array vaultdErrors{
     KnownError{"NotAuthorized", exitNotAuthorized, "not authorized"},
+    KnownError{"AuthenticationRequired", exitNotAuthorized, "authentication is required"},
+    KnownError{"InvalidMountPoint", exitUsage, "invalid mount point"},
     KnownError{"WrongPassphrase", exitWrongPassphrase, "no keyslot opens with that passphrase"},
     KnownError{"Busy", exitBusy, "the device is in use"},
     KnownError{"NotEmpty", exitNotEmpty,

@@ -37,15 +37,18 @@ std::string exitCodeHelp();
 class CommandError : public std::runtime_error {
 public:
     // @message is the whole sentence printed after "vaultctl: ": lower case, no final period.
-    CommandError(int exitCode, const std::string& message)
-        : std::runtime_error(message), exitCode_(exitCode)
+    // @errorName: the D-Bus error it stands for, when it restates one.
+    CommandError(int exitCode, const std::string& message, std::string errorName = {})
+        : std::runtime_error(message), exitCode_(exitCode), errorName_(std::move(errorName))
     {
     }
 
     int exitCode() const { return exitCode_; }
+    const std::string& errorName() const { return errorName_; }
 
 private:
     int exitCode_;
+    std::string errorName_;
 };
 
 // @name is a D-Bus error name, e.g. org.vaultd.Vault1.Error.Busy.

@@ -192,6 +192,8 @@ std::string formatStatus(const VolumeProperties& volume)
     line("MappingName", field(volume.mappingName));
     line("MountPoint", field(volume.mountPoint));
     line("FilesystemType", field(volume.filesystemType));
+    line("UnlockedBy", volume.unlockedBy == 4294967295u ? std::string(emptyField)
+                                                        : std::to_string(volume.unlockedBy));
     return text;
 }
 
@@ -208,6 +210,7 @@ nlohmann::ordered_json volumeToJson(const VolumeProperties& volume)
         {"mappingName", volume.mappingName},
         {"mountPoint", volume.mountPoint},
         {"filesystemType", volume.filesystemType},
+        {"unlockedBy", volume.unlockedBy},
     };
 }
 

@@ -283,4 +283,13 @@ UniqueFd secretToMemfd(const SecretBuffer& secret)
     return fd;
 }
 
+UniqueFd rewoundCopy(const UniqueFd& memfd)
+{
+    UniqueFd copy(fcntl(memfd.get(), F_DUPFD_CLOEXEC, 0));
+    if (!copy.valid() || lseek(copy.get(), 0, SEEK_SET) != 0)
+        throw CommandError(exitFailure,
+                           fmt::format("cannot reuse the passphrase memfd: {}", errnoText(errno)));
+    return copy;
+}
+
 }  // namespace vaultctl

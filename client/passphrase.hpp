@@ -28,4 +28,8 @@ SecretBuffer obtainPassphrase(const std::optional<std::string>& keyFile, std::st
 // An unnamed memory file holding exactly @secret, positioned at its start, for passing as `h`.
 UniqueFd secretToMemfd(const SecretBuffer& secret);
 
+// A second descriptor for the same memfd, rewound, so a call that must be
+// retried (after authentication) can send the passphrase again.
+UniqueFd rewoundCopy(const UniqueFd& memfd);
+
 }  // namespace vaultctl

@@ -96,6 +96,7 @@ VolumeProperties volumeFromProperties(const PropertyMap& properties)
     assign(properties, "MappingName", volume.mappingName);
     assign(properties, "MountPoint", volume.mountPoint);
     assign(properties, "FilesystemType", volume.filesystemType);
+    assign(properties, "UnlockedBy", volume.unlockedBy);
     return volume;
 }
 
@@ -125,9 +126,6 @@ VaultClient VaultClient::connectSystemBus()
     return VaultClient(sdbus::createSystemBusConnection());
 }
 
-// TODO: calls do not carry ALLOW_INTERACTIVE_AUTHORIZATION and vaultctl runs no polkit text
-// agent, so a caller outside the vault group gets NotAuthorized instead of a password prompt;
-// sdbus-c++ 1.2 exposes neither the message flag nor the sd_bus handle to set it on.
 VaultClient::VaultClient(std::unique_ptr<sdbus::IConnection> connection)
     : connection_(std::move(connection))
 {
@@ -158,29 +156,38 @@ VolumeProperties VaultClient::volume(const std::string& path)
 void VaultClient::format(const std::string& path, UniqueFd passphrase, const FormatRequest& request)
 {
     VolumeProxy(*connection_, path)
-        .Format(toUnixFd(std::move(passphrase)), request.filesystem, formatOptions(request));
+        .Format(toUnixFd(std::move(passphrase)), request.filesystem,
+                withInteraction(formatOptions(request)));
 }
 
 std::string VaultClient::unlock(const std::string& path, UniqueFd passphrase,
                                 const UnlockRequest& request)
 {
     return VolumeProxy(*connection_, path)
-        .Unlock(toUnixFd(std::move(passphrase)), request.mappingName, unlockOptions(request));
+        .Unlock(toUnixFd(std::move(passphrase)), request.mappingName,
+                withInteraction(unlockOptions(request)));
 }
 
 std::string VaultClient::mount(const std::string& path, const std::string& mountPoint)
 {
-    return VolumeProxy(*connection_, path).Mount(mountPoint, {});
+    return VolumeProxy(*connection_, path).Mount(mountPoint, withInteraction({}));
 }
 
 void VaultClient::unmount(const std::string& path)
 {
-    VolumeProxy(*connection_, path).Unmount({});
+    VolumeProxy(*connection_, path).Unmount(withInteraction({}));
 }
 
 void VaultClient::lock(const std::string& path)
 {
-    VolumeProxy(*connection_, path).Lock({});
+    VolumeProxy(*connection_, path).Lock(withInteraction({}));
+}
+
+PropertyMap VaultClient::withInteraction(PropertyMap options) const
+{
+    if (interactive_)
+        options.emplace("interactive", sdbus::Variant(true));
+    return options;
 }
 
 }  // namespace vaultctl

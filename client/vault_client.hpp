@@ -63,8 +63,15 @@ public:
     void unmount(const std::string& path);
     void lock(const std::string& path);
 
+    // From now on, tell vaultd that a person can answer a polkit prompt (a
+    // text agent is running for this process).
+    void allowInteraction() { interactive_ = true; }
+
 private:
+    PropertyMap withInteraction(PropertyMap options) const;
+
     std::unique_ptr<sdbus::IConnection> connection_;
+    bool interactive_ = false;
 };
 
 }  // namespace vaultctl

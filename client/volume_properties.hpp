@@ -19,6 +19,7 @@ struct VolumeProperties {
     std::string mappingName;
     std::string mountPoint;
     std::string filesystemType;
+    std::uint32_t unlockedBy = 4294967295u;  // nobody known
 };
 
 }  // namespace vaultctl

@@ -23,8 +23,8 @@ engine::Error bad(std::string_view origin, std::string message)
 
 // Every key the file may hold, as "table.key".
 const std::set<std::string> kKnownKeys = {
-    "devices.allow-loop", "mount.base",       "mount.options",    "pbkdf.type",     "pbkdf.hash",
-    "pbkdf.time-ms",      "pbkdf.iterations", "pbkdf.memory-kib", "pbkdf.parallel",
+    "devices.allow-loop", "mount.base",    "mount.roots",      "mount.options",    "pbkdf.type",
+    "pbkdf.hash",         "pbkdf.time-ms", "pbkdf.iterations", "pbkdf.memory-kib", "pbkdf.parallel",
 };
 
 engine::Status checkKeys(const toml::table& root, std::string_view origin)
@@ -56,6 +56,28 @@ engine::Status read(const toml::table& root, std::string_view path, T& into,
     return engine::Done{};
 }
 
+engine::Status readRoots(const toml::table& root, std::vector<std::string>& into,
+                         std::string_view origin)
+{
+    const auto node = root.at_path("mount.roots");
+    if (!node)
+        return engine::Done{};
+    const auto* array = node.as_array();
+    if (!array || array->empty())
+        return bad(origin, "'mount.roots' must be a non-empty list of directories");
+    std::vector<std::string> roots;
+    for (const auto& element : *array) {
+        auto value = element.value_exact<std::string>();
+        if (!value)
+            return bad(origin, "'mount.roots' must hold only strings");
+        if (auto st = engine::checkMountPoint(*value); !st)
+            return bad(origin, "mount.roots: " + st.error().message);
+        roots.push_back(*value);
+    }
+    into = std::move(roots);
+    return engine::Done{};
+}
+
 engine::Status readAll(const toml::table& root, engine::EngineConfig& c, std::string_view origin)
 {
     int64_t time = c.pbkdf.timeMs, iter = c.pbkdf.iterations, mem = c.pbkdf.memoryKib,
@@ -64,6 +86,7 @@ engine::Status readAll(const toml::table& root, engine::EngineConfig& c, std::st
              read(root, "devices.allow-loop", c.allowLoop, origin),
              read(root, "mount.base", c.mountBase, origin),
              read(root, "mount.options", c.mountOptions, origin),
+             readRoots(root, c.mountRoots, origin),
              read(root, "pbkdf.type", c.pbkdf.type, origin),
              read(root, "pbkdf.hash", c.pbkdf.hash, origin),
              read(root, "pbkdf.time-ms", time, origin),
@@ -106,6 +129,9 @@ engine::Status checkValues(const engine::EngineConfig& c, std::string_view origi
         return bad(origin, "set pbkdf.time-ms or pbkdf.iterations");
     if (auto st = engine::checkMountPoint(c.mountBase); !st)
         return bad(origin, "mount.base: " + st.error().message);
+    if (!engine::isUnderRoots(c.mountBase, c.mountRoots))
+        return bad(origin,
+                   fmt::format("mount.base '{}' is not inside any of mount.roots", c.mountBase));
     return engine::Done{};
 }
 

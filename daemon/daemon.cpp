@@ -22,6 +22,7 @@
 #include "system/mount_points.hpp"
 #include "system/mounter.hpp"
 #include "system/udev_monitor.hpp"
+#include "system/unlock_records.hpp"
 
 namespace vaultd {
 namespace {
@@ -58,7 +59,7 @@ private:
 
 struct Daemon::Parts {
     explicit Parts(engine::EngineConfig config)
-        : operations({kernel, crypt, mounter, mountPoints, tools}, std::move(config)),
+        : operations({kernel, crypt, mounter, mountPoints, tools, records}, std::move(config)),
           connection(sdbus::createSystemBusConnection()),
           busLoop(io, *connection),
           service(io, *connection, operations, busLoop),
@@ -88,6 +89,7 @@ struct Daemon::Parts {
     system::LibMounter mounter;
     system::DirMountPoints mountPoints;
     system::SpawnedTools tools;
+    system::RunDirUnlockRecords records;
     engine::Operations operations;
     std::unique_ptr<sdbus::IConnection> connection;
     bus::BusLoop busLoop;

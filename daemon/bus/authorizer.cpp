@@ -1,25 +1,99 @@
 #include "bus/authorizer.hpp"
 
+#include <sdbus-c++/sdbus-c++.h>
+
 #include <fmt/format.h>
 
-namespace vaultd::bus {
+#include <chrono>
 
-engine::Status Authorizer::check(const sdbus::Message* call, std::string_view action) const
+#include "system/log.hpp"
+
+namespace vaultd::bus {
+namespace {
+
+using engine::ErrorCode;
+using engine::makeError;
+
+constexpr const char* kPolkitName = "org.freedesktop.PolicyKit1";
+constexpr const char* kPolkitPath = "/org/freedesktop/PolicyKit1/Authority";
+constexpr const char* kPolkitInterface = "org.freedesktop.PolicyKit1.Authority";
+constexpr std::uint32_t kAllowUserInteraction = 1;
+// Long enough for a person to type a password into an agent.
+constexpr std::chrono::minutes kInteractiveTimeout{5};
+constexpr std::chrono::seconds kTimeout{25};
+
+using Subject = sdbus::Struct<std::string, std::map<std::string, sdbus::Variant>>;
+using AuthResult = sdbus::Struct<bool, bool, std::map<std::string, std::string>>;
+
+std::string refusal(const AuthRequest& r)
+{
+    return fmt::format(
+        "'{}' is not allowed for uid {}: join the group 'vault' to unlock, mount and lock "
+        "without a password, or ask an administrator",
+        r.action, r.caller.uid);
+}
+
+engine::Status decide(const AuthRequest& request, const sdbus::Error* error,
+                      const AuthResult& result)
+{
+    if (error) {
+        // Without polkit only root may act: a minimal system keeps working,
+        // and nobody else gains anything.
+        if (request.caller.uid == 0) {
+            log::warning(fmt::format("polkit did not answer ({}); allowing root", error->getName()),
+                         {{log::Field::Uid, "0"}});
+            return engine::Done{};
+        }
+        return makeError(ErrorCode::NotAuthorized,
+                         fmt::format("cannot check '{}': polkit did not answer ({})",
+                                     request.action, error->getMessage()));
+    }
+    const bool authorized = std::get<0>(result);
+    const bool challenge = std::get<1>(result);
+    if (authorized)
+        return engine::Done{};
+    if (challenge && !request.interactive)
+        return makeError(ErrorCode::AuthenticationRequired,
+                         fmt::format("'{}' needs authentication: run vaultctl on a terminal to "
+                                     "be asked for a password, or join the group 'vault'",
+                                     request.action));
+    return makeError(ErrorCode::NotAuthorized, refusal(request));
+}
+
+}  // namespace
+
+engine::Result<Caller> callerOf(const sdbus::Message* call)
 {
     if (!call)
-        return engine::makeError(engine::ErrorCode::NotAuthorized, "no caller to authorize");
-    uid_t uid = 0;
+        return makeError(ErrorCode::NotAuthorized, "no caller to authorize");
     try {
-        uid = call->getCredsUid();
+        return Caller{call->getSender(), call->getCredsUid(), call->getCredsGid()};
     } catch (const sdbus::Error&) {
-        return engine::makeError(engine::ErrorCode::NotAuthorized, "cannot tell who the caller is");
+        return makeError(ErrorCode::NotAuthorized, "cannot tell who the caller is");
     }
-    // TODO: ask polkit's CheckAuthorization for @action instead of requiring
-    // uid 0, so members of the vault group need no sudo (issue 3).
-    if (uid != 0)
-        return engine::makeError(engine::ErrorCode::NotAuthorized,
-                                 fmt::format("'{}' needs root until polkit support lands", action));
-    return engine::Done{};
+}
+
+Authorizer::Authorizer(sdbus::IConnection& connection)
+    : polkit_(sdbus::createProxy(connection, kPolkitName, kPolkitPath))
+{
+}
+
+Authorizer::~Authorizer() = default;
+
+void Authorizer::check(const AuthRequest& request, std::function<void(engine::Status)> done)
+{
+    Subject subject{"system-bus-name", {{"name", sdbus::Variant(request.caller.busName)}}};
+    const std::uint32_t flags = request.interactive ? kAllowUserInteraction : 0;
+    auto timeout = request.interactive ? std::chrono::microseconds(kInteractiveTimeout)
+                                       : std::chrono::microseconds(kTimeout);
+    polkit_->callMethodAsync("CheckAuthorization")
+        .onInterface(kPolkitInterface)
+        .withTimeout(timeout)
+        .withArguments(subject, request.action, request.details, flags, std::string())
+        .uponReplyInvoke(
+            [request, done = std::move(done)](const sdbus::Error* error, AuthResult result) {
+                done(decide(request, error, result));
+            });
 }
 
 }  // namespace vaultd::bus

@@ -44,8 +44,8 @@ engine::Result<engine::FormatRequest> decodeFormat(const std::string& filesystem
 {
     engine::FormatRequest r;
     r.filesystem = filesystem;
-    for (auto st : {onlyKnown(options, {"label", "force"}), take(options, "label", r.label),
-                    take(options, "force", r.force)}) {
+    for (auto st : {onlyKnown(options, {"label", "force", "interactive"}),
+                    take(options, "label", r.label), take(options, "force", r.force)}) {
         if (!st)
             return st.error();
     }
@@ -56,8 +56,8 @@ engine::Result<engine::UnlockRequest> decodeUnlock(const std::string& name, cons
 {
     engine::UnlockRequest r;
     r.name = name;
-    for (auto st : {onlyKnown(options, {"mount", "mount-point"}), take(options, "mount", r.mount),
-                    take(options, "mount-point", r.mountPoint)}) {
+    for (auto st : {onlyKnown(options, {"mount", "mount-point", "interactive"}),
+                    take(options, "mount", r.mount), take(options, "mount-point", r.mountPoint)}) {
         if (!st)
             return st.error();
     }
@@ -66,7 +66,15 @@ engine::Result<engine::UnlockRequest> decodeUnlock(const std::string& name, cons
 
 engine::Status expectNoOptions(const Options& options)
 {
-    return onlyKnown(options, {});
+    return onlyKnown(options, {"interactive"});
+}
+
+engine::Result<bool> interactiveOf(const Options& options)
+{
+    bool interactive = false;
+    if (auto st = take(options, "interactive", interactive); !st)
+        return st.error();
+    return interactive;
 }
 
 }  // namespace vaultd::bus

@@ -18,7 +18,11 @@ using Options = std::map<std::string, sdbus::Variant>;
 engine::Result<engine::FormatRequest> decodeFormat(const std::string& filesystem,
                                                    const Options& options);
 engine::Result<engine::UnlockRequest> decodeUnlock(const std::string& name, const Options& options);
-// For methods that take no options yet.
+// For methods that take no options of their own yet.
 engine::Status expectNoOptions(const Options& options);
+
+// Every method takes "interactive" (b): the caller can answer a polkit
+// authentication prompt, so vaultd lets polkit ask.
+engine::Result<bool> interactiveOf(const Options& options);
 
 }  // namespace vaultd::bus

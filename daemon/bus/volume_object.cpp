@@ -125,101 +125,146 @@ void VolumeObject::update(engine::Volume v)
     note(old.mappingName != v.mappingName, "MappingName");
     note(old.mountPoint != v.mountPoint, "MountPoint");
     note(old.filesystemType != v.filesystemType, "FilesystemType");
+    note(old.unlockedBy != v.unlockedBy, "UnlockedBy");
     volume_ = std::move(v);
     if (!changed.empty())
         emitPropertiesChangedSignal(kInterface, changed);
 }
 
-template <typename Reply>
-bool VolumeObject::refused(Reply& result, std::string_view verb, std::string_view action,
-                           const engine::Status& request)
+std::map<std::string, std::string> VolumeObject::details(const Caller& caller) const
 {
-    engine::Status st =
-        service_.authorizer().check(getObject().getCurrentlyProcessedMessage(), action);
-    if (st)
-        st = request;
-    if (st)
-        return false;
-    reply(volume_, verb, result, st, [](auto&) {});
-    return true;
+    return {{"device", volume_.node},
+            {"volume", volume_.kernelName},
+            {"uid", std::to_string(caller.uid)}};
+}
+
+template <typename Reply, typename Start>
+void VolumeObject::authorized(Reply&& result, std::string_view verb, const std::string& action,
+                              const engine::Status& request, const Options& options, Start start)
+{
+    auto caller = callerOf(getObject().getCurrentlyProcessedMessage());
+    auto interactive = interactiveOf(options);
+    for (const engine::Status& st : {statusOf(caller), request, statusOf(interactive)}) {
+        if (!st) {
+            reply(volume_, verb, result, st, [](auto&) {});
+            return;
+        }
+    }
+    AuthRequest auth{caller.value(), action, details(caller.value()), interactive.value()};
+    // The object may be gone (detached) by the time polkit answers: the
+    // continuation holds copies and the service, never this.
+    auto pending = std::make_shared<Reply>(std::move(result));
+    service_.authorizer().check(
+        auth, [pending, v = volume_, verb = std::string(verb), who = caller.value(),
+               start = std::move(start)](engine::Status st) mutable {
+            if (!st) {
+                reply(v, verb, *pending, st, [](auto&) {});
+                return;
+            }
+            start(std::move(*pending), who);
+        });
 }
 
 void VolumeObject::Format(sdbus::Result<>&& result, sdbus::UnixFd passphrase,
                           std::string filesystem, Options options)
 {
     auto request = decodeFormat(filesystem, options);
-    if (refused(result, "format", "org.vaultd.format", statusOf(request)))
-        return;
-    service_.run<engine::Changed>(
-        volume_.kernelName,
-        [name = volume_.kernelName, fd = std::move(passphrase), req = std::move(request).value()](
-            engine::Operations& ops) -> engine::Result<engine::Changed> {
-            auto secret = readPassphrase(fd);
-            if (!secret)
-                return secret.error();
-            return ops.format(name, secret.value(), req);
-        },
-        [result = std::move(result), v = volume_](engine::Result<engine::Changed> r) mutable {
-            reply(v, "format", result, r, [&](auto) { result.returnResults(); });
-        });
+    // Destroying what a device holds is a separate, stronger permission.
+    const char* action = volume_.state == engine::VolumeState::Empty ? "org.vaultd.format"
+                                                                     : "org.vaultd.format-destroy";
+    authorized(std::move(result), "format", action, statusOf(request), options,
+               [&service = service_, v = volume_, fd = std::move(passphrase),
+                req = request ? request.value() : engine::FormatRequest{}](sdbus::Result<>&& result,
+                                                                           const Caller&) mutable {
+                   service.run<engine::Changed>(
+                       v.kernelName,
+                       [name = v.kernelName, fd = std::move(fd), req = std::move(req)](
+                           engine::Operations& ops) -> engine::Result<engine::Changed> {
+                           auto secret = readPassphrase(fd);
+                           if (!secret)
+                               return secret.error();
+                           return ops.format(name, secret.value(), req);
+                       },
+                       [result = std::move(result), v](engine::Result<engine::Changed> r) mutable {
+                           reply(v, "format", result, r, [&](auto) { result.returnResults(); });
+                       });
+               });
 }
 
 void VolumeObject::Unlock(sdbus::Result<std::string>&& result, sdbus::UnixFd passphrase,
                           std::string name, Options options)
 {
     auto request = decodeUnlock(name, options);
-    if (refused(result, "unlock", "org.vaultd.unlock", statusOf(request)))
-        return;
-    service_.run<std::string>(
-        volume_.kernelName,
-        [kernel = volume_.kernelName, fd = std::move(passphrase),
-         req = std::move(request).value()](engine::Operations& ops) -> engine::Result<std::string> {
-            auto secret = readPassphrase(fd);
-            if (!secret)
-                return secret.error();
-            return ops.unlock(kernel, secret.value(), req);
-        },
-        [result = std::move(result), v = volume_](engine::Result<std::string> r) mutable {
-            reply(v, "unlock", result, r, [&](const std::string& at) { result.returnResults(at); });
-        });
+    authorized(std::move(result), "unlock", "org.vaultd.unlock", statusOf(request), options,
+               [&service = service_, v = volume_, fd = std::move(passphrase),
+                req = request ? request.value() : engine::UnlockRequest{}](
+                   sdbus::Result<std::string>&& result, const Caller& who) mutable {
+                   req.owner = {who.uid, who.gid};
+                   service.run<std::string>(
+                       v.kernelName,
+                       [kernel = v.kernelName, fd = std::move(fd), req = std::move(req)](
+                           engine::Operations& ops) -> engine::Result<std::string> {
+                           auto secret = readPassphrase(fd);
+                           if (!secret)
+                               return secret.error();
+                           return ops.unlock(kernel, secret.value(), req);
+                       },
+                       [result = std::move(result), v](engine::Result<std::string> r) mutable {
+                           reply(v, "unlock", result, r,
+                                 [&](const std::string& at) { result.returnResults(at); });
+                       });
+               });
 }
 
 void VolumeObject::Mount(sdbus::Result<std::string>&& result, std::string mountPoint,
                          Options options)
 {
-    if (refused(result, "mount", "org.vaultd.mount", expectNoOptions(options)))
-        return;
-    service_.run<std::string>(
-        volume_.kernelName,
-        [kernel = volume_.kernelName, mountPoint](engine::Operations& ops) {
-            return ops.mount(kernel, mountPoint);
-        },
-        [result = std::move(result), v = volume_](engine::Result<std::string> r) mutable {
-            reply(v, "mount", result, r, [&](const std::string& at) { result.returnResults(at); });
+    authorized(
+        std::move(result), "mount", "org.vaultd.mount", expectNoOptions(options), options,
+        [&service = service_, v = volume_, mountPoint](sdbus::Result<std::string>&& result,
+                                                       const Caller& who) mutable {
+            service.run<std::string>(
+                v.kernelName,
+                [kernel = v.kernelName, mountPoint, owner = engine::Owner{who.uid, who.gid}](
+                    engine::Operations& ops) { return ops.mount(kernel, mountPoint, owner); },
+                [result = std::move(result), v](engine::Result<std::string> r) mutable {
+                    reply(v, "mount", result, r,
+                          [&](const std::string& at) { result.returnResults(at); });
+                });
         });
 }
 
 void VolumeObject::Unmount(sdbus::Result<>&& result, Options options)
 {
-    if (refused(result, "unmount", "org.vaultd.mount", expectNoOptions(options)))
-        return;
-    service_.run<engine::Changed>(
-        volume_.kernelName,
-        [kernel = volume_.kernelName](engine::Operations& ops) { return ops.unmount(kernel); },
-        [result = std::move(result), v = volume_](engine::Result<engine::Changed> r) mutable {
-            reply(v, "unmount", result, r, [&](auto) { result.returnResults(); });
+    authorized(
+        std::move(result), "unmount", "org.vaultd.mount", expectNoOptions(options), options,
+        [&service = service_, v = volume_](sdbus::Result<>&& result, const Caller&) mutable {
+            service.run<engine::Changed>(
+                v.kernelName,
+                [kernel = v.kernelName](engine::Operations& ops) { return ops.unmount(kernel); },
+                [result = std::move(result), v](engine::Result<engine::Changed> r) mutable {
+                    reply(v, "unmount", result, r, [&](auto) { result.returnResults(); });
+                });
         });
 }
 
 void VolumeObject::Lock(sdbus::Result<>&& result, Options options)
 {
-    if (refused(result, "lock", "org.vaultd.lock", expectNoOptions(options)))
-        return;
-    service_.run<engine::Changed>(
-        volume_.kernelName,
-        [kernel = volume_.kernelName](engine::Operations& ops) { return ops.lock(kernel); },
-        [result = std::move(result), v = volume_](engine::Result<engine::Changed> r) mutable {
-            reply(v, "lock", result, r, [&](auto) { result.returnResults(); });
+    // Locking what somebody else unlocked (or what vaultd did not unlock)
+    // takes more than locking your own.
+    auto caller = callerOf(getObject().getCurrentlyProcessedMessage());
+    const bool own = caller && volume_.unlockedBy && *volume_.unlockedBy == caller.value().uid;
+    const bool locked = volume_.mappingName.empty();
+    const char* action = own || locked ? "org.vaultd.lock" : "org.vaultd.lock-others";
+    authorized(
+        std::move(result), "lock", action, expectNoOptions(options), options,
+        [&service = service_, v = volume_](sdbus::Result<>&& result, const Caller&) mutable {
+            service.run<engine::Changed>(
+                v.kernelName,
+                [kernel = v.kernelName](engine::Operations& ops) { return ops.lock(kernel); },
+                [result = std::move(result), v](engine::Result<engine::Changed> r) mutable {
+                    reply(v, "lock", result, r, [&](auto) { result.returnResults(); });
+                });
         });
 }
 

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "bus/authorizer.hpp"
 #include "bus/generated.hpp"
 #include "engine/error.hpp"
 #include "engine/volume.hpp"
@@ -48,12 +49,18 @@ private:
     std::string MappingName() override { return volume_.mappingName; }
     std::string MountPoint() override { return volume_.mountPoint; }
     std::string FilesystemType() override { return volume_.filesystemType; }
+    uint32_t UnlockedBy() override { return volume_.unlockedBy.value_or(kNobody); }
 
-    // Replies with an error and returns true if the caller may not do
-    // @action or the decoded @request was refused.
-    template <typename Reply>
-    bool refused(Reply& result, std::string_view verb, std::string_view action,
-                 const engine::Status& request);
+    static constexpr uint32_t kNobody = 4294967295u;
+
+    std::map<std::string, std::string> details(const Caller& caller) const;
+
+    // Checks the caller, the decoded @request and the options, asks polkit
+    // for @action, and then calls @start(result, caller); on any refusal it
+    // replies with the named error instead.
+    template <typename Reply, typename Start>
+    void authorized(Reply&& result, std::string_view verb, const std::string& action,
+                    const engine::Status& request, const Options& options, Start start);
 
     VolumeService& service_;
     engine::Volume volume_;

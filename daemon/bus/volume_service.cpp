@@ -9,7 +9,11 @@ using log::Field;
 
 VolumeService::VolumeService(boost::asio::io_context& loop, sdbus::IConnection& connection,
                              engine::Operations& operations, BusLoop& busLoop)
-    : loop_(loop), connection_(connection), operations_(operations), busLoop_(busLoop)
+    : loop_(loop),
+      connection_(connection),
+      operations_(operations),
+      busLoop_(busLoop),
+      authorizer_(connection)
 {
 }
 

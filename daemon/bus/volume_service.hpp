@@ -49,7 +49,7 @@ public:
     // mapping name.
     std::optional<std::string> find(const std::string& spec) const;
 
-    const Authorizer& authorizer() const { return authorizer_; }
+    Authorizer& authorizer() { return authorizer_; }
 
     // TODO: a caller that hangs up does not cancel its operation; Job
     // objects with progress and cancellation come with issue 8.

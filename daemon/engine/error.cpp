@@ -6,6 +6,7 @@ std::string_view errorName(ErrorCode code)
 {
     switch (code) {
     case ErrorCode::NotAuthorized: return "NotAuthorized";
+    case ErrorCode::AuthenticationRequired: return "AuthenticationRequired";
     case ErrorCode::WrongPassphrase: return "WrongPassphrase";
     case ErrorCode::NotLuks: return "NotLuks";
     case ErrorCode::Busy: return "Busy";
@@ -14,6 +15,7 @@ std::string_view errorName(ErrorCode code)
     case ErrorCode::NoSuchDevice: return "NoSuchDevice";
     case ErrorCode::InvalidName: return "InvalidName";
     case ErrorCode::InvalidArgument: return "InvalidArgument";
+    case ErrorCode::InvalidMountPoint: return "InvalidMountPoint";
     case ErrorCode::WrongState: return "WrongState";
     case ErrorCode::Failed: return "Failed";
     }

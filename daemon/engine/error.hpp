@@ -13,6 +13,7 @@ namespace vaultd::engine {
 
 enum class ErrorCode {
     NotAuthorized,
+    AuthenticationRequired,
     WrongPassphrase,
     NotLuks,
     Busy,
@@ -21,6 +22,7 @@ enum class ErrorCode {
     NoSuchDevice,
     InvalidName,
     InvalidArgument,
+    InvalidMountPoint,
     WrongState,
     Failed,
 };

@@ -1,6 +1,7 @@
 #include "engine/operations.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <utility>
 
@@ -71,6 +72,8 @@ Result<Volume> Operations::inspectIn(const Topology& topology, const std::string
     }
     Volume v = describe(topology, node, outer.value(), inner);
     v.links = ports_.kernel.links(node.name);
+    if (!v.mappingName.empty())
+        v.unlockedBy = ports_.records.find(v.signature.uuid);
     return v;
 }
 
@@ -151,13 +154,25 @@ Result<Changed> Operations::format(const std::string& kernelName, const SecretBu
     return Changed::Yes;
 }
 
+Status Operations::checkRequestedMountPoint(const std::string& path) const
+{
+    if (auto st = checkMountPoint(path); !st)
+        return st;
+    if (!isUnderRoots(path, config_.mountRoots))
+        return makeError(ErrorCode::InvalidMountPoint,
+                         fmt::format("invalid mount point '{}': it must be one of, or inside one "
+                                     "of, the mount roots {}",
+                                     path, fmt::join(config_.mountRoots, ", ")));
+    return Done{};
+}
+
 Result<std::string> Operations::unlock(const std::string& kernelName,
                                        const SecretBuffer& passphrase, const UnlockRequest& request)
 {
     if (auto st = checkMappingName(request.name); !st)
         return st.error();
     if (!request.mountPoint.empty()) {
-        if (auto st = checkMountPoint(request.mountPoint); !st)
+        if (auto st = checkRequestedMountPoint(request.mountPoint); !st)
             return st.error();
     }
 
@@ -180,21 +195,24 @@ Result<std::string> Operations::unlock(const std::string& kernelName,
             return busy(fmt::format("the mapping name '{}' is taken by another device", name));
         if (auto st = ports_.crypt.activate(v.node, name, passphrase); !st)
             return st.error();
+        ports_.records.record(v.signature.uuid, request.owner.uid);
         opened = true;
     }
     if (!wantMount)
         return std::string();
 
-    auto mounted = opened ? mountAfterUnlock(kernelName, request.mountPoint)
-                          : mountMapping(v, request.mountPoint);
+    auto mounted = opened ? mountAfterUnlock(kernelName, request.mountPoint, request.owner)
+                          : mountMapping(v, request.mountPoint, request.owner);
     // A request that failed leaves things as they were: close what it opened.
-    if (!mounted && opened)
+    if (!mounted && opened) {
         (void)ports_.crypt.deactivate(name);
+        ports_.records.forget(v.signature.uuid);
+    }
     return mounted;
 }
 
 Result<std::string> Operations::mountAfterUnlock(const std::string& kernelName,
-                                                 const std::string& mountPoint)
+                                                 const std::string& mountPoint, const Owner& owner)
 {
     // The mapping is new: look again to learn its node.
     auto found = inspect(kernelName);
@@ -204,13 +222,14 @@ Result<std::string> Operations::mountAfterUnlock(const std::string& kernelName,
         return makeError(
             ErrorCode::Failed,
             fmt::format("the mapping of '{}' vanished after unlocking", found.value().node));
-    return mountMapping(found.value(), mountPoint);
+    return mountMapping(found.value(), mountPoint, owner);
 }
 
-Result<std::string> Operations::mount(const std::string& kernelName, const std::string& mountPoint)
+Result<std::string> Operations::mount(const std::string& kernelName, const std::string& mountPoint,
+                                      const Owner& owner)
 {
     if (!mountPoint.empty()) {
-        if (auto st = checkMountPoint(mountPoint); !st)
+        if (auto st = checkRequestedMountPoint(mountPoint); !st)
             return st.error();
     }
     auto found = inspect(kernelName);
@@ -220,10 +239,11 @@ Result<std::string> Operations::mount(const std::string& kernelName, const std::
     if (v.mappingName.empty())
         return makeError(ErrorCode::WrongState,
                          fmt::format("'{}' is {}; unlock it first", v.node, stateName(v.state)));
-    return mountMapping(v, mountPoint);
+    return mountMapping(v, mountPoint, owner);
 }
 
-Result<std::string> Operations::mountMapping(const Volume& v, const std::string& requested)
+Result<std::string> Operations::mountMapping(const Volume& v, const std::string& requested,
+                                             const Owner& owner)
 {
     const std::string target =
         requested.empty() ? defaultMountPoint(config_.mountBase, v.mappingName) : requested;
@@ -252,6 +272,9 @@ Result<std::string> Operations::mountMapping(const Volume& v, const std::string&
             ports_.mountPoints.remove(target);
         return st.error();
     }
+    // The manual "chown ec2-user /secure" step, done once, on first mount.
+    if (auto adopted = ports_.mountPoints.adopt(target, owner.uid, owner.gid); !adopted)
+        return adopted.error();
     return target;
 }
 
@@ -291,6 +314,7 @@ Result<Changed> Operations::lock(const std::string& kernelName)
         return unmounted;
     if (auto st = ports_.crypt.deactivate(v.mappingName); !st)
         return st.error();
+    ports_.records.forget(v.signature.uuid);
     return Changed::Yes;
 }
 

@@ -18,6 +18,8 @@ namespace vaultd::engine {
 struct EngineConfig {
     bool allowLoop = false;
     std::string mountBase = "/media/vault";
+    // A mount point a caller names must be one of these or inside one.
+    std::vector<std::string> mountRoots = {"/secure", "/mnt", "/media"};
     std::string mountOptions = "nodev,nosuid";
     PbkdfSettings pbkdf;
 };
@@ -28,10 +30,18 @@ struct FormatRequest {
     std::string force;  // "NODE:SIZE" of the device, to destroy what it holds
 };
 
+// The caller an unlock or mount is for: who is recorded as having unlocked
+// it, and who gets the root of a freshly made filesystem.
+struct Owner {
+    uid_t uid = 0;
+    gid_t gid = 0;
+};
+
 struct UnlockRequest {
     std::string name;  // the mapping name; required
     bool mount = false;
     std::string mountPoint;  // empty: the default under mountBase
+    Owner owner;
 };
 
 class Operations {
@@ -49,7 +59,8 @@ public:
     // Returns where the filesystem is mounted, or empty.
     Result<std::string> unlock(const std::string& kernelName, const SecretBuffer& passphrase,
                                const UnlockRequest& request);
-    Result<std::string> mount(const std::string& kernelName, const std::string& mountPoint);
+    Result<std::string> mount(const std::string& kernelName, const std::string& mountPoint,
+                              const Owner& owner);
     Result<Changed> unmount(const std::string& kernelName);
     Result<Changed> lock(const std::string& kernelName);
 
@@ -59,9 +70,11 @@ private:
     Result<Volume> inspectIn(const Topology& topology, const std::string& kernelName);
     Status checkFormatAllowed(const Topology& topology, const Volume& v,
                               const FormatRequest& request, Filesystem fs);
-    Result<std::string> mountMapping(const Volume& v, const std::string& requested);
+    Status checkRequestedMountPoint(const std::string& path) const;
+    Result<std::string> mountMapping(const Volume& v, const std::string& requested,
+                                     const Owner& owner);
     Result<std::string> mountAfterUnlock(const std::string& kernelName,
-                                         const std::string& mountPoint);
+                                         const std::string& mountPoint, const Owner& owner);
     Result<Changed> unmountVolume(const Volume& v);
 
     Ports ports_;

@@ -4,7 +4,10 @@
 // Implementations must be safe to call from several worker threads at once.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -78,6 +81,19 @@ public:
     virtual Result<Changed> prepare(const std::string& path) = 0;
     // Removes a directory vaultd made, if it is empty; failures are ignored.
     virtual void remove(const std::string& path) = 0;
+    // Gives a freshly made filesystem's root directory (owned by root, holding
+    // nothing but lost+found) to @owner; leaves any other as it is.
+    virtual Result<Changed> adopt(const std::string& path, uid_t uid, gid_t gid) = 0;
+};
+
+// Who unlocked which volume, kept where a daemon restart does not lose it
+// (under /run, which lives exactly as long as the mappings do).
+class UnlockRecords {
+public:
+    virtual ~UnlockRecords() = default;
+    virtual void record(const std::string& luksUuid, uid_t uid) = 0;
+    virtual std::optional<uid_t> find(const std::string& luksUuid) = 0;
+    virtual void forget(const std::string& luksUuid) = 0;
 };
 
 class FilesystemTools {
@@ -92,6 +108,7 @@ struct Ports {
     Mounter& mounter;
     MountPoints& mountPoints;
     FilesystemTools& tools;
+    UnlockRecords& records;
 };
 
 }  // namespace vaultd::engine

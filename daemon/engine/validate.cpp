@@ -40,7 +40,7 @@ std::optional<std::string_view> systemTreeOf(std::string_view path)
 
 Error badMountPoint(std::string_view path, std::string_view why)
 {
-    return makeError(ErrorCode::InvalidArgument,
+    return makeError(ErrorCode::InvalidMountPoint,
                      fmt::format("invalid mount point '{}': {}", path, why));
 }
 
@@ -95,6 +95,15 @@ Status checkMountPoint(std::string_view path)
     if (auto tree = systemTreeOf(path))
         return badMountPoint(path, fmt::format("it is inside the system directory '{}'", *tree));
     return Done{};
+}
+
+bool isUnderRoots(std::string_view path, const std::vector<std::string>& roots)
+{
+    for (const auto& root : roots) {
+        if (isInside(path, root))
+            return true;
+    }
+    return false;
 }
 
 bool isSystemDirectory(std::string_view path)

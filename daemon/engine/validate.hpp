@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "engine/error.hpp"
 #include "engine/filesystem.hpp"
@@ -25,6 +26,9 @@ Status checkMountPoint(std::string_view path);
 // The root, /home itself, or a directory in one of the system's own trees
 // (/etc, /usr, /var, /run, ...): never a place for a volume.
 bool isSystemDirectory(std::string_view path);
+
+// Whether @path is one of @roots or inside one.
+bool isUnderRoots(std::string_view path, const std::vector<std::string>& roots);
 
 // Printable ASCII without quotes or backslashes, within the filesystem's limit.
 Status checkLabel(std::string_view label, Filesystem fs);

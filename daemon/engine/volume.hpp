@@ -3,7 +3,10 @@
 // on trust. Thread safe to copy.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,10 +39,11 @@ struct Volume {
     std::uint64_t size = 0;
     VolumeState state = VolumeState::Empty;
     Signature signature;
-    std::string mappingName;     // open mapping, or empty
-    std::string mappingNode;     // /dev/mapper/NAME (or /dev/dm-N), or empty
-    std::string mountPoint;      // where the mapping is mounted, or empty
-    std::string filesystemType;  // inside the mapping, or the foreign type
+    std::string mappingName;          // open mapping, or empty
+    std::string mappingNode;          // /dev/mapper/NAME (or /dev/dm-N), or empty
+    std::string mountPoint;           // where the mapping is mounted, or empty
+    std::string filesystemType;       // inside the mapping, or the foreign type
+    std::optional<uid_t> unlockedBy;  // who unlocked it through vaultd, if known
 };
 
 // The node to open a mapping by: /dev/mapper/NAME where udev keeps the name

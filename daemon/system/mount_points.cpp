@@ -6,7 +6,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <initializer_list>
+#include <string_view>
 #include <cstring>
 
 #include "system/unique_fd.hpp"
@@ -23,7 +26,8 @@ engine::Error refuse(const std::string& path, const std::string& why)
                      fmt::format("cannot use '{}' as a mount point: {}", path, why));
 }
 
-bool isEmptyDirectory(int dirFd)
+// Whether a directory holds nothing but the names in @allowed.
+bool holdsOnly(int dirFd, std::initializer_list<std::string_view> allowed)
 {
     const int copy = openat(dirFd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (copy < 0)
@@ -33,15 +37,28 @@ bool isEmptyDirectory(int dirFd)
         close(copy);
         return false;
     }
-    bool empty = true;
+    bool only = true;
     while (dirent* e = readdir(dir)) {
-        if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) {
-            empty = false;
+        const std::string_view name = e->d_name;
+        if (name != "." && name != ".." &&
+            std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
+            only = false;
             break;
         }
     }
     closedir(dir);
-    return empty;
+    return only;
+}
+
+bool isEmptyDirectory(int dirFd)
+{
+    return holdsOnly(dirFd, {});
+}
+
+// A filesystem that mkfs just made: nothing at its root but ext4's lost+found.
+bool holdsOnlyLostFound(int dirFd)
+{
+    return holdsOnly(dirFd, {"lost+found"});
 }
 
 }  // namespace
@@ -88,6 +105,21 @@ engine::Result<engine::Changed> DirMountPoints::prepare(const std::string& path)
     if (!isEmptyDirectory(dir.get()))
         return refuse(path, "the directory is not empty");
     return created ? engine::Changed::Yes : engine::Changed::No;
+}
+
+engine::Result<engine::Changed> DirMountPoints::adopt(const std::string& path, uid_t uid, gid_t gid)
+{
+    UniqueFd dir(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    struct stat st {};
+    if (!dir || fstat(dir.get(), &st) != 0)
+        return makeError(ErrorCode::Failed, fmt::format("cannot open the mounted '{}': {}", path,
+                                                        std::strerror(errno)));
+    if (st.st_uid == uid || st.st_uid != 0 || st.st_gid != 0 || !holdsOnlyLostFound(dir.get()))
+        return engine::Changed::No;
+    if (fchown(dir.get(), uid, gid) != 0)
+        return makeError(ErrorCode::Failed, fmt::format("cannot give '{}' to uid {}: {}", path, uid,
+                                                        std::strerror(errno)));
+    return engine::Changed::Yes;
 }
 
 void DirMountPoints::remove(const std::string& path)

@@ -11,6 +11,7 @@ class DirMountPoints final : public engine::MountPoints {
 public:
     engine::Result<engine::Changed> prepare(const std::string& path) override;
     void remove(const std::string& path) override;
+    engine::Result<engine::Changed> adopt(const std::string& path, uid_t uid, gid_t gid) override;
 };
 
 }  // namespace vaultd::system

@@ -2,11 +2,14 @@
 
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <fstream>
 #include <string>
 
 #include "result_matchers.hpp"
+#include "system/unlock_records.hpp"
 #include "temp_dir.hpp"
 
 using namespace vaultd;
@@ -106,4 +109,62 @@ TEST_CASE("remove deletes an empty mount point and keeps one with contents", "[h
 
     CHECK_FALSE(fs::exists(dir / "empty"));
     CHECK(fs::exists(dir / "full/precious.txt"));
+}
+
+namespace {
+
+uid_t ownerOf(const std::string& path)
+{
+    struct stat st {};
+    REQUIRE(stat(path.c_str(), &st) == 0);
+    return st.st_uid;
+}
+
+}  // namespace
+
+TEST_CASE("adopt gives a fresh root directory to the caller, once", "[host]")
+{
+    TempDir dir;
+    const std::string root = dir / "fresh";
+    fs::create_directories(root + "/lost+found");
+    system::DirMountPoints mountPoints;
+
+    auto adopted = mountPoints.adopt(root, 1000, 1000);
+
+    REQUIRE_THAT(adopted, Succeeds());
+    CHECK(adopted.value() == Changed::Yes);
+    CHECK(ownerOf(root) == 1000);
+    auto again = mountPoints.adopt(root, 2000, 2000);
+    REQUIRE_THAT(again, Succeeds());
+    CHECK(again.value() == Changed::No);
+    CHECK(ownerOf(root) == 1000);
+}
+
+TEST_CASE("adopt leaves a root directory that already holds files alone", "[host]")
+{
+    TempDir dir;
+    const std::string root = dir / "used";
+    fs::create_directories(root);
+    std::ofstream(root + "/notes.txt") << "mine";
+    system::DirMountPoints mountPoints;
+
+    auto adopted = mountPoints.adopt(root, 1000, 1000);
+
+    REQUIRE_THAT(adopted, Succeeds());
+    CHECK(adopted.value() == Changed::No);
+    CHECK(ownerOf(root) == 0);
+}
+
+TEST_CASE("unlock records survive a new reader and are forgotten on request", "[host]")
+{
+    TempDir dir;
+    const std::string uuid = "0b7f7a0e-3f8e-4c36-9d2a-6f2b1c9e8d11";
+    system::RunDirUnlockRecords(dir / "unlocked").record(uuid, 1000);
+
+    // A restarted daemon is a new object over the same directory.
+    system::RunDirUnlockRecords restarted(dir / "unlocked");
+    CHECK(restarted.find(uuid) == std::optional<uid_t>(1000));
+    CHECK_FALSE(restarted.find("../../etc/passwd").has_value());
+    restarted.forget(uuid);
+    CHECK_FALSE(restarted.find(uuid).has_value());
 }

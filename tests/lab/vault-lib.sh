@@ -9,6 +9,10 @@
 #                           error org.vaultd.Vault1.Error.NAME
 # fingerprint DEV           a checksum of the first 32 MiB and the last MiB,
 #                           to show that a refused request wrote nothing
+# expect_refused CMD...     CMD fails with NotAuthorized or AuthenticationRequired
+# ensure_users              ec2-user (in group vault) and intruder exist
+# as_user USER CMD...       CMD as USER with its groups, no terminal
+# on_tty ANSWERS CMD...     CMD on a pseudo-terminal, answering each prompt
 # no_crypt_mapping          no dm-crypt mapping exists at all
 # no_volume_key_in_kernel   no cryptsetup key is left in any keyring
 
@@ -50,6 +54,32 @@ expect_error() {
     echo "ok: '$*' fails with $name"
 }
 
+expect_refused() {
+    local out status=0
+    out=$("$@" 2>&1) || status=$?
+    echo "$out" >&2
+    ((status != 0)) || fail "expected a refusal from '$*', but it succeeded"
+    [[ $out == *"org.vaultd.Vault1.Error.NotAuthorized"* ||
+        $out == *"org.vaultd.Vault1.Error.AuthenticationRequired"* ]] ||
+        fail "expected NotAuthorized or AuthenticationRequired from '$*', got: $out"
+    echo "ok: '$*' is refused"
+}
+
+ensure_users() {
+    getent group vault >/dev/null || groupadd --system vault
+    getent passwd ec2-user >/dev/null || useradd --create-home --groups vault ec2-user
+    getent passwd intruder >/dev/null || useradd --create-home intruder
+}
+
+as_user() {
+    local user=$1 program
+    shift
+    # --reset-env gives the user's own environment, whose PATH lacks the build.
+    program=$(command -v "$1")
+    shift
+    setpriv --reuid="$user" --regid="$user" --init-groups --reset-env -- "$program" "$@"
+}
+
 fingerprint() {
     local dev=/dev/$1 size
     size=$(blockdev --getsize64 "$dev")
@@ -76,4 +106,34 @@ no_volume_key_in_kernel() {
 
 luks_magic() {
     [[ $(head -c 6 "/dev/$1" | od -An -tx1 | tr -d ' \n') == 4c554b53babe ]]
+}
+
+# Runs a command on a pseudo-terminal, answering each passphrase prompt with
+# the next of ANSWERS (comma separated); prints what the terminal showed.
+on_tty() {
+    local answers=$1
+    shift
+    python3 - "$answers" "$@" <<'PY'
+import os, pty, sys
+
+answers = sys.argv[1].split(",")
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(sys.argv[2], sys.argv[2:])
+shown = b""
+while True:
+    try:
+        chunk = os.read(fd, 1024)
+    except OSError:
+        break
+    if not chunk:
+        break
+    shown += chunk
+    if shown.rstrip().endswith(b":") and answers:
+        os.write(fd, answers.pop(0).encode() + b"\n")
+        shown += b"<answered>\n"
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(shown.decode(errors="replace"))
+sys.exit(os.waitstatus_to_exitcode(status))
+PY
 }

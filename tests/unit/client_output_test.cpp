@@ -108,7 +108,8 @@ TEST_CASE("status prints every property as Key: value", "[unit]")
           "Label: data\n"
           "MappingName: -\n"
           "MountPoint: -\n"
-          "FilesystemType: -\n");
+          "FilesystemType: -\n"
+          "UnlockedBy: -\n");
 }
 
 TEST_CASE("a volume's json has every property under lowerCamel keys", "[unit]")
@@ -123,7 +124,8 @@ TEST_CASE("a volume's json has every property under lowerCamel keys", "[unit]")
                                          {"label", ""},
                                          {"mappingName", "storedev"},
                                          {"mountPoint", "/secure"},
-                                         {"filesystemType", "ext4"}});
+                                         {"filesystemType", "ext4"},
+                                         {"unlockedBy", 4294967295u}});
 }
 
 TEST_CASE("the list json is an array sorted by device", "[unit]")

@@ -80,6 +80,7 @@ allow-loop = true
 
 [mount]
 base = "/srv/vaults"
+roots = ["/srv", "/data"]
 options = "nodev,nosuid,noexec"
 
 [pbkdf]
@@ -93,6 +94,7 @@ parallel = 2
     REQUIRE_THAT(parsed, Succeeds());
     const engine::EngineConfig& c = parsed.value();
     CHECK(c.allowLoop);
+    CHECK(c.mountRoots == std::vector<std::string>{"/srv", "/data"});
     CHECK(c.mountBase == "/srv/vaults");
     CHECK(c.mountOptions == "nodev,nosuid,noexec");
     CHECK(c.pbkdf.type == "pbkdf2");
@@ -196,4 +198,12 @@ TEST_CASE("a TOML syntax error names the line it is on", "[unit]")
 {
     const std::string message = refusal("[mount]\noptions = \"nodev\"\nbase = \n");
     CHECK_THAT(message, Catch::Contains("line 3"));
+}
+
+TEST_CASE("a mount base outside the mount roots is refused", "[unit]")
+{
+    CHECK_THAT(parse("[mount]\nbase = \"/srv/v\"\n"), FailsWith(ErrorCode::InvalidArgument));
+    CHECK_THAT(parse("[mount]\nroots = []\n"), FailsWith(ErrorCode::InvalidArgument));
+    CHECK_THAT(parse("[mount]\nroots = [\"/etc\"]\n"), FailsWith(ErrorCode::InvalidArgument));
+    CHECK_THAT(parse("[mount]\nroots = [1]\n"), FailsWith(ErrorCode::InvalidArgument));
 }

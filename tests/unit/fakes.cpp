@@ -254,6 +254,23 @@ void FakeMountPoints::remove(const std::string& path)
     directories.erase(path);
 }
 
+engine::Result<engine::Changed> FakeMountPoints::adopt(const std::string& path, uid_t uid, gid_t)
+{
+    // Like the real one: a directory is given away once, on first mount.
+    if (owners.count(path))
+        return engine::Changed::No;
+    owners[path] = uid;
+    return engine::Changed::Yes;
+}
+
+std::optional<uid_t> FakeUnlockRecords::find(const std::string& luksUuid)
+{
+    auto it = byUuid.find(luksUuid);
+    if (it == byUuid.end())
+        return std::nullopt;
+    return it->second;
+}
+
 // FakeTools
 
 engine::Status FakeTools::make(engine::Filesystem fs, const std::string& node,

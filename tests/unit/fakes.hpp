@@ -138,11 +138,23 @@ public:
     std::set<std::string> directories;  // the empty directories that exist
     std::vector<std::string> removed;
 
+    std::map<std::string, uid_t> owners;  // who adopt() gave each directory to
+
     engine::Result<engine::Changed> prepare(const std::string& path) override;
     void remove(const std::string& path) override;
+    engine::Result<engine::Changed> adopt(const std::string& path, uid_t uid, gid_t gid) override;
 
 private:
     CallLog& log_;
+};
+
+class FakeUnlockRecords final : public engine::UnlockRecords {
+public:
+    std::map<std::string, uid_t> byUuid;
+
+    void record(const std::string& luksUuid, uid_t uid) override { byUuid[luksUuid] = uid; }
+    std::optional<uid_t> find(const std::string& luksUuid) override;
+    void forget(const std::string& luksUuid) override { byUuid.erase(luksUuid); }
 };
 
 class FakeTools final : public engine::FilesystemTools {
@@ -174,8 +186,9 @@ struct FakeSystem {
     FakeMounter mounter{kernel, log};
     FakeMountPoints mountPoints{log};
     FakeTools tools{kernel, log};
+    FakeUnlockRecords records;
 
-    engine::Ports ports() { return {kernel, crypt, mounter, mountPoints, tools}; }
+    engine::Ports ports() { return {kernel, crypt, mounter, mountPoints, tools, records}; }
 
     // A free disk /dev/<name> (devnum 252:<n>) holding @outer.
     void attach(const std::string& name, std::uint64_t size, engine::Signature outer = {});

@@ -45,7 +45,7 @@ TEST_CASE("unlock opens the mapping under the requested name without mounting", 
 {
     LockedVolume vol;
 
-    auto unlocked = vol.unlock({"data", false, ""});
+    auto unlocked = vol.unlock({"data", false, "", {}});
 
     REQUIRE_THAT(unlocked, Succeeds());
     CHECK(unlocked.value().empty());
@@ -61,7 +61,7 @@ TEST_CASE("unlock without a mapping name is refused", "[unit]")
 {
     LockedVolume vol;
 
-    CHECK_THAT(vol.unlock({"", true, ""}), FailsWith(ErrorCode::InvalidName));
+    CHECK_THAT(vol.unlock({"", true, "", {}}), FailsWith(ErrorCode::InvalidName));
     CHECK(vol.sys.log.empty());
 }
 
@@ -72,9 +72,9 @@ TEST_CASE("unlocking a device that holds no LUKS container is refused", "[unit]"
     sys.attach("vdc", kGiB);
     Operations ops(sys.ports(), {});
 
-    CHECK_THAT(ops.unlock("vdb", secret(kPassphrase), {"data", false, ""}),
+    CHECK_THAT(ops.unlock("vdb", secret(kPassphrase), {"data", false, "", {}}),
                FailsWith(ErrorCode::NotLuks));
-    CHECK_THAT(ops.unlock("vdc", secret(kPassphrase), {"data", false, ""}),
+    CHECK_THAT(ops.unlock("vdc", secret(kPassphrase), {"data", false, "", {}}),
                FailsWith(ErrorCode::NotLuks));
     CHECK(sys.log.empty());
 }
@@ -86,7 +86,7 @@ TEST_CASE("an invalid mapping name is refused before anything is opened", "[unit
     for (const std::string& name :
          {std::string("../etc"), std::string("my data"), std::string("."), std::string(128, 'n')}) {
         INFO(name);
-        CHECK_THAT(vol.unlock({name, false, ""}), FailsWith(ErrorCode::InvalidName));
+        CHECK_THAT(vol.unlock({name, false, "", {}}), FailsWith(ErrorCode::InvalidName));
     }
     CHECK(vol.sys.crypt.activations.empty());
     CHECK(vol.sys.log.empty());
@@ -96,7 +96,7 @@ TEST_CASE("a wrong passphrase is refused and leaves the volume locked", "[unit]"
 {
     LockedVolume vol;
 
-    auto unlocked = vol.unlock({"data", true, ""}, "wrong horse");
+    auto unlocked = vol.unlock({"data", true, "", {}}, "wrong horse");
 
     REQUIRE_THAT(unlocked, FailsWith(ErrorCode::WrongPassphrase));
     CHECK(vol.state() == VolumeState::Locked);
@@ -108,7 +108,7 @@ TEST_CASE("a mapping name another device holds is busy", "[unit]")
     LockedVolume vol;
     vol.sys.crypt.foreignMappings.insert("data");
 
-    auto unlocked = vol.unlock({"data", false, ""});
+    auto unlocked = vol.unlock({"data", false, "", {}});
 
     REQUIRE_THAT(unlocked, FailsWith(ErrorCode::Busy));
     CHECK_THAT(unlocked.error().message, Catch::Contains("'data' is taken"));
@@ -118,10 +118,10 @@ TEST_CASE("a mapping name another device holds is busy", "[unit]")
 TEST_CASE("unlocking again under the same name is a no-op", "[unit]")
 {
     LockedVolume vol;
-    REQUIRE_THAT(vol.unlock({"data", false, ""}), Succeeds());
+    REQUIRE_THAT(vol.unlock({"data", false, "", {}}), Succeeds());
     vol.sys.log.clear();
 
-    auto again = vol.unlock({"data", false, ""});
+    auto again = vol.unlock({"data", false, "", {}});
 
     REQUIRE_THAT(again, Succeeds());
     CHECK(again.value().empty());
@@ -132,9 +132,9 @@ TEST_CASE("unlocking again under the same name is a no-op", "[unit]")
 TEST_CASE("unlocking a volume that is open under another name is busy", "[unit]")
 {
     LockedVolume vol;
-    REQUIRE_THAT(vol.unlock({"data", false, ""}), Succeeds());
+    REQUIRE_THAT(vol.unlock({"data", false, "", {}}), Succeeds());
 
-    auto other = vol.unlock({"other", false, ""});
+    auto other = vol.unlock({"other", false, "", {}});
 
     REQUIRE_THAT(other, FailsWith(ErrorCode::Busy));
     CHECK_THAT(other.error().message, Catch::Contains("already unlocked as 'data'"));
@@ -145,7 +145,7 @@ TEST_CASE("unlock with mount mounts the inner filesystem at the default place", 
 {
     LockedVolume vol;
 
-    auto unlocked = vol.unlock({"data", true, ""});
+    auto unlocked = vol.unlock({"data", true, "", {}});
 
     REQUIRE_THAT(unlocked, Succeeds());
     CHECK(unlocked.value() == "/media/vault/data");
@@ -164,7 +164,7 @@ TEST_CASE("unlock with a mount point mounts there, which implies mount", "[unit]
 {
     LockedVolume vol;
 
-    auto unlocked = vol.unlock({"data", false, "/secure"});
+    auto unlocked = vol.unlock({"data", false, "/secure", {}});
 
     REQUIRE_THAT(unlocked, Succeeds());
     CHECK(unlocked.value() == "/secure");
@@ -179,7 +179,7 @@ TEST_CASE("the configured mount base and options are used", "[unit]")
     config.mountOptions = "nodev,nosuid,noexec";
     LockedVolume vol(config);
 
-    auto unlocked = vol.unlock({"data", true, ""});
+    auto unlocked = vol.unlock({"data", true, "", {}});
 
     REQUIRE_THAT(unlocked, Succeeds());
     CHECK(unlocked.value() == "/srv/vaults/data");
@@ -193,7 +193,7 @@ TEST_CASE("a bad mount point is refused before anything is opened or mounted", "
 
     for (const char* path : {"/etc/x", "relative", "/mnt/../etc", "/usr"}) {
         INFO(path);
-        CHECK_THAT(vol.unlock({"data", true, path}), FailsWith(ErrorCode::InvalidArgument));
+        CHECK_THAT(vol.unlock({"data", true, path, {}}), FailsWith(ErrorCode::InvalidMountPoint));
     }
     CHECK(vol.sys.log.empty());
     CHECK(vol.state() == VolumeState::Locked);
@@ -202,10 +202,10 @@ TEST_CASE("a bad mount point is refused before anything is opened or mounted", "
 TEST_CASE("mount refuses a bad mount point with nothing mounted", "[unit]")
 {
     LockedVolume vol;
-    REQUIRE_THAT(vol.unlock({"data", false, ""}), Succeeds());
+    REQUIRE_THAT(vol.unlock({"data", false, "", {}}), Succeeds());
     vol.sys.log.clear();
 
-    CHECK_THAT(vol.ops.mount("vdb", "/run/x"), FailsWith(ErrorCode::InvalidArgument));
+    CHECK_THAT(vol.ops.mount("vdb", "/run/x", {}), FailsWith(ErrorCode::InvalidMountPoint));
     CHECK(vol.sys.log.empty());
     CHECK(vol.state() == VolumeState::Unlocked);
 }
@@ -214,7 +214,7 @@ TEST_CASE("mounting a locked volume is the wrong state", "[unit]")
 {
     LockedVolume vol;
 
-    auto mounted = vol.ops.mount("vdb", "");
+    auto mounted = vol.ops.mount("vdb", "", {});
 
     REQUIRE_THAT(mounted, FailsWith(ErrorCode::WrongState));
     CHECK_THAT(mounted.error().message, Catch::Contains("is locked; unlock it first"));
@@ -224,13 +224,13 @@ TEST_CASE("mounting a locked volume is the wrong state", "[unit]")
 TEST_CASE("mount of an unlocked volume mounts it, and again at the same place is a no-op", "[unit]")
 {
     LockedVolume vol;
-    REQUIRE_THAT(vol.unlock({"data", false, ""}), Succeeds());
+    REQUIRE_THAT(vol.unlock({"data", false, "", {}}), Succeeds());
 
-    auto first = vol.ops.mount("vdb", "");
+    auto first = vol.ops.mount("vdb", "", {});
     REQUIRE_THAT(first, Succeeds());
     CHECK(first.value() == "/media/vault/data");
 
-    auto second = vol.ops.mount("vdb", "/media/vault/data");
+    auto second = vol.ops.mount("vdb", "/media/vault/data", {});
     REQUIRE_THAT(second, Succeeds());
     CHECK(second.value() == "/media/vault/data");
     CHECK(vol.sys.mounter.mounts.size() == 1);
@@ -239,9 +239,9 @@ TEST_CASE("mount of an unlocked volume mounts it, and again at the same place is
 TEST_CASE("mounting a mounted volume somewhere else is busy", "[unit]")
 {
     LockedVolume vol;
-    REQUIRE_THAT(vol.unlock({"data", true, ""}), Succeeds());
+    REQUIRE_THAT(vol.unlock({"data", true, "", {}}), Succeeds());
 
-    auto elsewhere = vol.ops.mount("vdb", "/secure");
+    auto elsewhere = vol.ops.mount("vdb", "/secure", {});
 
     REQUIRE_THAT(elsewhere, FailsWith(ErrorCode::Busy));
     CHECK_THAT(elsewhere.error().message, Catch::Contains("'/media/vault/data'"));
@@ -254,7 +254,7 @@ TEST_CASE("a mapping without a filesystem is not mounted", "[unit]")
     sys.attachLuks("vdb", kGiB, kUuid, Signature{});
     Operations ops(sys.ports(), {});
 
-    auto unlocked = ops.unlock("vdb", secret(kPassphrase), {"data", true, ""});
+    auto unlocked = ops.unlock("vdb", secret(kPassphrase), {"data", true, "", {}});
 
     REQUIRE_THAT(unlocked, FailsWith(ErrorCode::WrongState));
     CHECK_THAT(unlocked.error().message, Catch::Contains("no filesystem"));
@@ -265,10 +265,10 @@ TEST_CASE("a mapping without a filesystem is not mounted", "[unit]")
 TEST_CASE("a failed mount removes the mount point it created", "[unit]")
 {
     LockedVolume vol;
-    REQUIRE_THAT(vol.unlock({"data", false, ""}), Succeeds());
+    REQUIRE_THAT(vol.unlock({"data", false, "", {}}), Succeeds());
     vol.sys.mounter.failure = "failed to mount: wrong fs type";
 
-    auto mounted = vol.ops.mount("vdb", "");
+    auto mounted = vol.ops.mount("vdb", "", {});
 
     REQUIRE_THAT(mounted, FailsWith(ErrorCode::Failed));
     CHECK(vol.sys.mountPoints.removed == std::vector<std::string>{"/media/vault/data"});
@@ -278,11 +278,11 @@ TEST_CASE("a failed mount removes the mount point it created", "[unit]")
 TEST_CASE("a failed mount keeps a mount point that existed before", "[unit]")
 {
     LockedVolume vol;
-    REQUIRE_THAT(vol.unlock({"data", false, ""}), Succeeds());
+    REQUIRE_THAT(vol.unlock({"data", false, "", {}}), Succeeds());
     vol.sys.mountPoints.directories.insert("/secure");
     vol.sys.mounter.failure = "failed to mount: wrong fs type";
 
-    CHECK_THAT(vol.ops.mount("vdb", "/secure"), FailsWith(ErrorCode::Failed));
+    CHECK_THAT(vol.ops.mount("vdb", "/secure", {}), FailsWith(ErrorCode::Failed));
     CHECK(vol.sys.mountPoints.removed.empty());
     CHECK(vol.sys.mountPoints.directories.count("/secure") == 1);
 }
@@ -290,7 +290,7 @@ TEST_CASE("a failed mount keeps a mount point that existed before", "[unit]")
 TEST_CASE("unmount of a default mount point removes the directory", "[unit]")
 {
     LockedVolume vol;
-    REQUIRE_THAT(vol.unlock({"data", true, ""}), Succeeds());
+    REQUIRE_THAT(vol.unlock({"data", true, "", {}}), Succeeds());
     vol.sys.log.clear();
 
     auto unmounted = vol.ops.unmount("vdb");
@@ -305,7 +305,7 @@ TEST_CASE("unmount of a default mount point removes the directory", "[unit]")
 TEST_CASE("unmount keeps a mount point the caller chose", "[unit]")
 {
     LockedVolume vol;
-    REQUIRE_THAT(vol.unlock({"data", true, "/secure"}), Succeeds());
+    REQUIRE_THAT(vol.unlock({"data", true, "/secure", {}}), Succeeds());
     vol.sys.log.clear();
 
     REQUIRE_THAT(vol.ops.unmount("vdb"), Succeeds());
@@ -316,7 +316,7 @@ TEST_CASE("unmount keeps a mount point the caller chose", "[unit]")
 TEST_CASE("unmount of a volume that is not mounted changes nothing", "[unit]")
 {
     LockedVolume vol;
-    REQUIRE_THAT(vol.unlock({"data", false, ""}), Succeeds());
+    REQUIRE_THAT(vol.unlock({"data", false, "", {}}), Succeeds());
     vol.sys.log.clear();
 
     auto unmounted = vol.ops.unmount("vdb");
@@ -329,7 +329,7 @@ TEST_CASE("unmount of a volume that is not mounted changes nothing", "[unit]")
 TEST_CASE("lock of a mounted volume unmounts, then closes the mapping", "[unit]")
 {
     LockedVolume vol;
-    REQUIRE_THAT(vol.unlock({"data", true, ""}), Succeeds());
+    REQUIRE_THAT(vol.unlock({"data", true, "", {}}), Succeeds());
     vol.sys.log.clear();
 
     auto locked = vol.ops.lock("vdb");
@@ -346,7 +346,7 @@ TEST_CASE("lock of a mounted btrfs volume unmounts it before closing the mapping
     FakeSystem sys;
     sys.attachLuks("vdb", kGiB, kUuid, filesystemSignature("btrfs"));
     Operations ops(sys.ports(), {});
-    REQUIRE_THAT(ops.unlock("vdb", secret(kPassphrase), {"data", true, ""}), Succeeds());
+    REQUIRE_THAT(ops.unlock("vdb", secret(kPassphrase), {"data", true, "", {}}), Succeeds());
     REQUIRE(sys.kernel.topology.mounts.front().devnum.starts_with("0:"));
     sys.log.clear();
 
@@ -360,7 +360,7 @@ TEST_CASE("lock of a mounted btrfs volume unmounts it before closing the mapping
 TEST_CASE("lock of an unlocked volume only closes the mapping", "[unit]")
 {
     LockedVolume vol;
-    REQUIRE_THAT(vol.unlock({"data", false, ""}), Succeeds());
+    REQUIRE_THAT(vol.unlock({"data", false, "", {}}), Succeeds());
     vol.sys.log.clear();
 
     auto locked = vol.ops.lock("vdb");
@@ -394,10 +394,10 @@ TEST_CASE("lock of a device that holds no LUKS container is refused", "[unit]")
 TEST_CASE("a volume locked and unlocked again comes back with its filesystem", "[unit]")
 {
     LockedVolume vol;
-    REQUIRE_THAT(vol.unlock({"data", true, ""}), Succeeds());
+    REQUIRE_THAT(vol.unlock({"data", true, "", {}}), Succeeds());
     REQUIRE_THAT(vol.ops.lock("vdb"), Succeeds());
 
-    auto again = vol.unlock({"data", true, ""});
+    auto again = vol.unlock({"data", true, "", {}});
 
     REQUIRE_THAT(again, Succeeds());
     CHECK(again.value() == "/media/vault/data");
@@ -416,7 +416,7 @@ TEST_CASE("scan lists the devices that are volumes and skips the rest", "[unit]"
     addDisk(sys.kernel.topology, "sr0", "11:0", kGiB);
     addDisk(sys.kernel.topology, "loop0", "7:0", 0);
     Operations ops(sys.ports(), {});
-    REQUIRE_THAT(ops.unlock("vdb", secret(kPassphrase), {"data", false, ""}), Succeeds());
+    REQUIRE_THAT(ops.unlock("vdb", secret(kPassphrase), {"data", false, "", {}}), Succeeds());
 
     std::vector<Volume> volumes = ops.scan();
 
@@ -442,4 +442,40 @@ TEST_CASE("inspect of a reserved device says why it is not a volume", "[unit]")
 
     REQUIRE_THAT(v, FailsWith(ErrorCode::NoSuchDevice));
     CHECK_THAT(v.error().message, Catch::Contains("reserved for the system"));
+}
+
+TEST_CASE("unlock remembers who unlocked the volume until it is locked", "[unit]")
+{
+    LockedVolume vol;
+
+    REQUIRE_THAT(vol.unlock({"data", false, "", {1000, 1000}}), Succeeds());
+    auto v = vol.ops.inspect("vdb");
+    REQUIRE_THAT(v, Succeeds());
+    CHECK(v.value().unlockedBy == std::optional<uid_t>(1000));
+
+    REQUIRE_THAT(vol.ops.lock("vdb"), Succeeds());
+    CHECK(vol.sys.records.byUuid.empty());
+}
+
+TEST_CASE("a mount point outside the mount roots is refused with nothing opened", "[unit]")
+{
+    LockedVolume vol;
+
+    for (const std::string path : {"/srv/x", "/home/u/secure", "/securex", "/opt"}) {
+        INFO(path);
+        CHECK_THAT(vol.unlock({"data", true, path, {}}), FailsWith(ErrorCode::InvalidMountPoint));
+    }
+    CHECK(vol.sys.log.empty());
+    CHECK(vol.state() == VolumeState::Locked);
+}
+
+TEST_CASE("the first mount gives the filesystem's root to the caller", "[unit]")
+{
+    LockedVolume vol;
+
+    auto mounted = vol.unlock({"data", true, "/secure", {1000, 1000}});
+
+    REQUIRE_THAT(mounted, Succeeds());
+    CHECK(mounted.value() == "/secure");
+    CHECK(vol.sys.mountPoints.owners.at("/secure") == 1000);
 }

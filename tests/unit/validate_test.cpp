@@ -52,32 +52,32 @@ TEST_CASE("a mapping name with a slash, a space or non-ASCII bytes is refused", 
 
 TEST_CASE("a relative or empty mount point is refused", "[unit]")
 {
-    CHECK_THAT(checkMountPoint(""), FailsWith(ErrorCode::InvalidArgument));
-    CHECK_THAT(checkMountPoint("mnt/x"), FailsWith(ErrorCode::InvalidArgument));
-    CHECK_THAT(checkMountPoint("./x"), FailsWith(ErrorCode::InvalidArgument));
+    CHECK_THAT(checkMountPoint(""), FailsWith(ErrorCode::InvalidMountPoint));
+    CHECK_THAT(checkMountPoint("mnt/x"), FailsWith(ErrorCode::InvalidMountPoint));
+    CHECK_THAT(checkMountPoint("./x"), FailsWith(ErrorCode::InvalidMountPoint));
 }
 
 TEST_CASE("the root directory is never a mount point", "[unit]")
 {
-    CHECK_THAT(checkMountPoint("/"), FailsWith(ErrorCode::InvalidArgument));
+    CHECK_THAT(checkMountPoint("/"), FailsWith(ErrorCode::InvalidMountPoint));
 }
 
 TEST_CASE("a mount point must be normalised", "[unit]")
 {
-    CHECK_THAT(checkMountPoint("/mnt/x/"), FailsWith(ErrorCode::InvalidArgument));
-    CHECK_THAT(checkMountPoint("//mnt"), FailsWith(ErrorCode::InvalidArgument));
-    CHECK_THAT(checkMountPoint("/mnt//x"), FailsWith(ErrorCode::InvalidArgument));
-    CHECK_THAT(checkMountPoint("/a/./b"), FailsWith(ErrorCode::InvalidArgument));
-    CHECK_THAT(checkMountPoint("/a/../b"), FailsWith(ErrorCode::InvalidArgument));
-    CHECK_THAT(checkMountPoint("/mnt/.."), FailsWith(ErrorCode::InvalidArgument));
+    CHECK_THAT(checkMountPoint("/mnt/x/"), FailsWith(ErrorCode::InvalidMountPoint));
+    CHECK_THAT(checkMountPoint("//mnt"), FailsWith(ErrorCode::InvalidMountPoint));
+    CHECK_THAT(checkMountPoint("/mnt//x"), FailsWith(ErrorCode::InvalidMountPoint));
+    CHECK_THAT(checkMountPoint("/a/./b"), FailsWith(ErrorCode::InvalidMountPoint));
+    CHECK_THAT(checkMountPoint("/a/../b"), FailsWith(ErrorCode::InvalidMountPoint));
+    CHECK_THAT(checkMountPoint("/mnt/.."), FailsWith(ErrorCode::InvalidMountPoint));
     CHECK_THAT(checkMountPoint("/mnt/..x"), Succeeds());
 }
 
 TEST_CASE("a mount point with a control character is refused", "[unit]")
 {
-    CHECK_THAT(checkMountPoint("/mnt/a\nb"), FailsWith(ErrorCode::InvalidArgument));
-    CHECK_THAT(checkMountPoint("/mnt/a\tb"), FailsWith(ErrorCode::InvalidArgument));
-    CHECK_THAT(checkMountPoint("/mnt/a\x7f"), FailsWith(ErrorCode::InvalidArgument));
+    CHECK_THAT(checkMountPoint("/mnt/a\nb"), FailsWith(ErrorCode::InvalidMountPoint));
+    CHECK_THAT(checkMountPoint("/mnt/a\tb"), FailsWith(ErrorCode::InvalidMountPoint));
+    CHECK_THAT(checkMountPoint("/mnt/a\x7f"), FailsWith(ErrorCode::InvalidMountPoint));
 }
 
 TEST_CASE("a mount point longer than PATH_MAX is refused", "[unit]")
@@ -88,7 +88,7 @@ TEST_CASE("a mount point longer than PATH_MAX is refused", "[unit]")
         path += component;
     CHECK_THAT(checkMountPoint(path), Succeeds());
     path += std::string(kMaxPathLength + 1 - path.size(), 'b');
-    CHECK_THAT(checkMountPoint(path), FailsWith(ErrorCode::InvalidArgument));
+    CHECK_THAT(checkMountPoint(path), FailsWith(ErrorCode::InvalidMountPoint));
 }
 
 TEST_CASE("no mount point may be a system directory or inside one", "[unit]")
@@ -96,8 +96,8 @@ TEST_CASE("no mount point may be a system directory or inside one", "[unit]")
     for (std::string tree : {"/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32",
                              "/proc", "/root", "/run", "/sbin", "/sys", "/usr", "/var"}) {
         INFO(tree);
-        CHECK_THAT(checkMountPoint(tree), FailsWith(ErrorCode::InvalidArgument));
-        CHECK_THAT(checkMountPoint(tree + "/x"), FailsWith(ErrorCode::InvalidArgument));
+        CHECK_THAT(checkMountPoint(tree), FailsWith(ErrorCode::InvalidMountPoint));
+        CHECK_THAT(checkMountPoint(tree + "/x"), FailsWith(ErrorCode::InvalidMountPoint));
     }
     Status inEtc = checkMountPoint("/etc/x");
     REQUIRE_FALSE(inEtc.ok());

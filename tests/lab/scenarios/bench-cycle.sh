@@ -23,7 +23,7 @@ wait_state "$dev" locked
 
 start=$(now_ms)
 for ((i = 0; i < CYCLES; i++)); do
-    vaultctl unlock "$dev" --name bench --mount /bench --key-file "$KEY_FILE" >/dev/null
+    vaultctl unlock "$dev" --name bench --mount /mnt/bench --key-file "$KEY_FILE" >/dev/null
     vaultctl lock bench >/dev/null
 done
 vaultd_ms=$(( ($(now_ms) - start) / CYCLES ))

@@ -5,11 +5,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/../vault-lib.sh"
 dev=$(lab_attach inuse 256M)
 wait_state "$dev" empty
 vaultctl format "$dev" --fs ext4 --key-file "$KEY_FILE"
-vaultctl unlock "$dev" --name busyvol --mount /busy --key-file "$KEY_FILE"
+vaultctl unlock "$dev" --name busyvol --mount /mnt/busy --key-file "$KEY_FILE"
 wait_state "$dev" mounted
 force="/dev/$dev:$(blockdev --getsize64 "/dev/$dev")"
 expect_error Busy vaultctl --json format "$dev" --force "$force" --key-file "$KEY_FILE"
-check "still mounted" mountpoint -q /busy
+check "still mounted" mountpoint -q /mnt/busy
 
 vaultctl unmount "$dev"
 wait_state "$dev" unlocked

@@ -21,8 +21,8 @@ vaultctl lock "$dev"
 # libdevmapper stores ',' and '%' escaped (\x2c), so look at what vaultd
 # reports, and mount it to show vaultd finds the mapping's node anyway.
 special='a-_.+=,@%Z9'
-vaultctl unlock "$dev" --name "$special" --mount /special --key-file "$KEY_FILE"
+vaultctl unlock "$dev" --name "$special" --mount /mnt/special --key-file "$KEY_FILE"
 check "every allowed special character is fine" \
     test "$(volume_field "$dev" mappingName)" = "$special"
-check "and it is mounted" mountpoint -q /special
+check "and it is mounted" mountpoint -q /mnt/special
 vaultctl lock "$dev"

@@ -2,36 +2,6 @@
 # the two differ), once for unlock, never echoed.
 source "$(dirname "${BASH_SOURCE[0]}")/../vault-lib.sh"
 
-# Runs vaultctl on a pseudo-terminal, answering each passphrase prompt with
-# the next of ANSWERS (comma separated); prints what the terminal showed.
-on_tty() {
-    local answers=$1
-    shift
-    python3 - "$answers" "$@" <<'PY'
-import os, pty, sys
-
-answers = sys.argv[1].split(",")
-pid, fd = pty.fork()
-if pid == 0:
-    os.execvp(sys.argv[2], sys.argv[2:])
-shown = b""
-while True:
-    try:
-        chunk = os.read(fd, 1024)
-    except OSError:
-        break
-    if not chunk:
-        break
-    shown += chunk
-    if shown.rstrip().endswith(b":") and answers:
-        os.write(fd, answers.pop(0).encode() + b"\n")
-        shown += b"<answered>\n"
-_, status = os.waitpid(pid, 0)
-sys.stdout.write(shown.decode(errors="replace"))
-sys.exit(os.waitstatus_to_exitcode(status))
-PY
-}
-
 dev=$(lab_attach typed 128M)
 wait_state "$dev" empty
 

@@ -1,0 +1,116 @@
+# vaultd's bus surface under fire: vaultd-bus-fuzz (tests/fuzz) sends at
+# least 10,000 malformed and hostile calls to the running vaultd (wrong
+# argument types and counts, unknown objects, interfaces and members, huge
+# strings, hostile descriptors, names and mount points, bad option dicts).
+# Afterwards vaultd still answers from the same process, its memory is within
+# 10 % of where it was after the warm-up, it holds no more descriptors, and
+# nothing changed that the fuzzer may not touch: the bystander disk (byte for
+# byte), the guest's root (no new or changed file outside the sandbox), the
+# mount table. The target disk is fair game and ends up formatted.
+#
+# It takes a while under TCG, longer than the lab's default limits:
+#     python3 tests/lab/lab.py --build-dir BUILD --out OUT \
+#         --timeout 7200 --scenario-timeout 5400 fuzz
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../vault-lib.sh"
+
+FUZZ=$LAB_BUILD/tests/fuzz/vaultd-bus-fuzz
+REPORT=$LAB_OUT/fuzz-report.txt
+SANDBOX=$PWD/sandbox
+check "the fuzzer is built" test -x "$FUZZ"
+
+target=$(lab_attach fuzz-target 256M)
+bystander=$(lab_attach fuzz-bystander 64M)
+
+# The bystander holds an ext4 filesystem with a file; nobody gives it to vaultd.
+mkfs.ext4 -q -L bystander "/dev/$bystander"
+mkdir bystander-mnt
+mount "/dev/$bystander" bystander-mnt
+echo "the bystander's own data" >bystander-mnt/keep
+umount bystander-mnt
+wait_state "$bystander" data
+wait_state "$target" empty
+bystander_sum=$(sha256sum "/dev/$bystander" | cut -d' ' -f1)
+
+# Every file the guest wrote since boot is in the overlay's upper layer
+# (guest/init mounts it), which PID 1's root still shows. Directories are
+# listed without times: adding and removing entries touches them.
+root_snapshot() {
+    (cd /proc/1/root/rw/upper && find . -path "./${PWD#/}" -prune -o \
+        \( -type d -printf '%p %y\n' -o -printf '%p %y %s %T@\n' \) | sort)
+}
+
+# vaultd's mount base may appear; it is vaultd's to create.
+unexpected_root_changes() {
+    diff <(echo "$root_before") <(root_snapshot) | grep '^[<>]' |
+        grep -v -E '^> \./media(/vault)? d$' || true
+}
+
+mounts_now() {
+    findmnt --raw --noheadings --output TARGET,SOURCE | sort
+}
+
+figure() {
+    sed -n "s/^$1=//p" "$REPORT"
+}
+
+vmrss_of() {
+    awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
+}
+
+root_before=$(root_snapshot)
+mounts_before=$(mounts_now)
+log_before=$(stat -c %s "$LAB_VAULTD_LOG")
+etc_before=$(ls -A /etc | sha256sum)
+
+status=0
+"$FUZZ" --target "$target" --bystander "$bystander" --sandbox "$SANDBOX" \
+    --calls 10000 --warmup 400 --report "$REPORT" || status=$?
+check "the fuzzer ran to the end" test "$status" -eq 0
+
+echo "figures: $(tr '\n' ' ' <"$REPORT")"
+pid=$(figure daemon_pid)
+echo "vaultd.log grew by $(($(stat -c %s "$LAB_VAULTD_LOG") - log_before)) bytes"
+
+# Liveness: the same process answers, and it still knows its volumes.
+check "vaultd is the same process ($pid)" kill -0 "$pid"
+check "vaultd answers Manager.Version" busctl --system get-property org.vaultd.Vault1 \
+    /org/vaultd/Vault1 org.vaultd.Vault1.Manager Version
+check "vaultd answers GetManagedObjects" busctl --system call org.vaultd.Vault1 \
+    /org/vaultd/Vault1 org.freedesktop.DBus.ObjectManager GetManagedObjects
+check "vaultctl still lists the bystander" volume_is "$bystander" data
+
+# Memory and descriptors against the baseline taken after the warm-up.
+baseline=$(figure rss_baseline_kib)
+rss=$(vmrss_of "$pid")
+echo "vaultd VmRSS: baseline $baseline kB, now $rss kB, peak $(figure rss_peak_kib) kB"
+check "VmRSS is within 10 % of the baseline" \
+    test $((rss * 100)) -le $((baseline * 110)) -a $((rss * 100)) -ge $((baseline * 90))
+fds=$(ls "/proc/$pid/fd" | wc -l)
+echo "vaultd descriptors: baseline $(figure fds_baseline), now $fds"
+check "vaultd holds no more descriptors than at the baseline" test "$fds" -le "$(figure fds_baseline)"
+
+# Nothing changed that the fuzzer may not touch.
+check "the bystander is byte for byte as it was" \
+    test "$bystander_sum" = "$(sha256sum "/dev/$bystander" | cut -d' ' -f1)"
+changes=$(unexpected_root_changes)
+[[ -z $changes ]] || echo "changes in the guest's root outside the sandbox:"$'\n'"$changes"
+check "no new or changed file in the guest's root outside the sandbox" test -z "$changes"
+check "no new entry in /etc" test "$etc_before" = "$(ls -A /etc | sha256sum)"
+check "nothing under /etc/vault" test ! -e /etc/vault
+check "the sandbox's link still points at /etc" test "$(readlink "$SANDBOX/etc-link")" = /etc
+check "no label ran as a shell command" test ! -e /pwn1 -a ! -e /pwn2
+mounts_after=$(mounts_now)
+[[ $mounts_after == "$mounts_before" ]] ||
+    diff <(echo "$mounts_before") <(echo "$mounts_after") || true
+check "the mount table is as it was" test "$mounts_after" = "$mounts_before"
+check "no dm-crypt mapping is left" no_crypt_mapping
+check "no volume key is left in the kernel" no_volume_key_in_kernel
+
+# What the fuzzer judged against the interface XML (its output has the calls).
+check "no call that must fail got a success reply" test "$(figure must_fail_successes)" -eq 0
+check "every call got a reply in time" test "$(figure hangs)" -eq 0
+check "no mount appeared outside the sandbox and /media/vault" \
+    test "$(figure mount_violations)" -eq 0
+check "no error reply left the target changed" test "$(figure changed_on_error)" -eq 0
+check "at least 10,000 hostile calls were sent" test "$(figure hostile_calls)" -ge 10000
