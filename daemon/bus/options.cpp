@@ -56,6 +56,12 @@ engine::Result<engine::UnlockRequest> decodeUnlock(const std::string& name, cons
 {
     engine::UnlockRequest r;
     r.name = name;
+    // Present but empty is a mistake, not a request for the default.
+    if (auto it = options.find("mount-point"); it != options.end() &&
+                                               it->second.containsValueOfType<std::string>() &&
+                                               it->second.get<std::string>().empty())
+        return makeError(ErrorCode::InvalidMountPoint,
+                         "invalid mount point '': leave the option out for the default");
     for (auto st : {onlyKnown(options, {"mount", "mount-point", "interactive"}),
                     take(options, "mount", r.mount), take(options, "mount-point", r.mountPoint)}) {
         if (!st)

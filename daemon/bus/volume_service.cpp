@@ -112,6 +112,8 @@ std::optional<std::string> VolumeService::find(const std::string& spec) const
     else if (name.starts_with("/dev/") && name.find('/', 5) == std::string::npos)
         name = name.substr(5);
 
+    if (name.empty())
+        return std::nullopt;
     for (const auto& [kernelName, object] : objects_) {
         const engine::Volume& v = object->volume();
         if (kernelName == name || v.mappingName == name)

@@ -92,3 +92,9 @@ TEST_CASE("methods without options refuse any option", "[unit]")
     CHECK_THAT(bus::expectNoOptions({{"force", sdbus::Variant(true)}}),
                FailsWith(ErrorCode::InvalidArgument));
 }
+
+TEST_CASE("an empty mount-point option is refused, not taken as the default", "[unit]")
+{
+    bus::Options options{{"mount-point", sdbus::Variant(std::string())}};
+    CHECK_THAT(bus::decodeUnlock("data", options), FailsWith(ErrorCode::InvalidMountPoint));
+}
