@@ -53,6 +53,25 @@ void toJournal(int priority, std::string_view message, Fields fields)
     sd_journal_sendv(iov.data(), static_cast<int>(iov.size()));
 }
 
+// Callers' strings reach messages (names, paths): a newline in one must not
+// forge a line of its own in a text log.
+std::string escaped(std::string_view text)
+{
+    std::string out;
+    out.reserve(text.size());
+    for (unsigned char c : text) {
+        if (c < 0x20 || c == 0x7f) {
+            static constexpr char hex[] = "0123456789abcdef";
+            out += "\\x";
+            out += hex[c >> 4];
+            out += hex[c & 0xf];
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    return out;
+}
+
 void toStderr(int priority, std::string_view message, Fields fields)
 {
     std::string line = "vaultd: ";
@@ -60,12 +79,12 @@ void toStderr(int priority, std::string_view message, Fields fields)
         line += "error: ";
     else if (priority == LOG_WARNING)
         line += "warning: ";
-    line += message;
+    line += escaped(message);
     for (const auto& [field, value] : fields) {
         line += ' ';
         line += fieldName(field);
         line += '=';
-        line += value;
+        line += escaped(value);
     }
     line += '\n';
     std::lock_guard lock(stderrMutex);
