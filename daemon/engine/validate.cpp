@@ -29,6 +29,18 @@ bool isInside(std::string_view path, std::string_view tree)
     return path.size() == tree.size() || path[tree.size()] == '/';
 }
 
+// At most 64 bytes of a caller's string for a message, cut on a UTF-8
+// character boundary: sd-bus refuses an error reply that is not valid UTF-8.
+std::string_view quotable(std::string_view text)
+{
+    if (text.size() <= 64)
+        return text;
+    std::size_t end = 64;
+    while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80)
+        --end;
+    return text.substr(0, end);
+}
+
 std::optional<std::string_view> systemTreeOf(std::string_view path)
 {
     for (std::string_view tree : kSystemTrees) {
@@ -50,7 +62,8 @@ Status checkMappingName(std::string_view name)
 {
     if (name.empty())
         return makeError(ErrorCode::InvalidName, "the mapping name is empty");
-    if (name == "." || name == "..")
+    // /dev/mapper/control is device-mapper's own node.
+    if (name == "." || name == ".." || name == "control")
         return makeError(ErrorCode::InvalidName, fmt::format("'{}' is not a mapping name", name));
     if (name.size() > kMaxMappingName)
         return makeError(ErrorCode::InvalidName,
@@ -69,7 +82,7 @@ Status checkMountPoint(std::string_view path)
     if (path.empty() || path.front() != '/')
         return badMountPoint(path, "it must be an absolute path");
     if (path.size() > kMaxPathLength)
-        return badMountPoint(path.substr(0, 64), "it is too long");
+        return badMountPoint(quotable(path), "it is too long");
     if (path.back() == '/')
         return badMountPoint(path, "it ends with a slash");
 
