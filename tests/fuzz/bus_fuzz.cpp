@@ -17,9 +17,12 @@ namespace {
 constexpr const char* kUsage =
     "usage: vaultd-bus-fuzz --target NAME --bystander NAME --sandbox DIR [--seed N]\n"
     "                       [--calls N] [--warmup N] [--floods N] [--slow N] [--no-bus-limit]\n"
-    "                       [--report FILE]\n"
+    "                       [--ascii-huge] [--report FILE]\n"
     "  NAME is a kernel name (vdb). Everything the target holds is destroyed; the\n"
-    "  bystander's object only ever gets Properties.Get and GetAll.\n";
+    "  bystander's object only ever gets Properties.Get and GetAll. DIR must lie in\n"
+    "  one of vaultd's mount roots (by default /secure, /mnt, /media).\n"
+    "  --ascii-huge keeps multi-byte characters out of huge strings, to get past a\n"
+    "  vaultd that dies when it cuts one in half and fuzz the rest.\n";
 
 bool parse(int argc, char** argv, vaultd::fuzz::RunOptions& o)
 {
@@ -27,6 +30,10 @@ bool parse(int argc, char** argv, vaultd::fuzz::RunOptions& o)
         const std::string flag = argv[i];
         if (flag == "--no-bus-limit") {
             o.busLimit = false;
+            continue;
+        }
+        if (flag == "--ascii-huge") {
+            o.asciiHuge = true;
             continue;
         }
         if (i + 1 >= argc)

@@ -18,6 +18,7 @@ constexpr unsigned long kRoundCalls = 100;
 // Longer than vaultd's 10 s read deadline plus a mkfs under TCG.
 constexpr auto kCallTimeout = 120s;
 constexpr std::size_t kBusLimit = 32u << 20;  // dbus-daemon's max_message_size
+constexpr std::size_t kRecentCalls = 5;
 
 // The daemon's own rule: [A-Za-z0-9] stays, every other byte becomes _xx.
 std::string volumePath(const std::string& kernelName)
@@ -53,6 +54,7 @@ FuzzRun::FuzzRun(RunOptions options)
 {
     world_.floodsLeft = options_.floods;
     world_.slowLeft = options_.slow;
+    world_.asciiHuge = options_.asciiHuge;
 }
 
 bool FuzzRun::discover()
@@ -101,12 +103,33 @@ Outcome FuzzRun::sendHostile(Call& call)
     const TargetView before = world_.view;
     const Outcome out = bus_.send(call, kCallTimeout);
     tally_.record(call, out);
+    noteIfDaemonExited(call, out);
     if (out.kind == Outcome::Kind::Success && call.onSuccess)
         call.onSuccess();
     const bool reached = out.kind != Outcome::Kind::NotSent && out.kind != Outcome::Kind::Dropped;
     if (call.mutating && !call.noReply && reached)
         checkAfterMutation(call, out, before);
     return out;
+}
+
+void FuzzRun::noteIfDaemonExited(const Call& call, const Outcome& out)
+{
+    if (out.kind == Outcome::Kind::NotSent)
+        return;
+    recent_.push_back(call.describe() + " -> " + replyText(out).substr(0, 300));
+    if (recent_.size() > kRecentCalls)
+        recent_.pop_front();
+    // A call vaultd never answers, or a bus that no longer knows the name.
+    const bool suspicious = out.errorName == "org.freedesktop.DBus.Error.NoReply" ||
+                            out.errorName == "org.freedesktop.DBus.Error.ServiceUnknown" ||
+                            out.errorName == "org.freedesktop.DBus.Error.NameHasNoOwner";
+    if (daemonExited_ || !suspicious || sampleDaemon(pid_).alive)
+        return;
+    daemonExited_ = true;
+    fmt::print("bus-fuzz: FINDING vaultd (pid {}) has exited; the last calls, oldest first:\n",
+               pid_);
+    for (const auto& line : recent_)
+        fmt::print("  {}\n", line);
 }
 
 void FuzzRun::checkAfterMutation(const Call& call, const Outcome& out, const TargetView& before)
@@ -137,7 +160,8 @@ void FuzzRun::round(unsigned long index)
                    state, world_.view.state);
     if (index < states.size())
         warmUpAllocators();
-    for (unsigned long i = 0; i < kRoundCalls && tally_.hostileSent() < options_.calls; ++i) {
+    for (unsigned long i = 0;
+         i < kRoundCalls && tally_.hostileSent() < options_.calls && !daemonExited_; ++i) {
         const Generator& g = drawGenerator(world_.rng);
         Call call;
         call.category = g.category;
@@ -152,7 +176,7 @@ void FuzzRun::warmUpAllocators()
     // mmap threshold after freeing a big block and keeps per-thread arenas,
     // so vaultd's VmRSS settles only once it has seen the biggest inputs on
     // each of its threads. The baseline comes after this.
-    for (unsigned slot = 0; slot < kHugeStringSlots; ++slot) {
+    for (unsigned slot = 0; slot < kHugeStringSlots && !daemonExited_; ++slot) {
         Call call;
         hugeStringCall(world_, 1 << 20, slot, call);
         sendHostile(call);
@@ -163,13 +187,24 @@ void FuzzRun::sweep()
 {
     // Chance alone may never try "control" on a locked target, or the link
     // to /etc on an unlocked one: try every value once where it matters.
+    // Invalid UTF-8 cannot even be sent: sd-bus refuses such strings client
+    // side. Three kinds of bad sequence are tried once, here, not drawn.
+    for (const std::string bad : {"\xff\xfe-not-utf8", "\xc3(", "\xed\xa0\x80"}) {
+        Call call;
+        unlockAs(world_, {bad, false}, call);
+        sendHostile(call);
+    }
     for (const Sample& name : pools_.mappingNames) {
+        if (daemonExited_)
+            return;
         steering_.bringTo("locked");
         Call call;
         unlockAs(world_, name, call);
         sendHostile(call);
     }
     for (const Sample& point : pools_.mountPoints) {
+        if (daemonExited_)
+            return;
         steering_.bringTo("unlocked");
         Call call;
         mountAt(world_, point, call);
@@ -179,6 +214,8 @@ void FuzzRun::sweep()
         if (info.pace != Pace::Fast)
             continue;
         for (Method m : {Method::Unlock, Method::Format}) {
+            if (daemonExited_)
+                return;
             steering_.bringTo("locked");
             Call call;
             passphraseCall(world_, info.kind, m, true, call);
@@ -272,7 +309,9 @@ int FuzzRun::run()
         world_.bystanderPath, world_.sandbox, pid_);
 
     plan();
-    for (unsigned long index = 0; tally_.hostileSent() < options_.calls; ++index) {
+    // Once vaultd is gone every call fails alike: nothing more to learn.
+    for (unsigned long index = 0; tally_.hostileSent() < options_.calls && !daemonExited_;
+         ++index) {
         beforeRound(index);
         round(index);
         const DaemonSample s = sample();
@@ -358,6 +397,7 @@ void FuzzRun::writeReport() const
     put("mounts_left", mounts_->added().size());
     put("reconnects", bus_.reconnects());
     put("alive", alive_ ? 1 : 0);
+    put("daemon_exited", daemonExited_ ? 1 : 0);
     put("daemon_pid", pid_);
     put("rss_start_kib", start_.rssKib);
     put("rss_baseline_kib", baseline_.rssKib);

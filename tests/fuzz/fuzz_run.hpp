@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <set>
 #include <string>
@@ -34,6 +35,7 @@ struct RunOptions {
     unsigned floods = 3;
     unsigned slow = 4;
     bool busLimit = true;
+    bool asciiHuge = false;  // see World::asciiHuge
 };
 
 class FuzzRun {
@@ -52,6 +54,7 @@ private:
     void sendCostly();
     void sendBusLimit();
     void checkAfterMutation(const Call& call, const Outcome& out, const TargetView& before);
+    void noteIfDaemonExited(const Call& call, const Outcome& out);
     DaemonSample sample();
     void plan();
     void beforeRound(unsigned long index);
@@ -78,6 +81,9 @@ private:
     std::uint64_t floodBytesMax_ = 0;
     unsigned long stateReads_ = 0;
     std::vector<std::string> changedOnError_;
+    // The last hostile calls and their replies, to name what killed vaultd.
+    std::deque<std::string> recent_;
+    bool daemonExited_ = false;
     std::set<std::string> reportedMounts_;
     bool alive_ = false;
     std::size_t managedAtEnd_ = 0;

@@ -362,15 +362,15 @@ void hostileOptionsCall(World& w, const Pools& pools, Call& c)
     case Method::Mount:
         c.args = {stringArg(""), optionsArg(o)};
         c.mustFail =
-            !o.dict.empty() || !w.isOpen() || !mountMaySucceed(w, w.view.mappingName, {"", true});
+            !o.wellFormed || !w.isOpen() || !mountMaySucceed(w, w.view.mappingName, {"", true});
         break;
     case Method::Unmount:
         c.args = {optionsArg(o)};
-        c.mustFail = !o.dict.empty();
+        c.mustFail = !o.wellFormed;
         break;
     case Method::Lock:
         c.args = {optionsArg(o)};
-        c.mustFail = !o.dict.empty() || !w.isLuks();
+        c.mustFail = !o.wellFormed || !w.isLuks();
         break;
     }
 }
@@ -487,23 +487,23 @@ void hugeStringCall(World& w, std::size_t n, unsigned slot, Call& c)
 {
     Rng& r = w.rng;
     c.category = "huge-strings";
-    const std::string absolute = hugeString(n, w.sandbox + "/m/");
+    const std::string absolute = hugeString(w, n, w.sandbox + "/m/");
     OptionsDraft none;
     switch (slot) {
     case 0:
         c.path = kManagerPath;
         c.interface = kManagerInterface;
         c.member = "FindVolume";
-        c.args = {stringArg(hugeString(n, "/dev/"))};
+        c.args = {stringArg(hugeString(w, n, "/dev/"))};
         break;
     case 1:
         onTarget(w, c, Method::Unlock);
-        c.args = {fdArg(secret(w, c, FdKind::Passphrase).fd), stringArg(hugeString(n, "n")),
+        c.args = {fdArg(secret(w, c, FdKind::Passphrase).fd), stringArg(hugeString(w, n, "n")),
                   optionsArg(none)};
         break;
     case 2:
         onTarget(w, c, Method::Format);
-        c.args = {fdArg(secret(w, c, FdKind::Passphrase).fd), stringArg(hugeString(n, "ext4")),
+        c.args = {fdArg(secret(w, c, FdKind::Passphrase).fd), stringArg(hugeString(w, n, "ext4")),
                   optionsArg(none)};
         break;
     case 3:
@@ -513,7 +513,7 @@ void hugeStringCall(World& w, std::size_t n, unsigned slot, Call& c)
         const bool label = r.oneIn(2);
         onTarget(w, c, Method::Format);
         OptionsDraft o;
-        o.dict[label ? "label" : "force"] = sdbus::Variant(hugeString(n, "/dev/"));
+        o.dict[label ? "label" : "force"] = sdbus::Variant(hugeString(w, n, "/dev/"));
         o.shown = label ? "{label: huge}" : "{force: huge}";
         c.args = {fdArg(secret(w, c, FdKind::Passphrase).fd), stringArg("ext4"), optionsArg(o)};
         c.mustFail = true;
@@ -523,12 +523,13 @@ void hugeStringCall(World& w, std::size_t n, unsigned slot, Call& c)
     }
     case 5:
         onTarget(w, c, Method::Mount);
-        c.args = {stringArg(r.oneIn(2) ? absolute : hugeString(n, "relative/")), optionsArg(none)};
+        c.args = {stringArg(r.oneIn(2) ? absolute : hugeString(w, n, "relative/")),
+                  optionsArg(none)};
         break;
     case 6: {
         onTarget(w, c, Method::Lock);
         OptionsDraft o;
-        o.dict[hugeString(n, "key-")] = sdbus::Variant(true);
+        o.dict[hugeString(w, n, "key-")] = sdbus::Variant(true);
         o.shown = "{huge key: b}";
         c.args = {optionsArg(o)};
         break;
@@ -546,7 +547,7 @@ void hugeStringCall(World& w, std::size_t n, unsigned slot, Call& c)
         c.path = w.targetPath;
         c.interface = kPropertiesInterface;
         c.member = "Get";
-        c.args = {stringArg(kVolumeInterface), stringArg(hugeString(n, "State"))};
+        c.args = {stringArg(kVolumeInterface), stringArg(hugeString(w, n, "State"))};
         break;
     }
     c.mustFail = true;
@@ -623,13 +624,13 @@ void busLimitCall(World& w, std::size_t bytes, bool asOptionKey, Call& c)
     if (asOptionKey) {
         onTarget(w, c, Method::Lock);
         OptionsDraft o;
-        o.dict[hugeString(bytes, "key-")] = sdbus::Variant(true);
+        o.dict[hugeString(w, bytes, "key-")] = sdbus::Variant(true);
         o.shown = fmt::format("{{key of {} bytes: b}}", bytes);
         c.args = {optionsArg(o)};
     } else {
         // Relative, so the refusal quotes the whole path back.
         onTarget(w, c, Method::Mount);
-        c.args = {stringArg(hugeString(bytes, "relative/")), optionsArg({})};
+        c.args = {stringArg(hugeString(w, bytes, "relative/")), optionsArg({})};
     }
     c.mustFail = true;
 }

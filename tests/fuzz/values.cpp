@@ -62,12 +62,21 @@ std::vector<Sample> mappingNames(const World& w)
     // clang-format on
 }
 
+std::string repeat(const std::string& piece, std::size_t times)
+{
+    std::string out;
+    for (std::size_t i = 0; i < times; ++i)
+        out += piece;
+    return out;
+}
+
 std::vector<Sample> mountPoints(const World& w)
 {
     // clang-format off
     const std::string s = w.sandbox;
     return {
-        // Allowed: absolute, normalised, outside the system's trees.
+        // Allowed: absolute, normalised, outside the system's trees and
+        // inside a mount root, where the sandbox is.
         {"", true},
         {s + "/m/one", true},
         {s + "/m/two", true},
@@ -77,9 +86,9 @@ std::vector<Sample> mountPoints(const World& w)
         {s + "/m/\u00fc", true},
         {s + "/m/" + std::string(200, 'x'), true},
         {s + "/real-dir", true},
-        // The XML does not say; vaultd refuses symbolic links on the way.
-        {s + "/dir-link", true},
-        {s + "/dir-link/sub", true},
+        // A symbolic link on the way, even to a harmless place.
+        {s + "/dir-link", false},
+        {s + "/dir-link/sub", false},
         // Through the link to /etc: would create or cover /etc/vault.
         {s + "/etc-link", false},
         {s + "/etc-link/vault", false},
@@ -97,6 +106,11 @@ std::vector<Sample> mountPoints(const World& w)
         {"/etc", false},
         {"/etc/vault", false},
         {"/etc/../tmp/x", false},
+        // Outside the mount roots (by default /secure, /mnt and /media).
+        {"/srv/vault", false},
+        {"/opt/vault", false},
+        {"/tmp/vault", false},
+        {"/mnt/../etc", false},
         {"/", false},
         {"/home", false},
         {"/usr/local/vault", false},
@@ -121,6 +135,9 @@ std::vector<Sample> mountPoints(const World& w)
         {"$(reboot)", false},
         // Refused, and quoted in vaultd's log: must not start a line there.
         {s + "/m/x\nvaultd: forged line", false},
+        // Too long, and vaultd quotes its first 64 bytes: they end inside a
+        // character, which is no longer valid UTF-8.
+        {"/" + repeat(w.asciiHuge ? "ue" : "\u00fc", 2100), false},
     };
     // clang-format on
 }
@@ -227,10 +244,11 @@ bool labelAllowed(const std::string& label, const std::string& filesystem)
     return true;
 }
 
-std::string hugeString(std::size_t size, const std::string& head)
+std::string hugeString(const World& world, std::size_t size, const std::string& head)
 {
-    // 8 bytes a round, one of them a two-byte character, never cut in half.
-    static const std::string pattern = "fuzz-\u00fc-";
+    // 8 bytes a round, one character of two bytes among them unless ASCII
+    // only; the end never falls inside a character.
+    const std::string pattern = world.asciiHuge ? "fuzz-ue-" : "fuzz-\u00fc-";
     std::string s = head.substr(0, size);
     while (s.size() + pattern.size() <= size)
         s += pattern;
@@ -298,12 +316,13 @@ std::pair<sdbus::Variant, std::string> randomVariant(World& world, const Pools& 
 
 OptionsDraft hostileOptions(World& world, const Pools& pools, Method m)
 {
-    using KnownKey = std::pair<std::string, std::string>;  // key, signature
-    std::vector<KnownKey> known;
+    // The keys the XML lists for @m, with their types.
+    using KnownKey = std::pair<std::string, std::string>;
+    std::vector<KnownKey> known = {{"interactive", "b"}};
     if (m == Method::Format)
-        known = {{"label", "s"}, {"force", "s"}};
+        known.insert(known.end(), {{"label", "s"}, {"force", "s"}});
     if (m == Method::Unlock)
-        known = {{"mount", "b"}, {"mount-point", "s"}};
+        known.insert(known.end(), {{"mount", "b"}, {"mount-point", "s"}});
 
     OptionsDraft d;
     Rng& r = world.rng;
@@ -312,7 +331,7 @@ OptionsDraft hostileOptions(World& world, const Pools& pools, Method m)
     const std::size_t entries = r.oneIn(4) ? 0 : 1 + r.below(3);
     for (std::size_t i = 0; i < entries; ++i) {
         const std::size_t how = r.below(5);
-        if (how <= 1 && !known.empty()) {
+        if (how <= 1) {
             // A known key with the type it takes: only the value is hostile.
             const auto& [key, sig] = r.pick(known);
             if (key == "label") {
@@ -327,13 +346,14 @@ OptionsDraft hostileOptions(World& world, const Pools& pools, Method m)
                     world.forceToken() + " ",
                     "/dev/disk/by-id/x:" + std::to_string(world.view.size),
                     "$(id)",
-                    hugeString(1 << 16, "/dev/"),
+                    hugeString(world, 1 << 16, "/dev/"),
                 };
                 d.force = r.pick(forces);
                 d.dict[key] = sdbus::Variant(d.force);
-            } else if (key == "mount") {
-                d.mount = r.oneIn(2);
-                d.dict[key] = sdbus::Variant(d.mount);
+            } else if (key == "mount" || key == "interactive") {
+                const bool on = r.oneIn(2);
+                d.mount = d.mount || (key == "mount" && on);
+                d.dict[key] = sdbus::Variant(on);
             } else {
                 const Sample& mp = r.pick(pools.mountPoints);
                 d.mountPoint = mp.value;
@@ -341,7 +361,7 @@ OptionsDraft hostileOptions(World& world, const Pools& pools, Method m)
                 d.dict[key] = sdbus::Variant(mp.value);
             }
             shown[key] = key + ":" + sig;
-        } else if (how == 2 && !known.empty()) {
+        } else if (how == 2) {
             const auto& [key, sig] = r.pick(known);
             auto [value, what] = randomVariant(world, pools, sig);
             d.dict[key] = value;

@@ -38,9 +38,9 @@ void makeSandbox(const std::string& sandbox);
 
 bool labelAllowed(const std::string& label, const std::string& filesystem);
 
-// A string of @size bytes that stays valid UTF-8 (sd-bus refuses anything
-// else client side) and starts with @head.
-std::string hugeString(std::size_t size, const std::string& head);
+// A string of @size bytes that starts with @head and stays valid UTF-8
+// (sd-bus refuses anything else client side); ASCII only if World::asciiHuge.
+std::string hugeString(const World& world, std::size_t size, const std::string& head);
 
 enum class Method { Format, Unlock, Mount, Unmount, Lock };
 const char* methodName(Method m);
@@ -55,7 +55,9 @@ struct OptionsDraft {
 };
 
 // An a{sv} for @m: often empty or plausible, often with unknown keys,
-// wrongly typed values, and t values of 0 and 2^64-1.
+// wrongly typed values, and t values of 0 and 2^64-1. Known keys are those
+// the XML lists: interactive (b) everywhere, label and force (s) for Format,
+// mount (b) and mount-point (s) for Unlock.
 OptionsDraft hostileOptions(World& world, const Pools& pools, Method m);
 Arg optionsArg(const OptionsDraft& draft);
 

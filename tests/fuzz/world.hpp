@@ -34,13 +34,17 @@ struct World {
     std::set<std::string> protectedPaths;
     // Their kernel and mapping names: FindVolume may rightly resolve these.
     std::set<std::string> otherNames;
-    // A directory of our own: mount points that may really be used live
-    // here, next to a symbolic link to /etc and other traps.
+    // A directory of our own inside one of vaultd's mount roots: mount
+    // points that may really be used live here, next to a symbolic link to
+    // /etc and other traps.
     std::string sandbox;
     FdPlaces places;
     // What keyslot 0 of the target holds; a successful Format changes it.
     std::string passphrase = "fuzz: correct horse battery staple";
     TargetView view;
+    // Huge strings without multi-byte characters: a way past a vaultd that
+    // dies when it cuts one in half, to fuzz the rest.
+    bool asciiHuge = false;
     // Descriptors that cost time are rationed; the runner schedules them.
     unsigned floodsLeft = 0;
     unsigned slowLeft = 0;
