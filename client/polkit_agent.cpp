@@ -61,6 +61,9 @@ PolkitAgent::PolkitAgent()
     UniqueFd readEnd(fds[0]);
     UniqueFd writeEnd(fds[1]);
 
+    // Not --fallback: polkitd uses a fallback agent only for a subject it can
+    // place in a login session, and an SSH or cron caller often has none. This
+    // agent is scoped to our own process and lives only for this call.
     const std::string pid = std::to_string(getpid());
     const std::string fd = std::to_string(notifyFd);
     char* argv[] = {const_cast<char*>(agentPath),
@@ -68,7 +71,6 @@ PolkitAgent::PolkitAgent()
                     const_cast<char*>(pid.c_str()),
                     const_cast<char*>("--notify-fd"),
                     const_cast<char*>(fd.c_str()),
-                    const_cast<char*>("--fallback"),
                     nullptr};
 
     posix_spawn_file_actions_t actions;

@@ -114,7 +114,7 @@ on_tty() {
     local answers=$1
     shift
     python3 - "$answers" "$@" <<'PY'
-import os, pty, sys
+import os, pty, select, sys, termios, time
 
 answers = sys.argv[1].split(",")
 pid, fd = pty.fork()
@@ -130,6 +130,11 @@ while True:
         break
     shown += chunk
     if shown.rstrip().endswith(b":") and answers:
+        # A prompt may be printed before echo goes off (pkttyagent does
+        # that): answer once the terminal stops echoing, or after 5 s.
+        deadline = time.monotonic() + 5
+        while termios.tcgetattr(fd)[3] & termios.ECHO and time.monotonic() < deadline:
+            select.select([], [], [], 0.01)
         os.write(fd, answers.pop(0).encode() + b"\n")
         shown += b"<answered>\n"
 _, status = os.waitpid(pid, 0)
