@@ -66,12 +66,9 @@ PolkitAgent::PolkitAgent()
     // agent is scoped to our own process and lives only for this call.
     const std::string pid = std::to_string(getpid());
     const std::string fd = std::to_string(notifyFd);
-    char* argv[] = {const_cast<char*>(agentPath),
-                    const_cast<char*>("--process"),
-                    const_cast<char*>(pid.c_str()),
-                    const_cast<char*>("--notify-fd"),
-                    const_cast<char*>(fd.c_str()),
-                    nullptr};
+    char* argv[] = {const_cast<char*>(agentPath),   const_cast<char*>("--process"),
+                    const_cast<char*>(pid.c_str()), const_cast<char*>("--notify-fd"),
+                    const_cast<char*>(fd.c_str()),  nullptr};
 
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);

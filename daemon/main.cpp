@@ -32,10 +32,10 @@ int main(int argc, char** argv)
         vaultd::Daemon daemon(std::move(config).value());
         return daemon.run();
     } catch (const sdbus::Error& e) {
-        vaultd::log::error("failed to start: " + e.getMessage(),
+        vaultd::log::error("stopped: " + e.getMessage(),
                            {{vaultd::log::Field::Error, e.getName()}});
     } catch (const std::exception& e) {
-        vaultd::log::error(std::string("failed to start: ") + e.what());
+        vaultd::log::error(std::string("stopped: ") + e.what());
     }
     return 1;
 }

@@ -3,6 +3,12 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
+
+#include <exception>
+
+#include "system/log.hpp"
+
 namespace vaultd::bus {
 
 BusLoop::BusLoop(boost::asio::io_context& io, sdbus::IConnection& connection)
@@ -22,7 +28,24 @@ void BusLoop::start()
 
 void BusLoop::poke()
 {
-    while (connection_.processPendingRequest()) {}
+    // A handler that throws must cost one message, not the bus: sdbus-c++
+    // turns an sdbus::Error from a method into an error reply, but anything
+    // else, or a failure to send, comes out here.
+    // A connection that is gone fails every time: after a run of failures
+    // the error goes on up, and the daemon stops rather than spin.
+    constexpr int kMaxFailuresInARow = 16;
+    int failures = 0;
+    for (;;) {
+        try {
+            if (!connection_.processPendingRequest())
+                break;
+            failures = 0;
+        } catch (const std::exception& e) {
+            log::error(fmt::format("a bus message failed: {}", e.what()));
+            if (++failures == kMaxFailuresInARow)
+                throw;
+        }
+    }
     arm();
 }
 

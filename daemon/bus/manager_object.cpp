@@ -1,4 +1,5 @@
 #include "bus/manager_object.hpp"
+#include "engine/quote.hpp"
 
 #include <fmt/format.h>
 
@@ -33,7 +34,8 @@ sdbus::ObjectPath ManagerObject::FindVolume(const std::string& spec)
     auto path = service_.find(spec);
     if (!path)
         throw toBusError(engine::makeError(
-            ErrorCode::NoSuchDevice, fmt::format("no volume '{}': see 'vaultctl list'", spec)));
+            ErrorCode::NoSuchDevice,
+            fmt::format("no volume {}: see 'vaultctl list'", engine::quoted(spec))));
     return sdbus::ObjectPath(*path);
 }
 

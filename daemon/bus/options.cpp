@@ -1,4 +1,5 @@
 #include "bus/options.hpp"
+#include "engine/quote.hpp"
 
 #include <fmt/format.h>
 
@@ -18,7 +19,8 @@ engine::Status onlyKnown(const Options& options, std::initializer_list<std::stri
         for (auto k : known)
             found = found || key == k;
         if (!found)
-            return makeError(ErrorCode::InvalidArgument, fmt::format("unknown option '{}'", key));
+            return makeError(ErrorCode::InvalidArgument,
+                             fmt::format("unknown option {}", engine::quoted(key)));
     }
     return engine::Done{};
 }

@@ -55,18 +55,32 @@ void logOutcome(const engine::Volume& v, std::string_view verb, const engine::Er
             {{Field::Volume, v.kernelName}, {Field::Device, v.node}, {Field::Operation, verb}});
 }
 
-// Replies to @result from an engine Result, logging the outcome once.
+// Replies to @result from an engine Result, logging the outcome once. A
+// reply sd-bus cannot send (it throws) is logged and answered with a plain
+// Failed; it never unwinds into the event loop.
 template <typename Reply, typename T, typename OnValue>
 void reply(const engine::Volume& v, std::string_view verb, Reply& result,
            const engine::Result<T>& outcome, OnValue onValue)
 {
-    if (!outcome) {
-        logOutcome(v, verb, &outcome.error());
-        result.returnError(toBusError(outcome.error()));
-        return;
+    try {
+        if (!outcome) {
+            logOutcome(v, verb, &outcome.error());
+            result.returnError(toBusError(outcome.error()));
+            return;
+        }
+        logOutcome(v, verb, nullptr);
+        onValue(outcome.value());
+    } catch (const sdbus::Error& e) {
+        log::error(fmt::format("cannot send the reply to {}: {}", verb, e.getMessage()),
+                   {{Field::Volume, v.kernelName}, {Field::Operation, verb}});
+        try {
+            result.returnError(toBusError(
+                engine::makeError(engine::ErrorCode::Failed,
+                                  fmt::format("vaultd could not send its reply to {}", verb))));
+        } catch (const sdbus::Error&) {
+            // The caller is gone or the bus is; nothing more to tell anyone.
+        }
     }
-    logOutcome(v, verb, nullptr);
-    onValue(outcome.value());
 }
 
 template <typename T>

@@ -1,4 +1,5 @@
 #include "engine/operations.hpp"
+#include "engine/quote.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -95,8 +96,8 @@ Status Operations::checkFormatAllowed(const Topology& topology, const Volume& v,
                                          v.node, describeSignature(v.signature), token));
         if (request.force != token)
             return makeError(ErrorCode::NotEmpty,
-                             fmt::format("force '{}' does not match '{}', which is '{}' now",
-                                         request.force, v.node, token));
+                             fmt::format("force {} does not match '{}', which is '{}' now",
+                                         quoted(request.force), v.node, token));
     }
 
     const std::uint64_t usable = v.size > kLuks2DataOffset ? v.size - kLuks2DataOffset : 0;
@@ -113,9 +114,9 @@ Result<Changed> Operations::format(const std::string& kernelName, const SecretBu
 {
     auto fs = parseFilesystem(request.filesystem);
     if (!fs)
-        return makeError(
-            ErrorCode::InvalidArgument,
-            fmt::format("unknown filesystem '{}': use ext4, xfs or btrfs", request.filesystem));
+        return makeError(ErrorCode::InvalidArgument,
+                         fmt::format("unknown filesystem {}: use ext4, xfs or btrfs",
+                                     quoted(request.filesystem)));
     if (auto st = checkLabel(request.label, *fs); !st)
         return st.error();
     if (passphrase.empty())
@@ -160,9 +161,9 @@ Status Operations::checkRequestedMountPoint(const std::string& path) const
         return st;
     if (!isUnderRoots(path, config_.mountRoots))
         return makeError(ErrorCode::InvalidMountPoint,
-                         fmt::format("invalid mount point '{}': it must be one of, or inside one "
+                         fmt::format("invalid mount point {}: it must be one of, or inside one "
                                      "of, the mount roots {}",
-                                     path, fmt::join(config_.mountRoots, ", ")));
+                                     quoted(path), fmt::join(config_.mountRoots, ", ")));
     return Done{};
 }
 

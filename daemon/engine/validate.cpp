@@ -1,5 +1,7 @@
 #include "engine/validate.hpp"
 
+#include "engine/quote.hpp"
+
 #include <fmt/format.h>
 
 #include <array>
@@ -29,18 +31,6 @@ bool isInside(std::string_view path, std::string_view tree)
     return path.size() == tree.size() || path[tree.size()] == '/';
 }
 
-// At most 64 bytes of a caller's string for a message, cut on a UTF-8
-// character boundary: sd-bus refuses an error reply that is not valid UTF-8.
-std::string_view quotable(std::string_view text)
-{
-    if (text.size() <= 64)
-        return text;
-    std::size_t end = 64;
-    while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80)
-        --end;
-    return text.substr(0, end);
-}
-
 std::optional<std::string_view> systemTreeOf(std::string_view path)
 {
     for (std::string_view tree : kSystemTrees) {
@@ -53,7 +43,7 @@ std::optional<std::string_view> systemTreeOf(std::string_view path)
 Error badMountPoint(std::string_view path, std::string_view why)
 {
     return makeError(ErrorCode::InvalidMountPoint,
-                     fmt::format("invalid mount point '{}': {}", path, why));
+                     fmt::format("invalid mount point {}: {}", quoted(path), why));
 }
 
 }  // namespace
@@ -82,7 +72,7 @@ Status checkMountPoint(std::string_view path)
     if (path.empty() || path.front() != '/')
         return badMountPoint(path, "it must be an absolute path");
     if (path.size() > kMaxPathLength)
-        return badMountPoint(quotable(path), "it is too long");
+        return badMountPoint(path, "it is too long");
     if (path.back() == '/')
         return badMountPoint(path, "it ends with a slash");
 

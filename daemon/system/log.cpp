@@ -10,11 +10,27 @@
 #include <string>
 #include <vector>
 
+#include "engine/quote.hpp"
+
 namespace vaultd::log {
 namespace {
 
 std::atomic<bool> debugEnabled{false};
 std::mutex stderrMutex;
+
+// A message quotes callers' strings cut short already (engine::quoted); these
+// bounds keep any one line sane even where a long string slipped through.
+constexpr std::size_t kMaxMessage = 1024;
+constexpr std::size_t kMaxField = 256;
+
+std::string_view bounded(std::string_view message)
+{
+    return engine::clipped(message, kMaxMessage);
+}
+std::string_view boundedField(std::string_view value)
+{
+    return engine::clipped(value, kMaxField);
+}
 
 const char* fieldName(Field f)
 {
@@ -40,11 +56,11 @@ void toJournal(int priority, std::string_view message, Fields fields)
 {
     std::vector<std::string> lines;
     lines.reserve(fields.size() + 3);
-    lines.push_back("MESSAGE=" + std::string(message));
+    lines.push_back("MESSAGE=" + std::string(bounded(message)));
     lines.push_back("PRIORITY=" + std::to_string(priority));
     lines.push_back("SYSLOG_IDENTIFIER=vaultd");
     for (const auto& [field, value] : fields)
-        lines.push_back(std::string(fieldName(field)) + "=" + std::string(value));
+        lines.push_back(std::string(fieldName(field)) + "=" + std::string(boundedField(value)));
 
     std::vector<iovec> iov;
     iov.reserve(lines.size());
@@ -79,12 +95,12 @@ void toStderr(int priority, std::string_view message, Fields fields)
         line += "error: ";
     else if (priority == LOG_WARNING)
         line += "warning: ";
-    line += escaped(message);
+    line += escaped(bounded(message));
     for (const auto& [field, value] : fields) {
         line += ' ';
         line += fieldName(field);
         line += '=';
-        line += escaped(value);
+        line += escaped(boundedField(value));
     }
     line += '\n';
     std::lock_guard lock(stderrMutex);

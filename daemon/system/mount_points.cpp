@@ -1,4 +1,5 @@
 #include "system/mount_points.hpp"
+#include "engine/quote.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -23,7 +24,7 @@ using engine::makeError;
 engine::Error refuse(const std::string& path, const std::string& why)
 {
     return makeError(ErrorCode::InvalidArgument,
-                     fmt::format("cannot use '{}' as a mount point: {}", path, why));
+                     fmt::format("cannot use {} as a mount point: {}", engine::quoted(path), why));
 }
 
 // Whether a directory holds nothing but the names in @allowed.
@@ -101,7 +102,7 @@ engine::Result<engine::Changed> DirMountPoints::prepare(const std::string& path)
     fstat(dir.get(), &st);
     if (st.st_dev != parentSt.st_dev)
         return makeError(ErrorCode::Busy,
-                         fmt::format("something is mounted at '{}' already", path));
+                         fmt::format("something is mounted at {} already", engine::quoted(path)));
     if (!isEmptyDirectory(dir.get()))
         return refuse(path, "the directory is not empty");
     return created ? engine::Changed::Yes : engine::Changed::No;

@@ -1,4 +1,5 @@
 #include "system/mounter.hpp"
+#include "engine/quote.hpp"
 
 #include <libmount/libmount.h>
 
@@ -55,8 +56,8 @@ engine::Status LibMounter::mount(const std::string& source, const std::string& t
     if (rc != 0 || mnt_context_get_status(cxt.get()) != 1) {
         const int err = mnt_context_get_syscall_errno(cxt.get());
         const ErrorCode code = err == EBUSY ? ErrorCode::Busy : ErrorCode::Failed;
-        return makeError(code, fmt::format("failed to mount '{}' at '{}': {}", source, target,
-                                           explain(cxt.get(), rc)));
+        return makeError(code, fmt::format("failed to mount '{}' at {}: {}", source,
+                                           engine::quoted(target), explain(cxt.get(), rc)));
     }
     return engine::Done{};
 }
