@@ -79,8 +79,9 @@ void addUnlock(CLI::App& app, Targets& targets)
     CLI::App* sub =
         addVerb(app, targets, Verb::unlock, "Open the mapping of a volume, and mount it if asked");
     addDevice(sub, targets, "The volume to unlock");
-    sub->add_option("--name", targets.invocation.mappingName,
-                    "The mapping name, /dev/mapper/NAME (default luks-UUID)")
+    sub->add_option(
+           "--name", targets.invocation.mappingName,
+           "The mapping name, /dev/mapper/NAME (default: the EBS volume id, else luks-KERNELNAME)")
         ->type_name("NAME");
     // An optional value: "--mount" alone means vaultd's default mount point. Give DEVICE first
     // or write --mount=PATH, since a bare word after --mount is taken as its PATH.

@@ -18,7 +18,7 @@ struct Invocation {
     Verb verb = Verb::list;
     bool json = false;
     bool askPassword = true;  // --no-ask-password turns the polkit agent off
-    // DEVICE as typed; vaultd resolves it (FindVolume). Empty only for list.
+    // DEVICE as typed; vaultd resolves it (Resolve). Empty only for list.
     std::string device;
 
     // format
@@ -30,7 +30,7 @@ struct Invocation {
     std::optional<std::string> keyFile;
 
     // unlock
-    std::optional<std::string> mappingName;  // unset: luks-<LuksUuid>
+    std::optional<std::string> mappingName;  // unset: the EBS volume id, else luks-<kernel name>
     bool mount = false;                      // unlock --mount, with or without a path
 
     // unlock --mount PATH and mount DEVICE PATH; unset means vaultd's default place.

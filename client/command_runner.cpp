@@ -57,16 +57,18 @@ ActionReport actionOn(Verb verb, const std::string& device)
     return action;
 }
 
-// vaultd requires a mapping name; like systemd-cryptsetup, the default is
-// luks-<UUID> of the header. An explicit --name, even an empty one, goes to
-// vaultd as typed, which is the one to judge it.
+// vaultd requires a mapping name. The default is the EBS volume id, which
+// names one volume for its life, else luks-<kernel name>; never the LUKS
+// UUID alone, which a volume made from a snapshot shares with its original.
+// An explicit --name, even an empty one, goes to vaultd as typed, which is
+// the one to judge it.
 std::string mappingNameFor(const Invocation& invocation, const VolumeProperties& volume)
 {
     if (invocation.mappingName)
         return *invocation.mappingName;
-    if (volume.luksUuid.empty())
-        return {};
-    return "luks-" + volume.luksUuid;
+    if (!volume.ebsVolumeId.empty())
+        return volume.ebsVolumeId;
+    return "luks-" + volume.kernelName;
 }
 
 }  // namespace
@@ -109,7 +111,7 @@ void CommandRunner::list(VaultClient& client, const Invocation& invocation)
 
 void CommandRunner::status(VaultClient& client, const Invocation& invocation)
 {
-    VolumeProperties volume = client.volume(client.findVolume(invocation.device));
+    VolumeProperties volume = client.volume(client.resolve(invocation.device));
     out_ << (invocation.json ? dumpJson(volumeToJson(volume)) : formatStatus(volume));
 }
 
@@ -130,7 +132,7 @@ auto CommandRunner::authenticating(VaultClient& client, const Invocation& invoca
 
 void CommandRunner::format(VaultClient& client, const Invocation& invocation)
 {
-    std::string path = client.findVolume(invocation.device);
+    std::string path = client.resolve(invocation.device);
     VolumeProperties volume = client.volume(path);
 
     std::string device = deviceName(volume, invocation);
@@ -149,7 +151,7 @@ void CommandRunner::format(VaultClient& client, const Invocation& invocation)
 
 void CommandRunner::unlock(VaultClient& client, const Invocation& invocation)
 {
-    std::string path = client.findVolume(invocation.device);
+    std::string path = client.resolve(invocation.device);
     VolumeProperties volume = client.volume(path);
 
     std::string device = deviceName(volume, invocation);
@@ -187,7 +189,7 @@ void CommandRunner::unlock(VaultClient& client, const Invocation& invocation)
 
 void CommandRunner::mount(VaultClient& client, const Invocation& invocation)
 {
-    std::string path = client.findVolume(invocation.device);
+    std::string path = client.resolve(invocation.device);
     std::string device = deviceName(client.volume(path), invocation);
     std::string mountPoint = authenticating(
         client, invocation, [&] { return client.mount(path, invocation.mountPoint.value_or("")); });
@@ -199,7 +201,7 @@ void CommandRunner::mount(VaultClient& client, const Invocation& invocation)
 
 void CommandRunner::unmount(VaultClient& client, const Invocation& invocation)
 {
-    std::string path = client.findVolume(invocation.device);
+    std::string path = client.resolve(invocation.device);
     std::string device = deviceName(client.volume(path), invocation);
     authenticating(client, invocation, [&] { client.unmount(path); });
 
@@ -208,7 +210,7 @@ void CommandRunner::unmount(VaultClient& client, const Invocation& invocation)
 
 void CommandRunner::lock(VaultClient& client, const Invocation& invocation)
 {
-    std::string path = client.findVolume(invocation.device);
+    std::string path = client.resolve(invocation.device);
     std::string device = deviceName(client.volume(path), invocation);
     authenticating(client, invocation, [&] { client.lock(path); });
 

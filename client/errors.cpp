@@ -26,6 +26,7 @@ constexpr std::array vaultdErrors{
     KnownError{"NotEmpty", exitNotEmpty,
                "the device is not empty; to destroy what it holds, pass --force NODE:SIZE"},
     KnownError{"NoSuchDevice", exitNoSuchDevice, "no such device"},
+    KnownError{"Ambiguous", exitUsage, "the name matches several devices; name one exactly"},
     KnownError{"InvalidArgument", exitUsage, "invalid argument"},
     KnownError{"InvalidName", exitUsage, "invalid mapping name"},
     KnownError{"NotLuks", exitFailure, "the device holds no LUKS container"},
@@ -42,7 +43,7 @@ constexpr std::array busErrors{
     KnownError{"org.freedesktop.DBus.Error.AccessDenied", exitNotAuthorized, "not authorized"},
     KnownError{"org.freedesktop.DBus.Error.InteractiveAuthorizationRequired", exitNotAuthorized,
                "not authorized without authentication"},
-    // A volume object vanishes when its device is detached between FindVolume and the call.
+    // A volume object vanishes when its device is detached between Resolve and the call.
     KnownError{"org.freedesktop.DBus.Error.UnknownObject", exitNoSuchDevice,
                "the device went away"},
     KnownError{"org.freedesktop.DBus.Error.NoReply", exitFailure, "vaultd did not reply in time"},

@@ -26,17 +26,26 @@ std::size_t displayWidth(std::string_view text)
     }));
 }
 
-using Row = std::array<std::string, 6>;
+using Row = std::vector<std::string>;
 
-Row tableRow(const VolumeProperties& volume)
+// EC2's names get their columns only where some volume has one.
+Row tableRow(const VolumeProperties& volume, bool ec2)
 {
-    return {field(volume.device),      humanSize(volume.size),   field(volume.state),
-            field(volume.mappingName), field(volume.mountPoint), field(volume.label)};
+    Row row{field(volume.device)};
+    if (ec2) {
+        row.push_back(field(volume.ebsVolumeId));
+        row.push_back(field(volume.requestedName));
+    }
+    for (std::string value :
+         {humanSize(volume.size), field(volume.state), field(volume.mappingName),
+          field(volume.mountPoint), field(volume.label)})
+        row.push_back(std::move(value));
+    return row;
 }
 
 std::string renderRows(const std::vector<Row>& rows)
 {
-    std::array<std::size_t, 6> widths{};
+    std::vector<std::size_t> widths(rows.front().size());
     for (const Row& row : rows) {
         for (std::size_t i = 0; i < row.size(); ++i)
             widths[i] = std::max(widths[i], displayWidth(row[i]));
@@ -169,9 +178,17 @@ std::string formatTable(std::vector<VolumeProperties> volumes)
 {
     sortByDevice(volumes);
 
-    std::vector<Row> rows{{"DEVICE", "SIZE", "STATE", "MAPPING", "MOUNT POINT", "LABEL"}};
+    const bool ec2 = std::any_of(volumes.begin(), volumes.end(), [](const VolumeProperties& v) {
+        return !v.ebsVolumeId.empty() || !v.requestedName.empty();
+    });
+    std::vector<Row> rows;
+    if (ec2)
+        rows.push_back(
+            {"DEVICE", "EBS VOLUME", "AS", "SIZE", "STATE", "MAPPING", "MOUNT POINT", "LABEL"});
+    else
+        rows.push_back({"DEVICE", "SIZE", "STATE", "MAPPING", "MOUNT POINT", "LABEL"});
     for (const VolumeProperties& volume : volumes)
-        rows.push_back(tableRow(volume));
+        rows.push_back(tableRow(volume, ec2));
     return renderRows(rows);
 }
 
@@ -194,6 +211,15 @@ std::string formatStatus(const VolumeProperties& volume)
     line("FilesystemType", field(volume.filesystemType));
     line("UnlockedBy", volume.unlockedBy == 4294967295u ? std::string(emptyField)
                                                         : std::to_string(volume.unlockedBy));
+    line("EbsVolumeId", field(volume.ebsVolumeId));
+    line("RequestedName", field(volume.requestedName));
+    line("Serial", field(volume.serial));
+    line("Model", field(volume.model));
+    line("Ephemeral",
+         volume.ephemeral ? "yes (instance store: lost when the instance stops)" : "no");
+    line("Links", volume.links.empty()
+                      ? std::string(emptyField)
+                      : printable(fmt::format("{}", fmt::join(volume.links, " "))));
     return text;
 }
 
@@ -211,6 +237,12 @@ nlohmann::ordered_json volumeToJson(const VolumeProperties& volume)
         {"mountPoint", volume.mountPoint},
         {"filesystemType", volume.filesystemType},
         {"unlockedBy", volume.unlockedBy},
+        {"ebsVolumeId", volume.ebsVolumeId},
+        {"requestedName", volume.requestedName},
+        {"serial", volume.serial},
+        {"model", volume.model},
+        {"ephemeral", volume.ephemeral},
+        {"links", volume.links},
     };
 }
 

@@ -97,6 +97,12 @@ VolumeProperties volumeFromProperties(const PropertyMap& properties)
     assign(properties, "MountPoint", volume.mountPoint);
     assign(properties, "FilesystemType", volume.filesystemType);
     assign(properties, "UnlockedBy", volume.unlockedBy);
+    assign(properties, "Links", volume.links);
+    assign(properties, "Serial", volume.serial);
+    assign(properties, "Model", volume.model);
+    assign(properties, "EbsVolumeId", volume.ebsVolumeId);
+    assign(properties, "RequestedName", volume.requestedName);
+    assign(properties, "Ephemeral", volume.ephemeral);
     return volume;
 }
 
@@ -143,9 +149,9 @@ std::vector<VolumeProperties> VaultClient::listVolumes()
     return volumes;
 }
 
-std::string VaultClient::findVolume(const std::string& spec)
+std::string VaultClient::resolve(const std::string& spec)
 {
-    return ManagerProxy(*connection_).FindVolume(spec);
+    return ManagerProxy(*connection_).Resolve(spec);
 }
 
 VolumeProperties VaultClient::volume(const std::string& path)

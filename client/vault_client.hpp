@@ -52,7 +52,7 @@ public:
     std::vector<VolumeProperties> listVolumes();
 
     // @spec as the user typed it; returns the volume's object path.
-    std::string findVolume(const std::string& spec);
+    std::string resolve(const std::string& spec);
     VolumeProperties volume(const std::string& path);
 
     void format(const std::string& path, UniqueFd passphrase, const FormatRequest& request);

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace vaultctl {
 
@@ -20,6 +21,12 @@ struct VolumeProperties {
     std::string mountPoint;
     std::string filesystemType;
     std::uint32_t unlockedBy = 4294967295u;  // nobody known
+    std::vector<std::string> links;
+    std::string serial;
+    std::string model;
+    std::string ebsVolumeId;
+    std::string requestedName;
+    bool ephemeral = false;
 };
 
 }  // namespace vaultctl

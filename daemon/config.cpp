@@ -23,8 +23,10 @@ engine::Error bad(std::string_view origin, std::string message)
 
 // Every key the file may hold, as "table.key".
 const std::set<std::string> kKnownKeys = {
-    "devices.allow-loop", "mount.base",    "mount.roots",      "mount.options",    "pbkdf.type",
-    "pbkdf.hash",         "pbkdf.time-ms", "pbkdf.iterations", "pbkdf.memory-kib", "pbkdf.parallel",
+    "devices.allow-loop", "devices.ebs-models", "devices.instance-store-models",
+    "mount.base",         "mount.roots",        "mount.options",
+    "pbkdf.type",         "pbkdf.hash",         "pbkdf.time-ms",
+    "pbkdf.iterations",   "pbkdf.memory-kib",   "pbkdf.parallel",
 };
 
 engine::Status checkKeys(const toml::table& root, std::string_view origin)
@@ -78,12 +80,36 @@ engine::Status readRoots(const toml::table& root, std::vector<std::string>& into
     return engine::Done{};
 }
 
+// A list of device models, as sysfs gives them without their padding.
+engine::Status readModels(const toml::table& root, std::string_view path,
+                          std::vector<std::string>& into, std::string_view origin)
+{
+    const auto node = root.at_path(path);
+    if (!node)
+        return engine::Done{};
+    const auto* array = node.as_array();
+    if (!array)
+        return bad(origin, fmt::format("'{}' must be a list of device models", path));
+    std::vector<std::string> models;
+    for (const auto& element : *array) {
+        auto value = element.value_exact<std::string>();
+        if (!value || value->empty() || value->size() > 64)
+            return bad(origin, fmt::format("'{}' must hold device models of 1 to 64 bytes", path));
+        models.push_back(*value);
+    }
+    into = std::move(models);
+    return engine::Done{};
+}
+
 engine::Status readAll(const toml::table& root, engine::EngineConfig& c, std::string_view origin)
 {
     int64_t time = c.pbkdf.timeMs, iter = c.pbkdf.iterations, mem = c.pbkdf.memoryKib,
             par = c.pbkdf.parallel;
     for (auto step : {
              read(root, "devices.allow-loop", c.allowLoop, origin),
+             readModels(root, "devices.ebs-models", c.identity.ebsModels, origin),
+             readModels(root, "devices.instance-store-models", c.identity.instanceStoreModels,
+                        origin),
              read(root, "mount.base", c.mountBase, origin),
              read(root, "mount.options", c.mountOptions, origin),
              readRoots(root, c.mountRoots, origin),

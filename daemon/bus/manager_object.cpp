@@ -1,5 +1,4 @@
 #include "bus/manager_object.hpp"
-#include "engine/quote.hpp"
 
 #include <fmt/format.h>
 
@@ -25,18 +24,12 @@ std::string ManagerObject::Version()
     return VAULTD_VERSION;
 }
 
-sdbus::ObjectPath ManagerObject::FindVolume(const std::string& spec)
+sdbus::ObjectPath ManagerObject::Resolve(const std::string& spec)
 {
-    using engine::ErrorCode;
-    if (spec.empty() || spec.size() > 4096)
-        throw toBusError(
-            engine::makeError(ErrorCode::InvalidArgument, "name a device, e.g. /dev/vdb or vdb"));
-    auto path = service_.find(spec);
+    auto path = service_.resolve(spec);
     if (!path)
-        throw toBusError(engine::makeError(
-            ErrorCode::NoSuchDevice,
-            fmt::format("no volume {}: see 'vaultctl list'", engine::quoted(spec))));
-    return sdbus::ObjectPath(*path);
+        throw toBusError(path.error());
+    return sdbus::ObjectPath(path.value());
 }
 
 }  // namespace vaultd::bus

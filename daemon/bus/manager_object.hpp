@@ -21,7 +21,7 @@ public:
 
 private:
     std::string Version() override;
-    sdbus::ObjectPath FindVolume(const std::string& spec) override;
+    sdbus::ObjectPath Resolve(const std::string& spec) override;
 
     VolumeService& service_;
 };

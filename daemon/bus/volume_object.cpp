@@ -140,6 +140,12 @@ void VolumeObject::update(engine::Volume v)
     note(old.mountPoint != v.mountPoint, "MountPoint");
     note(old.filesystemType != v.filesystemType, "FilesystemType");
     note(old.unlockedBy != v.unlockedBy, "UnlockedBy");
+    note(old.links != v.links, "Links");
+    note(old.identity.serial != v.identity.serial, "Serial");
+    note(old.identity.model != v.identity.model, "Model");
+    note(old.identity.ebsVolumeId != v.identity.ebsVolumeId, "EbsVolumeId");
+    note(old.identity.requestedName != v.identity.requestedName, "RequestedName");
+    note(old.identity.ephemeral != v.identity.ephemeral, "Ephemeral");
     volume_ = std::move(v);
     if (!changed.empty())
         emitPropertiesChangedSignal(kInterface, changed);

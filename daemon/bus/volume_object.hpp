@@ -50,6 +50,12 @@ private:
     std::string MountPoint() override { return volume_.mountPoint; }
     std::string FilesystemType() override { return volume_.filesystemType; }
     uint32_t UnlockedBy() override { return volume_.unlockedBy.value_or(kNobody); }
+    std::vector<std::string> Links() override { return volume_.links; }
+    std::string Serial() override { return volume_.identity.serial; }
+    std::string Model() override { return volume_.identity.model; }
+    std::string EbsVolumeId() override { return volume_.identity.ebsVolumeId; }
+    std::string RequestedName() override { return volume_.identity.requestedName; }
+    bool Ephemeral() override { return volume_.identity.ephemeral; }
 
     static constexpr uint32_t kNobody = 4294967295u;
 

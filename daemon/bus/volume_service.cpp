@@ -1,5 +1,7 @@
 #include "bus/volume_service.hpp"
 
+#include "engine/resolve.hpp"
+
 #include "bus/volume_object.hpp"
 #include "system/log.hpp"
 
@@ -104,26 +106,16 @@ void VolumeService::afterOperation()
     busLoop_.poke();
 }
 
-std::optional<std::string> VolumeService::find(const std::string& spec) const
+engine::Result<std::string> VolumeService::resolve(const std::string& spec) const
 {
-    std::string name = spec;
-    if (name.starts_with("/dev/mapper/"))
-        name = name.substr(12);
-    else if (name.starts_with("/dev/") && name.find('/', 5) == std::string::npos)
-        name = name.substr(5);
-
-    if (name.empty())
-        return std::nullopt;
-    for (const auto& [kernelName, object] : objects_) {
-        const engine::Volume& v = object->volume();
-        if (kernelName == name || v.mappingName == name)
-            return volumePath(kernelName);
-        for (const auto& link : v.links) {
-            if (link == spec)
-                return volumePath(kernelName);
-        }
-    }
-    return std::nullopt;
+    std::vector<engine::Volume> volumes;
+    volumes.reserve(objects_.size());
+    for (const auto& [kernelName, object] : objects_)
+        volumes.push_back(object->volume());
+    auto kernelName = engine::resolve(volumes, spec);
+    if (!kernelName)
+        return kernelName.error();
+    return volumePath(kernelName.value());
 }
 
 }  // namespace vaultd::bus

@@ -45,9 +45,9 @@ public:
     // Stops the workers; pending replies are dropped.
     void shutdown();
 
-    // The volume a person means by @spec: a node, kernel name, device link or
-    // mapping name.
-    std::optional<std::string> find(const std::string& spec) const;
+    // The object path of the volume a person means by @spec (see
+    // engine/resolve.hpp), or why there is not exactly one.
+    engine::Result<std::string> resolve(const std::string& spec) const;
 
     Authorizer& authorizer() { return authorizer_; }
 

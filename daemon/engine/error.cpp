@@ -13,6 +13,7 @@ std::string_view errorName(ErrorCode code)
     case ErrorCode::NotEmpty: return "NotEmpty";
     case ErrorCode::TooSmall: return "TooSmall";
     case ErrorCode::NoSuchDevice: return "NoSuchDevice";
+    case ErrorCode::Ambiguous: return "Ambiguous";
     case ErrorCode::InvalidName: return "InvalidName";
     case ErrorCode::InvalidArgument: return "InvalidArgument";
     case ErrorCode::InvalidMountPoint: return "InvalidMountPoint";

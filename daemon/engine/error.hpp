@@ -20,6 +20,7 @@ enum class ErrorCode {
     NotEmpty,
     TooSmall,
     NoSuchDevice,
+    Ambiguous,
     InvalidName,
     InvalidArgument,
     InvalidMountPoint,

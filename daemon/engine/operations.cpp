@@ -43,6 +43,17 @@ std::vector<Volume> Operations::scan()
     return volumes;
 }
 
+Identity Operations::identityOf(const BlockNode& node, const std::vector<std::string>& links)
+{
+    IdentityInput input{node.name, !node.parent.empty(), node.model, node.serial, links, {}};
+    // Only an EBS controller is asked for its identify page: nothing else
+    // keeps a name there, and no other device needs an admin command.
+    if (!input.partition && node.name.starts_with("nvme") &&
+        ebsVolumeId(node.model, node.serial, config_.identity))
+        input.identify = ports_.kernel.nvmeIdentify("/dev/" + node.name);
+    return identify(input, config_.identity);
+}
+
 Result<Volume> Operations::inspect(const std::string& kernelName)
 {
     return inspectIn(ports_.kernel.readTopology(), kernelName);
@@ -73,6 +84,7 @@ Result<Volume> Operations::inspectIn(const Topology& topology, const std::string
     }
     Volume v = describe(topology, node, outer.value(), inner);
     v.links = ports_.kernel.links(node.name);
+    v.identity = identityOf(node, v.links);
     if (!v.mappingName.empty())
         v.unlockedBy = ports_.records.find(v.signature.uuid);
     return v;

@@ -22,6 +22,7 @@ struct EngineConfig {
     std::vector<std::string> mountRoots = {"/secure", "/mnt", "/media"};
     std::string mountOptions = "nodev,nosuid";
     PbkdfSettings pbkdf;
+    IdentityRules identity;
 };
 
 struct FormatRequest {
@@ -68,6 +69,7 @@ public:
 
 private:
     Result<Volume> inspectIn(const Topology& topology, const std::string& kernelName);
+    Identity identityOf(const BlockNode& node, const std::vector<std::string>& links);
     Status checkFormatAllowed(const Topology& topology, const Volume& v,
                               const FormatRequest& request, Filesystem fs);
     Status checkRequestedMountPoint(const std::string& path) const;

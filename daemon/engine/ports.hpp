@@ -44,6 +44,9 @@ public:
     // The outermost signature on a device node; none when it holds nothing.
     virtual Result<Signature> probe(const std::string& node) = 0;
     virtual std::vector<std::string> links(const std::string& kernelName) = 0;
+    // The NVMe Identify Controller page (4096 bytes) of an NVMe namespace's
+    // controller, or empty when the device is not NVMe or will not say.
+    virtual std::vector<std::uint8_t> nvmeIdentify(const std::string& node) = 0;
     // False when somebody holds the device open exclusively (a mount, a
     // mapping, another tool).
     virtual bool canOpenExclusively(const std::string& node) = 0;

@@ -22,6 +22,8 @@ struct BlockNode {
     std::uint64_t size = 0;           // bytes
     bool loopBacked = false;          // a loop device with a backing file
     bool readOnly = false;
+    std::string model;   // as sysfs gives it (padded); a partition's is its disk's
+    std::string serial;  // likewise
 };
 
 struct MountEntry {

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/identity.hpp"
 #include "engine/topology.hpp"
 
 namespace vaultd::engine {
@@ -44,6 +45,7 @@ struct Volume {
     std::string mountPoint;           // where the mapping is mounted, or empty
     std::string filesystemType;       // inside the mapping, or the foreign type
     std::optional<uid_t> unlockedBy;  // who unlocked it through vaultd, if known
+    Identity identity;                // serial, model, EBS volume id, requested name
 };
 
 // The node to open a mapping by: /dev/mapper/NAME where udev keeps the name

@@ -4,15 +4,18 @@
 #include <fcntl.h>
 #include <libudev.h>
 #include <linux/fs.h>
+#include <linux/nvme_ioctl.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 
+#include "engine/identity.hpp"
 #include "system/sysfs.hpp"
 #include "system/unique_fd.hpp"
 
@@ -21,6 +24,9 @@ namespace {
 
 using engine::ErrorCode;
 using engine::makeError;
+
+constexpr std::uint8_t kNvmeAdminIdentify = 0x06;
+constexpr std::uint32_t kIdentifyController = 1;  // CNS 01h
 
 using ProbePtr = std::unique_ptr<blkid_struct_probe, decltype(&blkid_free_probe)>;
 
@@ -108,6 +114,23 @@ std::vector<std::string> SystemKernelView::links(const std::string& kernelName)
     udev_list_entry_foreach(entry, udev_device_get_devlinks_list_entry(dev.get()))
         result.emplace_back(udev_list_entry_get_name(entry));
     return result;
+}
+
+std::vector<std::uint8_t> SystemKernelView::nvmeIdentify(const std::string& node)
+{
+    // Read-only and without O_EXCL: asking never disturbs whoever uses it.
+    UniqueFd fd(open(node.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+    if (!fd)
+        return {};
+    std::vector<std::uint8_t> page(engine::kIdentifySize);
+    nvme_admin_cmd cmd{};
+    cmd.opcode = kNvmeAdminIdentify;
+    cmd.addr = reinterpret_cast<std::uintptr_t>(page.data());
+    cmd.data_len = static_cast<std::uint32_t>(page.size());
+    cmd.cdw10 = kIdentifyController;
+    if (ioctl(fd.get(), NVME_IOCTL_ADMIN_CMD, &cmd) != 0)
+        return {};
+    return page;
 }
 
 bool SystemKernelView::canOpenExclusively(const std::string& node)

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <iterator>
 #include <sstream>
 
 namespace vaultd::system {
@@ -45,6 +46,30 @@ std::string devnumOf(dev_t dev)
     return std::to_string(major(dev)) + ":" + std::to_string(minor(dev));
 }
 
+// A SCSI disk's serial is in its Unit Serial Number VPD page: four bytes of
+// header, then the serial.
+std::string readVpdSerial(const fs::path& path)
+{
+    std::ifstream in(path, std::ios::binary);
+    std::string page((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (page.size() <= 4)
+        return {};
+    return page.substr(4);
+}
+
+// Model and serial of a disk: NVMe and SCSI keep them with the device,
+// virtio-blk its serial beside the disk.
+void readModelAndSerial(const fs::path& disk, engine::BlockNode& node)
+{
+    std::error_code ec;
+    node.model = readLine(disk / "device" / "model");
+    node.serial = readLine(disk / "device" / "serial");
+    if (node.serial.empty() && fs::exists(disk / "serial", ec))
+        node.serial = readLine(disk / "serial");
+    if (node.serial.empty() && fs::exists(disk / "device" / "vpd_pg80", ec))
+        node.serial = readVpdSerial(disk / "device" / "vpd_pg80");
+}
+
 engine::BlockNode readNode(const fs::directory_entry& entry)
 {
     std::error_code ec;
@@ -55,8 +80,13 @@ engine::BlockNode readNode(const fs::directory_entry& entry)
     node.size = std::strtoull(readLine(dir / "size").c_str(), nullptr, 10) * 512;
     node.readOnly = readLine(dir / "ro") == "1";
     node.loopBacked = fs::exists(dir / "loop" / "backing_file", ec);
-    if (fs::exists(dir / "partition", ec))
-        node.parent = fs::canonical(dir, ec).parent_path().filename().string();
+    if (fs::exists(dir / "partition", ec)) {
+        const fs::path disk = fs::canonical(dir, ec).parent_path();
+        node.parent = disk.filename().string();
+        readModelAndSerial(disk, node);
+    } else {
+        readModelAndSerial(dir, node);
+    }
     if (fs::is_directory(dir / "dm", ec)) {
         node.dmName = unmangle(readLine(dir / "dm" / "name"));
         node.dmUuid = readLine(dir / "dm" / "uuid");

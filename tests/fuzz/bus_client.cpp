@@ -16,7 +16,7 @@ bool isHangUp(const std::string& name)
            name == "System.Error.ECONNRESET" || name == "System.Error.EPIPE";
 }
 
-// What a success carried, for the report: FindVolume's path, Mount's point.
+// What a success carried, for the report: Resolve's path, Mount's point.
 std::string firstValue(sdbus::MethodReply& reply)
 {
     std::string type, contents;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <limits>
 #include <set>
 #include <stdexcept>
@@ -99,7 +100,7 @@ const std::vector<Member> kMembers = {
     {kVolumeInterface, "Mount", "sa{sv}", true},
     {kVolumeInterface, "Unmount", "a{sv}", true},
     {kVolumeInterface, "Lock", "a{sv}", true},
-    {kManagerInterface, "FindVolume", "s", false},
+    {kManagerInterface, "Resolve", "s", false},
     {kPropertiesInterface, "Get", "ss", true},
     {kPropertiesInterface, "GetAll", "s", false},
     {kPropertiesInterface, "Set", "ssv", true},
@@ -221,7 +222,7 @@ void unknownTarget(World& w, const Pools&, Call& c)
         c.path = r.oneIn(2) ? w.targetPath : kManagerPath;
         c.interface = r.oneIn(3) ? (c.path == kManagerPath ? kVolumeInterface : kManagerInterface)
                                  : r.pick(interfaces);
-        c.member = r.oneIn(2) ? "Lock" : "FindVolume";
+        c.member = r.oneIn(2) ? "Lock" : "Resolve";
         c.args.push_back(c.member == "Lock" ? arg(std::map<std::string, sdbus::Variant>{}, "{}")
                                             : stringArg(w.targetName));
         break;
@@ -271,6 +272,13 @@ bool findable(const World& w, const std::string& spec)
         if (spec == name || spec == "/dev/" + name || spec == "/dev/mapper/" + name)
             return true;
     }
+    if (!w.view.label.empty() && spec == w.view.label)
+        return true;
+    if (!w.view.luksUuid.empty() && spec.size() == w.view.luksUuid.size() &&
+        std::equal(
+            spec.begin(), spec.end(), w.view.luksUuid.begin(),
+            [](unsigned char a, unsigned char b) { return std::tolower(a) == std::tolower(b); }))
+        return true;
     return spec.starts_with("/dev/disk/");
 }
 
@@ -282,7 +290,7 @@ void hostileNames(World& w, const Pools& pools, Call& c)
     case 1: {
         c.path = kManagerPath;
         c.interface = kManagerInterface;
-        c.member = "FindVolume";
+        c.member = "Resolve";
         const std::string& spec = r.pick(pools.specs);
         c.args = {stringArg(spec)};
         c.mustFail = !findable(w, spec);
@@ -493,7 +501,7 @@ void hugeStringCall(World& w, std::size_t n, unsigned slot, Call& c)
     case 0:
         c.path = kManagerPath;
         c.interface = kManagerInterface;
-        c.member = "FindVolume";
+        c.member = "Resolve";
         c.args = {stringArg(hugeString(w, n, "/dev/"))};
         break;
     case 1:

@@ -41,6 +41,8 @@ bool Steering::refresh()
         v.device = stringOf(props, "Device");
         v.mappingName = stringOf(props, "MappingName");
         v.mountPoint = stringOf(props, "MountPoint");
+        v.luksUuid = stringOf(props, "LuksUuid");
+        v.label = stringOf(props, "Label");
         auto size = props.find("Size");
         if (size != props.end() && size->second.containsValueOfType<std::uint64_t>())
             v.size = size->second.get<std::uint64_t>();

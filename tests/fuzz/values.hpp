@@ -25,7 +25,7 @@ struct Pools {
     std::vector<Sample> mountPoints;      // Mount's mount_point, Unlock's mount-point
     std::vector<Sample> filesystems;      // Format's filesystem (on this target)
     std::vector<std::string> labels;      // judged with labelAllowed()
-    std::vector<std::string> specs;       // FindVolume's spec, judged by the runner
+    std::vector<std::string> specs;       // Resolve's spec, judged by the runner
     std::vector<std::string> optionKeys;  // keys no method knows
     std::vector<std::string> strings;     // for arguments of the wrong type
 };

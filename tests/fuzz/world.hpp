@@ -20,6 +20,8 @@ struct TargetView {
     std::uint64_t size = 0;
     std::string mappingName;
     std::string mountPoint;
+    std::string luksUuid;  // Resolve finds a LUKS volume by these too
+    std::string label;
 };
 
 struct World {
@@ -32,7 +34,7 @@ struct World {
     // Every volume object but the target: no method call may name them
     // except Properties.Get and GetAll.
     std::set<std::string> protectedPaths;
-    // Their kernel and mapping names: FindVolume may rightly resolve these.
+    // Their kernel and mapping names: Resolve may rightly resolve these.
     std::set<std::string> otherNames;
     // A directory of our own inside one of vaultd's mount roots: mount
     // points that may really be used live here, next to a symbolic link to

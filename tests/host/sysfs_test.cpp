@@ -121,6 +121,47 @@ TEST_CASE("readTopology tells backed loop devices and read-only devices apart", 
     CHECK_FALSE(t.nodes.at("vdb").loopBacked);
 }
 
+TEST_CASE("readTopology reads model and serial where each kind of disk keeps them", "[host]")
+{
+    TempDir dir;
+    const fs::path root = dir.path() / "sys";
+    // NVMe: the namespace's device link leads to its controller, which has
+    // the padded model and serial; a partition reports its disk's.
+    const fs::path ctrl = root / "devices/pci0000:00/0000:00:04.0/nvme/nvme0";
+    writeFile(ctrl / "model", "Amazon Elastic Block Store              ");
+    writeFile(ctrl / "serial", "vol0123456789abcdef0");
+    const fs::path ns =
+        addDevice(root, "pci0000:00/0000:00:04.0/nvme/nvme0/nvme0n1", "259:0", 2048);
+    fs::create_symlink(ctrl, ns / "device");
+    const fs::path part =
+        addDevice(root, "pci0000:00/0000:00:04.0/nvme/nvme0/nvme0n1/nvme0n1p1", "259:1", 1024);
+    writeFile(part / "partition", "1");
+    // virtio-blk: a serial beside the disk, no model.
+    const fs::path vdc = addDevice(root, "pci0000:00/0000:00:06.0/virtio3/block/vdc", "254:32", 8);
+    writeFile(vdc / "serial", "data-disk");
+    // SCSI: the model with the device, the serial in VPD page 0x80.
+    const fs::path sda =
+        addDevice(root, "pci0000:00/0000:00:07.0/host0/target0:0:0/0:0:0:0/block/sda", "8:0", 8);
+    const fs::path scsi = sda.parent_path().parent_path();
+    writeFile(scsi / "model", "QEMU HARDDISK   ");
+    fs::create_symlink(scsi, sda / "device");
+    {
+        std::ofstream vpd(scsi / "vpd_pg80", std::ios::binary);
+        const char page[] = {0x00, (char)0x80, 0x00, 0x06, 's', 'c', 's', 'i', '-', '1'};
+        vpd.write(page, sizeof page);
+    }
+
+    const engine::Topology t = system::readTopology(root.string());
+    CHECK(t.nodes.at("nvme0n1").model == "Amazon Elastic Block Store              ");
+    CHECK(t.nodes.at("nvme0n1").serial == "vol0123456789abcdef0");
+    CHECK(t.nodes.at("nvme0n1p1").parent == "nvme0n1");
+    CHECK(t.nodes.at("nvme0n1p1").serial == "vol0123456789abcdef0");
+    CHECK(t.nodes.at("vdc").serial == "data-disk");
+    CHECK(t.nodes.at("vdc").model.empty());
+    CHECK(t.nodes.at("sda").model == "QEMU HARDDISK   ");
+    CHECK(t.nodes.at("sda").serial == "scsi-1");
+}
+
 TEST_CASE("readTopology of a missing sysfs has no devices", "[host]")
 {
     TempDir dir;

@@ -109,7 +109,48 @@ TEST_CASE("status prints every property as Key: value", "[unit]")
           "MappingName: -\n"
           "MountPoint: -\n"
           "FilesystemType: -\n"
-          "UnlockedBy: -\n");
+          "UnlockedBy: -\n"
+          "EbsVolumeId: -\n"
+          "RequestedName: -\n"
+          "Serial: -\n"
+          "Model: -\n"
+          "Ephemeral: no\n"
+          "Links: -\n");
+}
+
+TEST_CASE("status shows what EC2 calls a volume", "[unit]")
+{
+    VolumeProperties volume = mountedNvme("nvme1n1");
+    volume.ebsVolumeId = "vol-0123456789abcdef0";
+    volume.requestedName = "sdf";
+    volume.serial = "vol0123456789abcdef0";
+    volume.model = "Amazon Elastic Block Store";
+    volume.links = {"/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_vol0123456789abcdef0",
+                    "/dev/sdf"};
+    const std::string status = formatStatus(volume);
+    CHECK_THAT(status, Catch::Contains("EbsVolumeId: vol-0123456789abcdef0\n"));
+    CHECK_THAT(status, Catch::Contains("RequestedName: sdf\n"));
+    CHECK_THAT(status, Catch::Contains("Model: Amazon Elastic Block Store\n"));
+    CHECK_THAT(status,
+               Catch::Contains(
+                   "Links: /dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_vol0123456789abcdef0 "
+                   "/dev/sdf\n"));
+
+    VolumeProperties store = lockedVdb();
+    store.ephemeral = true;
+    CHECK_THAT(formatStatus(store), Catch::Contains("Ephemeral: yes (instance store"));
+}
+
+TEST_CASE("the table gets EC2 columns only when a volume has EC2 names", "[unit]")
+{
+    VolumeProperties ebs = mountedNvme("nvme1n1");
+    ebs.ebsVolumeId = "vol-0123456789abcdef0";
+    ebs.requestedName = "sdf";
+    CHECK(
+        formatTable({lockedVdb(), ebs}) ==
+        "DEVICE        EBS VOLUME             AS   SIZE   STATE    MAPPING   MOUNT POINT  LABEL\n"
+        "/dev/nvme1n1  vol-0123456789abcdef0  sdf  10.0G  mounted  storedev  /secure      -\n"
+        "/dev/vdb      -                      -    1.0G   locked   -         -            data\n");
 }
 
 TEST_CASE("a volume's json has every property under lowerCamel keys", "[unit]")
@@ -125,7 +166,13 @@ TEST_CASE("a volume's json has every property under lowerCamel keys", "[unit]")
                                          {"mappingName", "storedev"},
                                          {"mountPoint", "/secure"},
                                          {"filesystemType", "ext4"},
-                                         {"unlockedBy", 4294967295u}});
+                                         {"unlockedBy", 4294967295u},
+                                         {"ebsVolumeId", ""},
+                                         {"requestedName", ""},
+                                         {"serial", ""},
+                                         {"model", ""},
+                                         {"ephemeral", false},
+                                         {"links", nlohmann::ordered_json::array()}});
 }
 
 TEST_CASE("the list json is an array sorted by device", "[unit]")

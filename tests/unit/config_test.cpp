@@ -40,6 +40,9 @@ void requireDefaults(const engine::EngineConfig& c)
     CHECK(c.pbkdf.iterations == 0);
     CHECK(c.pbkdf.memoryKib == 1048576);
     CHECK(c.pbkdf.parallel == 4);
+    CHECK(c.identity.ebsModels == std::vector<std::string>{"Amazon Elastic Block Store"});
+    CHECK(c.identity.instanceStoreModels ==
+          std::vector<std::string>{"Amazon EC2 NVMe Instance Storage"});
 }
 
 }  // namespace
@@ -77,6 +80,8 @@ TEST_CASE("every setting is read from its table", "[unit]")
     auto parsed = parse(R"(
 [devices]
 allow-loop = true
+ebs-models = ["Amazon Elastic Block Store", "QEMU NVMe Ctrl"]
+instance-store-models = []
 
 [mount]
 base = "/srv/vaults"
@@ -103,6 +108,19 @@ parallel = 2
     CHECK(c.pbkdf.iterations == 200000);
     CHECK(c.pbkdf.memoryKib == 65536);
     CHECK(c.pbkdf.parallel == 2);
+    CHECK(c.identity.ebsModels ==
+          std::vector<std::string>{"Amazon Elastic Block Store", "QEMU NVMe Ctrl"});
+    CHECK(c.identity.instanceStoreModels.empty());
+}
+
+TEST_CASE("device models must be a list of short strings", "[unit]")
+{
+    CHECK_THAT(refusal("[devices]\nebs-models = \"Amazon Elastic Block Store\"\n"),
+               Catch::Contains("'devices.ebs-models' must be a list"));
+    CHECK_THAT(refusal("[devices]\nebs-models = [1]\n"),
+               Catch::Contains("device models of 1 to 64 bytes"));
+    CHECK_THAT(refusal("[devices]\ninstance-store-models = [\"\"]\n"),
+               Catch::Contains("'devices.instance-store-models' must hold"));
 }
 
 TEST_CASE("a fixed argon2 cost is accepted at its minimum", "[unit]")

@@ -107,7 +107,17 @@ engine::Result<engine::Signature> FakeKernel::probe(const std::string& node)
 
 std::vector<std::string> FakeKernel::links(const std::string& kernelName)
 {
-    return {"/dev/disk/by-id/virtio-" + kernelName};
+    std::vector<std::string> result = {"/dev/disk/by-id/virtio-" + kernelName};
+    if (auto it = extraLinks.find(kernelName); it != extraLinks.end())
+        result.insert(result.end(), it->second.begin(), it->second.end());
+    return result;
+}
+
+std::vector<std::uint8_t> FakeKernel::nvmeIdentify(const std::string& node)
+{
+    identifyAsked.push_back(node);
+    auto it = identifyPages.find(node);
+    return it == identifyPages.end() ? std::vector<std::uint8_t>{} : it->second;
 }
 
 bool FakeKernel::canOpenExclusively(const std::string& node)

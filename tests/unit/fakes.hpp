@@ -54,10 +54,14 @@ public:
     std::map<std::string, engine::Signature> signatures;  // by node: /dev/vdb, /dev/mapper/x
     std::set<std::string> heldOpen;                       // nodes an exclusive open fails on
     std::vector<std::string> wipes;
+    std::map<std::string, std::vector<std::string>> extraLinks;      // by kernel name
+    std::map<std::string, std::vector<std::uint8_t>> identifyPages;  // by node
+    std::vector<std::string> identifyAsked;                          // nodes, in order
 
     engine::Topology readTopology() override { return topology; }
     engine::Result<engine::Signature> probe(const std::string& node) override;
     std::vector<std::string> links(const std::string& kernelName) override;
+    std::vector<std::uint8_t> nvmeIdentify(const std::string& node) override;
     bool canOpenExclusively(const std::string& node) override;
     engine::Status wipeSignatures(const std::string& node) override;
 
