@@ -1,6 +1,7 @@
 // vaultd: wiring only. Parses the command line, loads the configuration and
 // runs the Daemon.
 #include <CLI/CLI.hpp>
+#include <malloc.h>
 #include <sdbus-c++/Error.h>
 
 #include <cstdio>
@@ -13,6 +14,10 @@
 
 int main(int argc, char** argv)
 {
+    // A long-lived daemon with a few short-lived jobs: glibc's per-thread
+    // arenas would each keep the memory a job freed, and resident memory
+    // would creep with every worker that ever ran one.
+    mallopt(M_ARENA_MAX, 2);
     CLI::App app{"vaultd: encrypted block storage as a service"};
     std::string configPath = VAULTD_CONFIG_PATH;
     bool debug = false;

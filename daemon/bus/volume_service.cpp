@@ -1,5 +1,7 @@
 #include "bus/volume_service.hpp"
 
+#include <malloc.h>
+
 #include "engine/resolve.hpp"
 
 #include "bus/volume_object.hpp"
@@ -104,6 +106,9 @@ void VolumeService::afterOperation()
     // of a volume nor before its own queue drains.
     requestScan();
     busLoop_.poke();
+    // An operation may have held large buffers (a caller's huge request, a
+    // KDF's scratch); give the pages back rather than keep them forever.
+    malloc_trim(0);
 }
 
 engine::Result<std::string> VolumeService::resolve(const std::string& spec) const

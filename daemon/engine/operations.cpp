@@ -86,7 +86,7 @@ Result<Volume> Operations::inspectIn(const Topology& topology, const std::string
     v.links = ports_.kernel.links(node.name);
     v.identity = identityOf(node, v.links);
     if (!v.mappingName.empty())
-        v.unlockedBy = ports_.records.find(v.signature.uuid);
+        v.unlockedBy = ports_.records.find(v.mappingName, v.signature.uuid);
     return v;
 }
 
@@ -208,7 +208,7 @@ Result<std::string> Operations::unlock(const std::string& kernelName,
             return busy(fmt::format("the mapping name '{}' is taken by another device", name));
         if (auto st = ports_.crypt.activate(v.node, name, passphrase); !st)
             return st.error();
-        ports_.records.record(v.signature.uuid, request.owner.uid);
+        ports_.records.record(name, v.signature.uuid, request.owner.uid);
         opened = true;
     }
     if (!wantMount)
@@ -219,7 +219,7 @@ Result<std::string> Operations::unlock(const std::string& kernelName,
     // A request that failed leaves things as they were: close what it opened.
     if (!mounted && opened) {
         (void)ports_.crypt.deactivate(name);
-        ports_.records.forget(v.signature.uuid);
+        ports_.records.forget(name);
     }
     return mounted;
 }
@@ -327,7 +327,7 @@ Result<Changed> Operations::lock(const std::string& kernelName)
         return unmounted;
     if (auto st = ports_.crypt.deactivate(v.mappingName); !st)
         return st.error();
-    ports_.records.forget(v.signature.uuid);
+    ports_.records.forget(v.mappingName);
     return Changed::Yes;
 }
 

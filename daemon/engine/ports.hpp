@@ -91,12 +91,17 @@ public:
 
 // Who unlocked which volume, kept where a daemon restart does not lose it
 // (under /run, which lives exactly as long as the mappings do).
+// Who unlocked each mapping vaultd opened, kept where a restarted daemon
+// finds it. Keyed by the mapping name, which is unique while it is open
+// (a LUKS UUID is not: copies of a volume share it); a record answers only
+// for the LUKS UUID it was written for.
 class UnlockRecords {
 public:
     virtual ~UnlockRecords() = default;
-    virtual void record(const std::string& luksUuid, uid_t uid) = 0;
-    virtual std::optional<uid_t> find(const std::string& luksUuid) = 0;
-    virtual void forget(const std::string& luksUuid) = 0;
+    virtual void record(const std::string& mappingName, const std::string& luksUuid, uid_t uid) = 0;
+    virtual std::optional<uid_t> find(const std::string& mappingName,
+                                      const std::string& luksUuid) = 0;
+    virtual void forget(const std::string& mappingName) = 0;
 };
 
 class FilesystemTools {

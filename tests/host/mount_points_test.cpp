@@ -159,12 +159,19 @@ TEST_CASE("unlock records survive a new reader and are forgotten on request", "[
 {
     TempDir dir;
     const std::string uuid = "0b7f7a0e-3f8e-4c36-9d2a-6f2b1c9e8d11";
-    system::RunDirUnlockRecords(dir / "unlocked").record(uuid, 1000);
+    system::RunDirUnlockRecords(dir / "unlocked").record("original", uuid, 1000);
+    // A copy of the volume (same UUID) unlocked under another name by another user.
+    system::RunDirUnlockRecords(dir / "unlocked").record("copy", uuid, 1001);
 
     // A restarted daemon is a new object over the same directory.
     system::RunDirUnlockRecords restarted(dir / "unlocked");
-    CHECK(restarted.find(uuid) == std::optional<uid_t>(1000));
-    CHECK_FALSE(restarted.find("../../etc/passwd").has_value());
-    restarted.forget(uuid);
-    CHECK_FALSE(restarted.find(uuid).has_value());
+    CHECK(restarted.find("original", uuid) == std::optional<uid_t>(1000));
+    CHECK(restarted.find("copy", uuid) == std::optional<uid_t>(1001));
+    // A mapping of that name over another volume is not the one recorded.
+    CHECK_FALSE(restarted.find("original", "11111111-2222-3333-4444-555555555555").has_value());
+    CHECK_FALSE(restarted.find("../../etc/passwd", uuid).has_value());
+    CHECK_FALSE(restarted.find(".", uuid).has_value());
+    restarted.forget("copy");
+    CHECK_FALSE(restarted.find("copy", uuid).has_value());
+    CHECK(restarted.find("original", uuid) == std::optional<uid_t>(1000));
 }

@@ -273,12 +273,13 @@ engine::Result<engine::Changed> FakeMountPoints::adopt(const std::string& path, 
     return engine::Changed::Yes;
 }
 
-std::optional<uid_t> FakeUnlockRecords::find(const std::string& luksUuid)
+std::optional<uid_t> FakeUnlockRecords::find(const std::string& mappingName,
+                                             const std::string& luksUuid)
 {
-    auto it = byUuid.find(luksUuid);
-    if (it == byUuid.end())
+    auto it = byMapping.find(mappingName);
+    if (it == byMapping.end() || it->second.first != luksUuid)
         return std::nullopt;
-    return it->second;
+    return it->second.second;
 }
 
 // FakeTools

@@ -154,11 +154,14 @@ private:
 
 class FakeUnlockRecords final : public engine::UnlockRecords {
 public:
-    std::map<std::string, uid_t> byUuid;
+    std::map<std::string, std::pair<std::string, uid_t>> byMapping;  // to LUKS UUID and uid
 
-    void record(const std::string& luksUuid, uid_t uid) override { byUuid[luksUuid] = uid; }
-    std::optional<uid_t> find(const std::string& luksUuid) override;
-    void forget(const std::string& luksUuid) override { byUuid.erase(luksUuid); }
+    void record(const std::string& mappingName, const std::string& luksUuid, uid_t uid) override
+    {
+        byMapping[mappingName] = {luksUuid, uid};
+    }
+    std::optional<uid_t> find(const std::string& mappingName, const std::string& luksUuid) override;
+    void forget(const std::string& mappingName) override { byMapping.erase(mappingName); }
 };
 
 class FakeTools final : public engine::FilesystemTools {

@@ -454,7 +454,7 @@ TEST_CASE("unlock remembers who unlocked the volume until it is locked", "[unit]
     CHECK(v.value().unlockedBy == std::optional<uid_t>(1000));
 
     REQUIRE_THAT(vol.ops.lock("vdb"), Succeeds());
-    CHECK(vol.sys.records.byUuid.empty());
+    CHECK(vol.sys.records.byMapping.empty());
 }
 
 TEST_CASE("a mount point outside the mount roots is refused with nothing opened", "[unit]")

@@ -35,7 +35,7 @@ check "list has the EBS columns" bash -c "vaultctl list | grep -E '^/dev/$dev +$
 
 # The whole life of the volume by its EC2 names; the default mapping name is
 # the volume id.
-vaultctl format "$volid" --filesystem ext4 --label shared --key-file "$KEY_FILE"
+vaultctl format "$volid" --fs ext4 --label shared --key-file "$KEY_FILE"
 wait_state "$dev" locked
 vaultctl unlock xvdf --key-file "$KEY_FILE"
 wait_state "$dev" unlocked
@@ -55,7 +55,7 @@ expect_error NoSuchDevice vaultctl --json unlock vol-0123456789abcdef1 --key-fil
 # request by it touches nothing.
 twin=$(lab_attach twin 128M virtio)
 wait_state "$twin" empty
-vaultctl format "$twin" --filesystem ext4 --label shared --key-file "$KEY_FILE"
+vaultctl format "$twin" --fs ext4 --label shared --key-file "$KEY_FILE"
 wait_state "$twin" locked
 expect_error Ambiguous vaultctl --json status shared
 out=$(vaultctl unlock shared --key-file "$KEY_FILE" 2>&1) && fail "unlock shared worked: $out"
