@@ -124,8 +124,12 @@ void buildApp(CLI::App& app, Targets& targets)
     addDevice(addVerb(app, targets, Verb::unmount,
                       "Unmount the filesystem of a volume; the mapping stays open"),
               targets, "The mounted volume");
-    addDevice(addVerb(app, targets, Verb::lock, "Unmount, close the mapping and forget the key"),
-              targets, "The volume, or its mapping name");
+    CLI::App* lock =
+        addVerb(app, targets, Verb::lock, "Unmount, close the mapping and forget the key");
+    addDevice(lock, targets, "The volume, or its mapping name");
+    lock->add_flag("--lazy", targets.invocation.lazy,
+                   "Do not refuse while it is in use: detach the mounts now and close the mapping "
+                   "when the last user lets go (the key stays in the kernel until then)");
 }
 
 // CLI11 starts some messages with a capital; ours start lower case. Acronyms stay as they are.

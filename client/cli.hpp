@@ -33,6 +33,9 @@ struct Invocation {
     std::optional<std::string> mappingName;  // unset: the EBS volume id, else luks-<kernel name>
     bool mount = false;                      // unlock --mount, with or without a path
 
+    // lock
+    bool lazy = false;
+
     // unlock --mount PATH and mount DEVICE PATH; unset means vaultd's default place.
     std::optional<std::string> mountPoint;
 };

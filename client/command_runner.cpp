@@ -165,9 +165,9 @@ void CommandRunner::unlock(VaultClient& client, const Invocation& invocation)
                   secret.bytes().back() == std::byte{'\n'};
         return secretToMemfd(secret);
     }();
-    std::string mountPoint;
+    UnlockReply reply;
     try {
-        mountPoint = authenticating(client, invocation, [&] {
+        reply = authenticating(client, invocation, [&] {
             return client.unlock(path, rewoundCopy(passphrase),
                                  {name, invocation.mount, invocation.mountPoint});
         });
@@ -182,8 +182,9 @@ void CommandRunner::unlock(VaultClient& client, const Invocation& invocation)
     }
 
     ActionReport action = actionOn(Verb::unlock, device);
-    action.mappingName = name;
-    action.mountPoint = mountPoint;
+    action.mappingName = reply.mappingName;
+    action.mountPoint = reply.mountPoint;
+    action.wasUnlocked = !volume.mappingName.empty() || reply.mappingName != name;
     report(invocation, action);
 }
 
@@ -212,9 +213,10 @@ void CommandRunner::lock(VaultClient& client, const Invocation& invocation)
 {
     std::string path = client.resolve(invocation.device);
     std::string device = deviceName(client.volume(path), invocation);
-    authenticating(client, invocation, [&] { client.lock(path); });
-
-    report(invocation, actionOn(Verb::lock, device));
+    ActionReport action = actionOn(Verb::lock, device);
+    action.deferred =
+        authenticating(client, invocation, [&] { return client.lock(path, invocation.lazy); });
+    report(invocation, action);
 }
 
 void CommandRunner::report(const Invocation& invocation, const ActionReport& action)

@@ -264,11 +264,18 @@ std::string formatReport(const ActionReport& report)
         return fmt::format("formatted {} as LUKS2 with {}{}", device, report.filesystem,
                            suffix(", label ", singleQuoted(report.label)));
     case Verb::unlock:
-        return fmt::format("unlocked {}{}{}", device, suffix(" as ", report.mappingName),
+        return fmt::format("{} {}{}{}", report.wasUnlocked ? "already unlocked:" : "unlocked",
+                           device, suffix(" as ", report.mappingName),
                            suffix(", mounted at ", report.mountPoint));
     case Verb::mount: return fmt::format("mounted {} at {}", device, printable(report.mountPoint));
     case Verb::unmount: return fmt::format("unmounted {}", device);
-    case Verb::lock: return fmt::format("locked {}", device);
+    case Verb::lock:
+        if (report.deferred)
+            return fmt::format(
+                "locking {} when its last user lets go: its mounts are detached, "
+                "and the key stays in the kernel until then",
+                device);
+        return fmt::format("locked {}", device);
     case Verb::list:
     case Verb::status: break;
     }
@@ -286,10 +293,11 @@ nlohmann::ordered_json reportToJson(const ActionReport& report)
     case Verb::unlock:
         object["mappingName"] = report.mappingName;
         object["mountPoint"] = report.mountPoint;
+        object["wasUnlocked"] = report.wasUnlocked;
         break;
     case Verb::mount: object["mountPoint"] = report.mountPoint; break;
     case Verb::unmount:
-    case Verb::lock:
+    case Verb::lock: object["deferred"] = report.deferred; break;
     case Verb::list:
     case Verb::status: break;
     }

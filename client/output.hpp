@@ -23,10 +23,12 @@ namespace vaultctl {
 struct ActionReport {
     Verb verb = Verb::lock;
     std::string device;
-    std::string filesystem;   // format
-    std::string label;        // format
-    std::string mappingName;  // unlock; empty if not known
-    std::string mountPoint;   // unlock (empty if not mounted), mount
+    std::string filesystem;    // format
+    std::string label;         // format
+    std::string mappingName;   // unlock; empty if not known
+    std::string mountPoint;    // unlock (empty if not mounted), mount
+    bool wasUnlocked = false;  // unlock: it was unlocked already, as mappingName
+    bool deferred = false;     // lock --lazy: the mapping waits for its last user
 };
 
 // Binary units with one decimal, as lsblk: 512B, 1.0K, 1.5G.

@@ -34,6 +34,12 @@ public:
 
     ~ManagerProxy() { unregisterProxy(); }
 
+    // vaultctl makes one call and goes; it does not follow signals.
+    void onVolumeLost(const std::string&, const std::string&, const std::string&,
+                      const std::vector<std::string>&, const bool&) override
+    {
+    }
+
     ManagedObjects managedObjects()
     {
         ManagedObjects objects;
@@ -166,12 +172,13 @@ void VaultClient::format(const std::string& path, UniqueFd passphrase, const For
                 withInteraction(formatOptions(request)));
 }
 
-std::string VaultClient::unlock(const std::string& path, UniqueFd passphrase,
+UnlockReply VaultClient::unlock(const std::string& path, UniqueFd passphrase,
                                 const UnlockRequest& request)
 {
-    return VolumeProxy(*connection_, path)
-        .Unlock(toUnixFd(std::move(passphrase)), request.mappingName,
-                withInteraction(unlockOptions(request)));
+    auto [mapping, mountPoint] = VolumeProxy(*connection_, path)
+                                     .Unlock(toUnixFd(std::move(passphrase)), request.mappingName,
+                                             withInteraction(unlockOptions(request)));
+    return {mapping, mountPoint};
 }
 
 std::string VaultClient::mount(const std::string& path, const std::string& mountPoint)
@@ -184,9 +191,12 @@ void VaultClient::unmount(const std::string& path)
     VolumeProxy(*connection_, path).Unmount(withInteraction({}));
 }
 
-void VaultClient::lock(const std::string& path)
+bool VaultClient::lock(const std::string& path, bool lazy)
 {
-    VolumeProxy(*connection_, path).Lock(withInteraction({}));
+    PropertyMap options;
+    if (lazy)
+        options.emplace("lazy", sdbus::Variant(true));
+    return VolumeProxy(*connection_, path).Lock(withInteraction(std::move(options)));
 }
 
 PropertyMap VaultClient::withInteraction(PropertyMap options) const

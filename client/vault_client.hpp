@@ -32,6 +32,13 @@ struct UnlockRequest {
     std::optional<std::string> mountPoint;  // implies mount
 };
 
+// What Volume.Unlock answers: the mapping's name (the one asked for, or the
+// one it had already) and where it is mounted, if it is.
+struct UnlockReply {
+    std::string mappingName;
+    std::string mountPoint;
+};
+
 using PropertyMap = std::map<std::string, sdbus::Variant>;
 
 // Properties missing from @properties keep their defaults; unknown ones are ignored, so a newer
@@ -57,11 +64,12 @@ public:
 
     void format(const std::string& path, UniqueFd passphrase, const FormatRequest& request);
     // Returns where the filesystem was mounted, or empty.
-    std::string unlock(const std::string& path, UniqueFd passphrase, const UnlockRequest& request);
+    UnlockReply unlock(const std::string& path, UniqueFd passphrase, const UnlockRequest& request);
     // Empty @mountPoint means vaultd's default; returns where it is mounted.
     std::string mount(const std::string& path, const std::string& mountPoint);
     void unmount(const std::string& path);
-    void lock(const std::string& path);
+    // True when a lazy lock left the mapping for its last user to release.
+    bool lock(const std::string& path, bool lazy);
 
     // From now on, tell vaultd that a person can answer a polkit prompt (a
     // text agent is running for this process).

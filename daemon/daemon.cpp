@@ -14,6 +14,7 @@
 
 #include "bus/bus_loop.hpp"
 #include "bus/manager_object.hpp"
+#include "system/processes.hpp"
 #include "bus/volume_service.hpp"
 #include "system/crypt.hpp"
 #include "system/kernel_view.hpp"
@@ -59,7 +60,8 @@ private:
 
 struct Daemon::Parts {
     explicit Parts(engine::EngineConfig config)
-        : operations({kernel, crypt, mounter, mountPoints, tools, records}, std::move(config)),
+        : operations({kernel, crypt, mounter, mountPoints, tools, records, processes},
+                     std::move(config)),
           connection(sdbus::createSystemBusConnection()),
           busLoop(io, *connection),
           service(io, *connection, operations, busLoop),
@@ -90,6 +92,7 @@ struct Daemon::Parts {
     system::DirMountPoints mountPoints;
     system::SpawnedTools tools;
     system::RunDirUnlockRecords records;
+    system::ProcProcesses processes;
     engine::Operations operations;
     std::unique_ptr<sdbus::IConnection> connection;
     bus::BusLoop busLoop;
@@ -118,6 +121,7 @@ int Daemon::run()
 
     // The name is taken only once the first scan's objects exist, so a client
     // that finds the name also finds every volume.
+    p.service.whenLost([&p](const engine::LostMapping& lost) { p.manager.announceLost(lost); });
     p.service.whenReady([&p] {
         p.connection->requestName(bus::kBusName);
         log::info(fmt::format("ready: owns {}", bus::kBusName));

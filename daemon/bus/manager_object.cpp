@@ -19,6 +19,11 @@ ManagerObject::~ManagerObject()
     unregisterAdaptor();
 }
 
+void ManagerObject::announceLost(const engine::LostMapping& lost)
+{
+    emitVolumeLost(lost.device, lost.mappingName, lost.luksUuid, lost.mountPoints, lost.deferred);
+}
+
 std::string ManagerObject::Version()
 {
     return VAULTD_VERSION;

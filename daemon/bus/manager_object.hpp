@@ -4,6 +4,7 @@
 #pragma once
 
 #include "bus/generated.hpp"
+#include "engine/operations.hpp"
 
 namespace vaultd::bus {
 
@@ -18,6 +19,9 @@ class ManagerObject final
 public:
     ManagerObject(sdbus::IConnection& connection, VolumeService& service);
     ~ManagerObject();
+
+    // Tells the bus a volume was lost (VolumeLost).
+    void announceLost(const engine::LostMapping& lost);
 
 private:
     std::string Version() override;

@@ -72,6 +72,16 @@ engine::Result<engine::UnlockRequest> decodeUnlock(const std::string& name, cons
     return r;
 }
 
+engine::Result<engine::LockRequest> decodeLock(const Options& options)
+{
+    engine::LockRequest r;
+    for (auto st : {onlyKnown(options, {"lazy", "interactive"}), take(options, "lazy", r.lazy)}) {
+        if (!st)
+            return st.error();
+    }
+    return r;
+}
+
 engine::Status expectNoOptions(const Options& options)
 {
     return onlyKnown(options, {"interactive"});

@@ -18,6 +18,7 @@ using Options = std::map<std::string, sdbus::Variant>;
 engine::Result<engine::FormatRequest> decodeFormat(const std::string& filesystem,
                                                    const Options& options);
 engine::Result<engine::UnlockRequest> decodeUnlock(const std::string& name, const Options& options);
+engine::Result<engine::LockRequest> decodeLock(const Options& options);
 // For methods that take no options of their own yet.
 engine::Status expectNoOptions(const Options& options);
 

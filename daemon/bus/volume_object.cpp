@@ -211,29 +211,31 @@ void VolumeObject::Format(sdbus::Result<>&& result, sdbus::UnixFd passphrase,
                });
 }
 
-void VolumeObject::Unlock(sdbus::Result<std::string>&& result, sdbus::UnixFd passphrase,
-                          std::string name, Options options)
+void VolumeObject::Unlock(sdbus::Result<std::string, std::string>&& result,
+                          sdbus::UnixFd passphrase, std::string name, Options options)
 {
     auto request = decodeUnlock(name, options);
-    authorized(std::move(result), "unlock", "org.vaultd.unlock", statusOf(request), options,
-               [&service = service_, v = volume_, fd = std::move(passphrase),
-                req = request ? request.value() : engine::UnlockRequest{}](
-                   sdbus::Result<std::string>&& result, const Caller& who) mutable {
-                   req.owner = {who.uid, who.gid};
-                   service.run<std::string>(
-                       v.kernelName,
-                       [kernel = v.kernelName, fd = std::move(fd), req = std::move(req)](
-                           engine::Operations& ops) -> engine::Result<std::string> {
-                           auto secret = readPassphrase(fd);
-                           if (!secret)
-                               return secret.error();
-                           return ops.unlock(kernel, secret.value(), req);
-                       },
-                       [result = std::move(result), v](engine::Result<std::string> r) mutable {
-                           reply(v, "unlock", result, r,
-                                 [&](const std::string& at) { result.returnResults(at); });
-                       });
-               });
+    authorized(
+        std::move(result), "unlock", "org.vaultd.unlock", statusOf(request), options,
+        [&service = service_, v = volume_, fd = std::move(passphrase),
+         req = request ? request.value() : engine::UnlockRequest{}](
+            sdbus::Result<std::string, std::string>&& result, const Caller& who) mutable {
+            req.owner = {who.uid, who.gid};
+            service.run<engine::UnlockResult>(
+                v.kernelName,
+                [kernel = v.kernelName, fd = std::move(fd), req = std::move(req)](
+                    engine::Operations& ops) -> engine::Result<engine::UnlockResult> {
+                    auto secret = readPassphrase(fd);
+                    if (!secret)
+                        return secret.error();
+                    return ops.unlock(kernel, secret.value(), req);
+                },
+                [result = std::move(result), v](engine::Result<engine::UnlockResult> r) mutable {
+                    reply(v, "unlock", result, r, [&](const engine::UnlockResult& u) {
+                        result.returnResults(u.mappingName, u.mountPoint);
+                    });
+                });
+        });
 }
 
 void VolumeObject::Mount(sdbus::Result<std::string>&& result, std::string mountPoint,
@@ -268,7 +270,7 @@ void VolumeObject::Unmount(sdbus::Result<>&& result, Options options)
         });
 }
 
-void VolumeObject::Lock(sdbus::Result<>&& result, Options options)
+void VolumeObject::Lock(sdbus::Result<bool>&& result, Options options)
 {
     // Locking what somebody else unlocked (or what vaultd did not unlock)
     // takes more than locking your own.
@@ -276,14 +278,19 @@ void VolumeObject::Lock(sdbus::Result<>&& result, Options options)
     const bool own = caller && volume_.unlockedBy && *volume_.unlockedBy == caller.value().uid;
     const bool locked = volume_.mappingName.empty();
     const char* action = own || locked ? "org.vaultd.lock" : "org.vaultd.lock-others";
+    auto request = decodeLock(options);
     authorized(
-        std::move(result), "lock", action, expectNoOptions(options), options,
-        [&service = service_, v = volume_](sdbus::Result<>&& result, const Caller&) mutable {
-            service.run<engine::Changed>(
+        std::move(result), "lock", action, statusOf(request), options,
+        [&service = service_, v = volume_, req = request ? request.value() : engine::LockRequest{}](
+            sdbus::Result<bool>&& result, const Caller&) mutable {
+            service.run<engine::LockResult>(
                 v.kernelName,
-                [kernel = v.kernelName](engine::Operations& ops) { return ops.lock(kernel); },
-                [result = std::move(result), v](engine::Result<engine::Changed> r) mutable {
-                    reply(v, "lock", result, r, [&](auto) { result.returnResults(); });
+                [kernel = v.kernelName, req](engine::Operations& ops) {
+                    return ops.lock(kernel, req);
+                },
+                [result = std::move(result), v](engine::Result<engine::LockResult> r) mutable {
+                    reply(v, "lock", result, r,
+                          [&](const engine::LockResult& l) { result.returnResults(l.deferred); });
                 });
         });
 }

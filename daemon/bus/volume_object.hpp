@@ -32,12 +32,12 @@ private:
 
     void Format(sdbus::Result<>&& result, sdbus::UnixFd passphrase, std::string filesystem,
                 Options options) override;
-    void Unlock(sdbus::Result<std::string>&& result, sdbus::UnixFd passphrase, std::string name,
-                Options options) override;
+    void Unlock(sdbus::Result<std::string, std::string>&& result, sdbus::UnixFd passphrase,
+                std::string name, Options options) override;
     void Mount(sdbus::Result<std::string>&& result, std::string mountPoint,
                Options options) override;
     void Unmount(sdbus::Result<>&& result, Options options) override;
-    void Lock(sdbus::Result<>&& result, Options options) override;
+    void Lock(sdbus::Result<bool>&& result, Options options) override;
 
     std::string Device() override { return volume_.node; }
     std::string KernelName() override { return volume_.kernelName; }

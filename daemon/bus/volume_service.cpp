@@ -37,6 +37,51 @@ void VolumeService::whenReady(std::function<void()> ready)
     ready_ = std::move(ready);
 }
 
+void VolumeService::whenLost(std::function<void(const engine::LostMapping&)> lost)
+{
+    lost_ = std::move(lost);
+}
+
+void VolumeService::tearDown(const std::vector<engine::LostMapping>& lost)
+{
+    std::set<std::string> present;
+    for (const auto& l : lost) {
+        present.insert(l.mappingName);
+        if (!lostHandled_.insert(l.mappingName).second)
+            continue;
+        log::warning(fmt::format("lost volume: '{}' went away while unlocked as '{}'; detaching "
+                                 "its mounts and dropping its key",
+                                 l.device, l.mappingName),
+                     {{Field::Device, l.device}, {Field::Mapping, l.mappingName}});
+        boost::asio::post(workers_, [this, name = l.mappingName] {
+            auto done = operations_.tearDownLost(name);
+            boost::asio::post(loop_, [this, name, done = std::move(done)]() mutable {
+                if (!done) {
+                    log::error(fmt::format("failed to tear down lost mapping '{}': {}", name,
+                                           done.error().message),
+                               {{Field::Mapping, name}});
+                } else {
+                    log::info(fmt::format("lost mapping '{}': key dropped{}", name,
+                                          done.value().deferred
+                                              ? "; the node goes when its last user closes it"
+                                              : ", mapping removed"),
+                              {{Field::Mapping, name}, {Field::Device, done.value().device}});
+                    if (lost_)
+                        lost_(done.value());
+                }
+                afterOperation();
+            });
+        });
+    }
+    // Forget what is gone for good, so a new loss of the same name counts.
+    for (auto it = lostHandled_.begin(); it != lostHandled_.end();) {
+        if (present.count(*it))
+            ++it;
+        else
+            it = lostHandled_.erase(it);
+    }
+}
+
 void VolumeService::requestScan()
 {
     if (scanning_) {
@@ -46,9 +91,10 @@ void VolumeService::requestScan()
     scanning_ = true;
     const std::uint64_t startedAt = ++sequence_;
     boost::asio::post(prober_, [this, startedAt] {
-        auto volumes = operations_.scan();
-        boost::asio::post(loop_, [this, startedAt, volumes = std::move(volumes)]() mutable {
-            apply(std::move(volumes), startedAt);
+        auto scanned = operations_.scan();
+        boost::asio::post(loop_, [this, startedAt, scanned = std::move(scanned)]() mutable {
+            apply(std::move(scanned.volumes), startedAt);
+            tearDown(scanned.lost);
             scanning_ = false;
             if (ready_)
                 std::exchange(ready_, nullptr)();

@@ -42,6 +42,8 @@ public:
     void requestScan();
     // Called once, after the first scan's objects exist.
     void whenReady(std::function<void()> ready);
+    // Called on the loop thread for each lost volume, once torn down.
+    void whenLost(std::function<void(const engine::LostMapping&)> lost);
     // Stops the workers; pending replies are dropped.
     void shutdown();
 
@@ -60,6 +62,8 @@ public:
 
 private:
     void apply(std::vector<engine::Volume> volumes, std::uint64_t startedAt);
+    // Tears down mappings whose device is gone, each once.
+    void tearDown(const std::vector<engine::LostMapping>& lost);
     void updateFromOperation(const std::string& kernelName, engine::Result<engine::Volume> fresh);
     void afterOperation();
 
@@ -80,6 +84,10 @@ private:
     bool scanning_ = false;
     bool rescan_ = false;
     std::function<void()> ready_;
+    std::function<void(const engine::LostMapping&)> lost_;
+    // Lost mappings being torn down, or torn down and still held by a
+    // process (so still seen by scans): not to be handled again.
+    std::set<std::string> lostHandled_;
 };
 
 template <typename T, typename Work, typename Finish>

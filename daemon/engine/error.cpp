@@ -14,6 +14,8 @@ std::string_view errorName(ErrorCode code)
     case ErrorCode::TooSmall: return "TooSmall";
     case ErrorCode::NoSuchDevice: return "NoSuchDevice";
     case ErrorCode::Ambiguous: return "Ambiguous";
+    case ErrorCode::NameInUse: return "NameInUse";
+    case ErrorCode::DuplicateFilesystemUuid: return "DuplicateFilesystemUuid";
     case ErrorCode::InvalidName: return "InvalidName";
     case ErrorCode::InvalidArgument: return "InvalidArgument";
     case ErrorCode::InvalidMountPoint: return "InvalidMountPoint";

@@ -21,6 +21,8 @@ enum class ErrorCode {
     TooSmall,
     NoSuchDevice,
     Ambiguous,
+    NameInUse,
+    DuplicateFilesystemUuid,
     InvalidName,
     InvalidArgument,
     InvalidMountPoint,

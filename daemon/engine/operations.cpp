@@ -1,11 +1,13 @@
 #include "engine/operations.hpp"
-#include "engine/quote.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
+#include <set>
 #include <utility>
 
+#include "engine/quote.hpp"
 #include "engine/validate.hpp"
 
 namespace vaultd::engine {
@@ -14,6 +16,24 @@ namespace {
 Error busy(std::string message)
 {
     return makeError(ErrorCode::Busy, std::move(message));
+}
+
+// CRYPT-LUKS2-<32 hex digits>-<name>, as libcryptsetup names its mappings,
+// to the UUID in the header, or empty.
+std::string luksUuidOfDm(const std::string& dmUuid)
+{
+    std::string_view rest = dmUuid;
+    for (std::string_view prefix : {"CRYPT-LUKS2-", "CRYPT-LUKS1-"}) {
+        if (rest.starts_with(prefix)) {
+            rest.remove_prefix(prefix.size());
+            if (rest.size() < 32)
+                return {};
+            const std::string hex(rest.substr(0, 32));
+            return fmt::format("{}-{}-{}-{}-{}", hex.substr(0, 8), hex.substr(8, 4),
+                               hex.substr(12, 4), hex.substr(16, 4), hex.substr(20));
+        }
+    }
+    return {};
 }
 
 std::string describeSignature(const Signature& s)
@@ -31,16 +51,17 @@ Operations::Operations(Ports ports, EngineConfig config) : ports_(ports), config
 {
 }
 
-std::vector<Volume> Operations::scan()
+ScanResult Operations::scan()
 {
     const Topology topology = ports_.kernel.readTopology();
-    std::vector<Volume> volumes;
+    ScanResult result;
     for (const auto& [name, node] : topology.nodes) {
         auto v = inspectIn(topology, name);
         if (v)
-            volumes.push_back(std::move(v).value());
+            result.volumes.push_back(std::move(v).value());
     }
-    return volumes;
+    result.lost = lostIn(topology);
+    return result;
 }
 
 Identity Operations::identityOf(const BlockNode& node, const std::vector<std::string>& links)
@@ -159,7 +180,7 @@ Result<Changed> Operations::format(const std::string& kernelName, const SecretBu
     // TODO: when mkfs fails the new header stays behind; wiping it again
     // would make a failed format leave the device as it was.
     Status made = ports_.tools.make(*fs, "/dev/mapper/" + temp, request.label);
-    Status closed = ports_.crypt.deactivate(temp);
+    Status closed = ports_.crypt.deactivate(temp, Crypt::Deactivate::Normal);
     if (!made)
         return made.error();
     if (!closed)
@@ -179,8 +200,9 @@ Status Operations::checkRequestedMountPoint(const std::string& path) const
     return Done{};
 }
 
-Result<std::string> Operations::unlock(const std::string& kernelName,
-                                       const SecretBuffer& passphrase, const UnlockRequest& request)
+Result<UnlockResult> Operations::unlock(const std::string& kernelName,
+                                        const SecretBuffer& passphrase,
+                                        const UnlockRequest& request)
 {
     if (auto st = checkMappingName(request.name); !st)
         return st.error();
@@ -189,7 +211,8 @@ Result<std::string> Operations::unlock(const std::string& kernelName,
             return st.error();
     }
 
-    auto found = inspect(kernelName);
+    const Topology topology = ports_.kernel.readTopology();
+    auto found = inspectIn(topology, kernelName);
     if (!found)
         return found.error();
     Volume v = std::move(found).value();
@@ -199,43 +222,68 @@ Result<std::string> Operations::unlock(const std::string& kernelName,
     const std::string& name = request.name;
     const bool wantMount = request.mount || !request.mountPoint.empty();
 
+    UnlockResult result;
     bool opened = false;
     if (!v.mappingName.empty()) {
-        if (v.mappingName != name)
-            return busy(fmt::format("'{}' is already unlocked as '{}'", v.node, v.mappingName));
+        // Unlocked already, by vaultd or by hand, under this name or another:
+        // nothing to open, and the caller learns the name it has.
+        result.mappingName = v.mappingName;
+        result.wasUnlocked = true;
     } else {
         if (ports_.crypt.mappingExists(name))
-            return busy(fmt::format("the mapping name '{}' is taken by another device", name));
+            return nameInUse(topology, name);
         if (auto st = ports_.crypt.activate(v.node, name, passphrase); !st)
             return st.error();
         ports_.records.record(name, v.signature.uuid, request.owner.uid);
+        result.mappingName = name;
         opened = true;
     }
     if (!wantMount)
-        return std::string();
+        return result;
 
     auto mounted = opened ? mountAfterUnlock(kernelName, request.mountPoint, request.owner)
-                          : mountMapping(v, request.mountPoint, request.owner);
+                          : mountMapping(topology, v, request.mountPoint, request.owner);
     // A request that failed leaves things as they were: close what it opened.
-    if (!mounted && opened) {
-        (void)ports_.crypt.deactivate(name);
-        ports_.records.forget(name);
+    if (!mounted) {
+        if (opened) {
+            (void)ports_.crypt.deactivate(name, Crypt::Deactivate::Normal);
+            ports_.records.forget(name);
+        }
+        return mounted.error();
     }
-    return mounted;
+    result.mountPoint = mounted.value();
+    return result;
+}
+
+Error Operations::nameInUse(const Topology& topology, const std::string& name) const
+{
+    for (const auto& [kernel, node] : topology.nodes) {
+        if (node.dmName != name)
+            continue;
+        if (!node.slaves.empty())
+            return makeError(
+                ErrorCode::NameInUse,
+                fmt::format("the mapping name '{}' is taken by the mapping of '/dev/{}'", name,
+                            node.slaves.front()));
+        break;
+    }
+    return makeError(ErrorCode::NameInUse,
+                     fmt::format("the mapping name '{}' is taken by another mapping", name));
 }
 
 Result<std::string> Operations::mountAfterUnlock(const std::string& kernelName,
                                                  const std::string& mountPoint, const Owner& owner)
 {
     // The mapping is new: look again to learn its node.
-    auto found = inspect(kernelName);
+    const Topology topology = ports_.kernel.readTopology();
+    auto found = inspectIn(topology, kernelName);
     if (!found)
         return found.error();
     if (found.value().mappingName.empty())
         return makeError(
             ErrorCode::Failed,
             fmt::format("the mapping of '{}' vanished after unlocking", found.value().node));
-    return mountMapping(found.value(), mountPoint, owner);
+    return mountMapping(topology, found.value(), mountPoint, owner);
 }
 
 Result<std::string> Operations::mount(const std::string& kernelName, const std::string& mountPoint,
@@ -245,26 +293,54 @@ Result<std::string> Operations::mount(const std::string& kernelName, const std::
         if (auto st = checkRequestedMountPoint(mountPoint); !st)
             return st.error();
     }
-    auto found = inspect(kernelName);
+    const Topology topology = ports_.kernel.readTopology();
+    auto found = inspectIn(topology, kernelName);
     if (!found)
         return found.error();
     const Volume& v = found.value();
     if (v.mappingName.empty())
         return makeError(ErrorCode::WrongState,
                          fmt::format("'{}' is {}; unlock it first", v.node, stateName(v.state)));
-    return mountMapping(v, mountPoint, owner);
+    return mountMapping(topology, v, mountPoint, owner);
 }
 
-Result<std::string> Operations::mountMapping(const Volume& v, const std::string& requested,
-                                             const Owner& owner)
+Status Operations::checkUniqueFilesystem(const Topology& topology, const Volume& v,
+                                         const Signature& inner)
 {
-    const std::string target =
-        requested.empty() ? defaultMountPoint(config_.mountBase, v.mappingName) : requested;
+    if (inner.uuid.empty())
+        return Done{};
+    const BlockNode* ours = luksMappingOf(topology, v.kernelName);
+    std::set<const BlockNode*> probed;
+    for (const auto& m : topology.mounts) {
+        const BlockNode* source = sourceOf(topology, m);
+        if (!source || source == ours || !probed.insert(source).second)
+            continue;
+        const std::string node =
+            source->dmName.empty() ? "/dev/" + source->name : mappingNode(*source);
+        auto other = ports_.kernel.probe(node);
+        if (other && other.value().uuid == inner.uuid)
+            return makeError(
+                ErrorCode::DuplicateFilesystemUuid,
+                fmt::format("the filesystem in '{}' has UUID {}, as has the one from '{}' mounted "
+                            "at '{}' (a copy of the same volume?); the kernel cannot tell them "
+                            "apart",
+                            v.node, inner.uuid, node, m.target));
+    }
+    return Done{};
+}
+
+Result<std::string> Operations::mountMapping(const Topology& topology, const Volume& v,
+                                             const std::string& requested, const Owner& owner)
+{
+    // Mounted already: that is the answer, unless the caller wanted it
+    // somewhere else.
     if (!v.mountPoint.empty()) {
-        if (v.mountPoint == target)
-            return target;
+        if (requested.empty() || requested == v.mountPoint)
+            return v.mountPoint;
         return busy(fmt::format("'{}' is already mounted at '{}'", v.node, v.mountPoint));
     }
+    const std::string target =
+        requested.empty() ? defaultMountPoint(config_.mountBase, v.mappingName) : requested;
     if (auto st = checkMountPoint(target); !st)
         return st.error();
 
@@ -274,6 +350,8 @@ Result<std::string> Operations::mountMapping(const Volume& v, const std::string&
     if (inner.value().usage != "filesystem")
         return makeError(ErrorCode::WrongState,
                          fmt::format("'{}' holds no filesystem to mount", v.mappingNode));
+    if (auto st = checkUniqueFilesystem(topology, v, inner.value()); !st)
+        return st.error();
 
     auto prepared = ports_.mountPoints.prepare(target);
     if (!prepared)
@@ -291,44 +369,166 @@ Result<std::string> Operations::mountMapping(const Volume& v, const std::string&
     return target;
 }
 
-Result<Changed> Operations::unmountVolume(const Volume& v)
+std::vector<std::string> Operations::holdersOf(const Topology& topology, const BlockNode& mapping,
+                                               const std::vector<const MountEntry*>& mounts)
 {
-    if (v.mountPoint.empty())
+    std::vector<std::string> holders;
+    if (const BlockNode* stacked = holderOf(topology, mapping.name))
+        holders.push_back(fmt::format("the device-mapper device '{}' ({}) sits on it",
+                                      stacked->dmName, stacked->name));
+    // Another filesystem mounted inside one of ours pins it.
+    for (const auto& m : topology.mounts) {
+        if (sourceOf(topology, m) == &mapping)
+            continue;
+        for (const MountEntry* ours : mounts) {
+            if (m.target.size() > ours->target.size() && m.target.starts_with(ours->target) &&
+                (ours->target == "/" || m.target[ours->target.size()] == '/')) {
+                holders.push_back(fmt::format("'{}' ({}) is mounted inside '{}'", m.target,
+                                              m.fstype, ours->target));
+                break;
+            }
+        }
+    }
+    std::vector<std::string> devnums = {mapping.devnum};
+    for (const MountEntry* m : mounts)
+        devnums.push_back(m->fsDevnum.empty() ? m->devnum : m->fsDevnum);
+    for (const auto& user : ports_.processes.usersOf(devnums))
+        holders.push_back(fmt::format("pid {} ({}) {}", user.pid, user.command, user.how));
+    return holders;
+}
+
+Error Operations::inUse(const Volume& v, const std::vector<std::string>& holders, bool canBeLazy)
+{
+    constexpr std::size_t kShown = 8;
+    std::vector<std::string> shown(holders.begin(),
+                                   holders.begin() + std::min(holders.size(), kShown));
+    std::string more;
+    if (holders.size() > kShown)
+        more = fmt::format("; and {} more", holders.size() - kShown);
+    return busy(fmt::format("'{}' is in use: {}{}{}", v.node, fmt::join(shown, "; "), more,
+                            canBeLazy ? "; lock it lazily to let it go when they are done" : ""));
+}
+
+Result<Changed> Operations::unmountAll(const Topology& topology, const Volume& v,
+                                       const BlockNode& mapping, bool lazy, bool canBeLazy)
+{
+    const auto mounts = mountsOf(topology, mapping);
+    if (mounts.empty())
         return Changed::No;
-    if (auto st = ports_.mounter.unmount(v.mountPoint); !st)
-        return st.error();
-    // Only the directories under our own base are ours to tidy away.
-    if (v.mountPoint.starts_with(config_.mountBase + "/"))
-        ports_.mountPoints.remove(v.mountPoint);
+    if (!lazy) {
+        // Refuse before anything changes, naming who is in the way.
+        if (auto holders = holdersOf(topology, mapping, mounts); !holders.empty()) {
+            // A stacked device holds the mapping, not its mounts.
+            if (!(holders.size() == 1 && holderOf(topology, mapping.name)))
+                return inUse(v, holders, canBeLazy);
+        }
+    }
+    for (const MountEntry* m : mounts) {
+        if (auto st = ports_.mounter.unmount(m->target, lazy); !st) {
+            if (st.error().code == ErrorCode::Busy)
+                return inUse(v, holdersOf(ports_.kernel.readTopology(), mapping, mounts),
+                             canBeLazy);
+            return st.error();
+        }
+        // Only the directories under our own base are ours to tidy away.
+        if (m->target.starts_with(config_.mountBase + "/"))
+            ports_.mountPoints.remove(m->target);
+    }
     return Changed::Yes;
 }
 
 Result<Changed> Operations::unmount(const std::string& kernelName)
 {
-    auto found = inspect(kernelName);
+    const Topology topology = ports_.kernel.readTopology();
+    auto found = inspectIn(topology, kernelName);
     if (!found)
         return found.error();
-    return unmountVolume(found.value());
+    const BlockNode* mapping = luksMappingOf(topology, kernelName);
+    if (!mapping)
+        return Changed::No;
+    return unmountAll(topology, found.value(), *mapping, false, false);
 }
 
-Result<Changed> Operations::lock(const std::string& kernelName)
+Result<LockResult> Operations::lock(const std::string& kernelName, const LockRequest& request)
 {
-    auto found = inspect(kernelName);
+    const Topology topology = ports_.kernel.readTopology();
+    auto found = inspectIn(topology, kernelName);
     if (!found)
         return found.error();
     const Volume& v = found.value();
     if (!v.signature.isLuks())
         return makeError(ErrorCode::NotLuks, fmt::format("'{}' holds no LUKS container", v.node));
+    const BlockNode* mapping = luksMappingOf(topology, kernelName);
+    if (!mapping)
+        return LockResult{};
 
-    auto unmounted = unmountVolume(v);
+    if (!request.lazy) {
+        if (auto holders = holdersOf(topology, *mapping, mountsOf(topology, *mapping));
+            !holders.empty())
+            return inUse(v, holders, true);
+    }
+    auto unmounted = unmountAll(topology, v, *mapping, request.lazy, true);
     if (!unmounted)
         return unmounted.error();
-    if (v.mappingName.empty())
-        return unmounted;
-    if (auto st = ports_.crypt.deactivate(v.mappingName); !st)
+
+    const auto how = request.lazy ? Crypt::Deactivate::Deferred : Crypt::Deactivate::Normal;
+    if (auto st = ports_.crypt.deactivate(v.mappingName, how); !st) {
+        if (st.error().code == ErrorCode::Busy)
+            return inUse(v, holdersOf(ports_.kernel.readTopology(), *mapping, {}), true);
         return st.error();
+    }
     ports_.records.forget(v.mappingName);
-    return Changed::Yes;
+    LockResult result;
+    result.changed = Changed::Yes;
+    // Deferred: the mapping, and its key, stay until the last user is gone.
+    result.deferred = request.lazy && ports_.crypt.mappingExists(v.mappingName);
+    return result;
+}
+
+std::vector<LostMapping> Operations::lostIn(const Topology& topology)
+{
+    std::vector<LostMapping> lost;
+    for (const BlockNode* node : lostMappings(topology)) {
+        LostMapping l;
+        l.mappingName = node->dmName;
+        l.device = "/dev/" + node->lostSlaves.front();
+        l.luksUuid = luksUuidOfDm(node->dmUuid);
+        for (const MountEntry* m : mountsOf(topology, *node))
+            l.mountPoints.push_back(m->target);
+        lost.push_back(std::move(l));
+    }
+    return lost;
+}
+
+Result<LostMapping> Operations::tearDownLost(const std::string& mappingName)
+{
+    const Topology topology = ports_.kernel.readTopology();
+    for (const BlockNode* node : lostMappings(topology)) {
+        if (node->dmName != mappingName)
+            continue;
+        LostMapping l = lostIn(topology).front();
+        for (auto& candidate : lostIn(topology)) {
+            if (candidate.mappingName == mappingName)
+                l = candidate;
+        }
+        // The device is gone: nothing can be written back, so nothing waits
+        // for anybody. Detach every mount, then take the key out of the
+        // kernel (an error table) and let the node go with its last user.
+        for (const MountEntry* m : mountsOf(topology, *node)) {
+            (void)ports_.mounter.unmount(m->target, true);
+            if (m->target.starts_with(config_.mountBase + "/"))
+                ports_.mountPoints.remove(m->target);
+        }
+        Status st = ports_.crypt.deactivate(mappingName, Crypt::Deactivate::Force);
+        if (!st && st.error().code == ErrorCode::Busy)
+            st = ports_.crypt.deactivate(mappingName, Crypt::Deactivate::Deferred);
+        ports_.records.forget(mappingName);
+        if (!st && st.error().code != ErrorCode::NoSuchDevice)
+            return st.error();
+        l.deferred = ports_.crypt.mappingExists(mappingName);
+        return l;
+    }
+    return makeError(ErrorCode::NoSuchDevice, fmt::format("no lost mapping '{}'", mappingName));
 }
 
 }  // namespace vaultd::engine

@@ -45,25 +45,63 @@ struct UnlockRequest {
     Owner owner;
 };
 
+// What an unlock found or did: the mapping's name (the one asked for, or
+// the one it was unlocked under already) and where it is mounted.
+struct UnlockResult {
+    std::string mappingName;
+    std::string mountPoint;
+    bool wasUnlocked = false;
+};
+
+struct LockRequest {
+    // Detach the mounts and remove the mapping when its last user lets go,
+    // instead of refusing while anything uses it.
+    bool lazy = false;
+};
+
+struct LockResult {
+    Changed changed = Changed::No;
+    bool deferred = false;  // the mapping, and its key, stay until its last user is gone
+};
+
+// A LUKS mapping whose device was detached from under it.
+struct LostMapping {
+    std::string mappingName;
+    std::string device;  // the node it had: /dev/vdb
+    std::string luksUuid;
+    std::vector<std::string> mountPoints;
+    bool deferred = false;  // after tearing down: still held by a process
+};
+
+struct ScanResult {
+    std::vector<Volume> volumes;
+    std::vector<LostMapping> lost;
+};
+
 class Operations {
 public:
     Operations(Ports ports, EngineConfig config);
 
-    // Every device that is a volume now.
-    std::vector<Volume> scan();
+    // Every device that is a volume now, and every mapping whose device is gone.
+    ScanResult scan();
 
     // One volume, or NoSuchDevice if it is gone or not eligible.
     Result<Volume> inspect(const std::string& kernelName);
 
     Result<Changed> format(const std::string& kernelName, const SecretBuffer& passphrase,
                            const FormatRequest& request);
-    // Returns where the filesystem is mounted, or empty.
-    Result<std::string> unlock(const std::string& kernelName, const SecretBuffer& passphrase,
-                               const UnlockRequest& request);
+    Result<UnlockResult> unlock(const std::string& kernelName, const SecretBuffer& passphrase,
+                                const UnlockRequest& request);
+    // Where the filesystem is mounted: the mount point it has already, if any.
     Result<std::string> mount(const std::string& kernelName, const std::string& mountPoint,
                               const Owner& owner);
+    // Unmounts every mount of the mapping, the innermost first; Busy, naming
+    // who holds it, with nothing changed, while anything does.
     Result<Changed> unmount(const std::string& kernelName);
-    Result<Changed> lock(const std::string& kernelName);
+    // Unmounts, then closes the mapping (the key leaves the kernel).
+    Result<LockResult> lock(const std::string& kernelName, const LockRequest& request);
+    // Detaches a lost mapping's mounts and takes its key out of the kernel.
+    Result<LostMapping> tearDownLost(const std::string& mappingName);
 
     const EngineConfig& config() const { return config_; }
 
@@ -73,11 +111,20 @@ private:
     Status checkFormatAllowed(const Topology& topology, const Volume& v,
                               const FormatRequest& request, Filesystem fs);
     Status checkRequestedMountPoint(const std::string& path) const;
-    Result<std::string> mountMapping(const Volume& v, const std::string& requested,
-                                     const Owner& owner);
+    Result<std::string> mountMapping(const Topology& topology, const Volume& v,
+                                     const std::string& requested, const Owner& owner);
     Result<std::string> mountAfterUnlock(const std::string& kernelName,
                                          const std::string& mountPoint, const Owner& owner);
-    Result<Changed> unmountVolume(const Volume& v);
+    Status checkUniqueFilesystem(const Topology& topology, const Volume& v, const Signature& inner);
+    Error nameInUse(const Topology& topology, const std::string& name) const;
+    // What keeps a mapping from being let go: a device on top, a mount
+    // inside its mounts, processes using it. Empty when nothing does.
+    std::vector<std::string> holdersOf(const Topology& topology, const BlockNode& mapping,
+                                       const std::vector<const MountEntry*>& mounts);
+    Error inUse(const Volume& v, const std::vector<std::string>& holders, bool canBeLazy);
+    Result<Changed> unmountAll(const Topology& topology, const Volume& v, const BlockNode& mapping,
+                               bool lazy, bool canBeLazy);
+    std::vector<LostMapping> lostIn(const Topology& topology);
 
     Ports ports_;
     EngineConfig config_;

@@ -64,7 +64,12 @@ public:
                           const SecretBuffer& passphrase, const std::string& activateAs) = 0;
     virtual Status activate(const std::string& node, const std::string& name,
                             const SecretBuffer& passphrase) = 0;
-    virtual Status deactivate(const std::string& name) = 0;
+    // Normal fails with Busy while anything holds the mapping. Deferred
+    // removes it when the last user lets go (the key stays in the kernel
+    // until then). Force replaces its table with an error target first, so
+    // the key leaves the kernel at once; for a mapping whose device is gone.
+    enum class Deactivate { Normal, Deferred, Force };
+    virtual Status deactivate(const std::string& name, Deactivate how) = 0;
     virtual bool mappingExists(const std::string& name) = 0;
 };
 
@@ -73,7 +78,9 @@ public:
     virtual ~Mounter() = default;
     virtual Status mount(const std::string& source, const std::string& target,
                          const std::string& fstype, const std::string& options) = 0;
-    virtual Status unmount(const std::string& target) = 0;
+    // @lazy detaches the mount now and lets it go when it is no longer
+    // busy (MNT_DETACH).
+    virtual Status unmount(const std::string& target, bool lazy) = 0;
 };
 
 class MountPoints {
@@ -89,8 +96,6 @@ public:
     virtual Result<Changed> adopt(const std::string& path, uid_t uid, gid_t gid) = 0;
 };
 
-// Who unlocked which volume, kept where a daemon restart does not lose it
-// (under /run, which lives exactly as long as the mappings do).
 // Who unlocked each mapping vaultd opened, kept where a restarted daemon
 // finds it. Keyed by the mapping name, which is unique while it is open
 // (a LUKS UUID is not: copies of a volume share it); a record answers only
@@ -102,6 +107,21 @@ public:
     virtual std::optional<uid_t> find(const std::string& mappingName,
                                       const std::string& luksUuid) = 0;
     virtual void forget(const std::string& mappingName) = 0;
+};
+
+// A process using a device: an open file on its filesystem, the device node
+// itself, a working or root directory there, or a mapped file.
+struct DeviceUser {
+    int pid = 0;
+    std::string command;  // its comm
+    std::string how;      // "has /secure/log open", "works in /secure", ...
+};
+
+class Processes {
+public:
+    virtual ~Processes() = default;
+    // Every process (but vaultd) using any of @devnums ("major:minor").
+    virtual std::vector<DeviceUser> usersOf(const std::vector<std::string>& devnums) = 0;
 };
 
 class FilesystemTools {
@@ -117,6 +137,7 @@ struct Ports {
     MountPoints& mountPoints;
     FilesystemTools& tools;
     UnlockRecords& records;
+    Processes& processes;
 };
 
 }  // namespace vaultd::engine

@@ -146,6 +146,27 @@ const BlockNode* sourceOf(const Topology& t, const MountEntry& mount)
     return nullptr;
 }
 
+std::vector<const MountEntry*> mountsOf(const Topology& t, const BlockNode& node)
+{
+    std::vector<const MountEntry*> found;
+    for (auto it = t.mounts.rbegin(); it != t.mounts.rend(); ++it) {
+        if (sourceOf(t, *it) == &node)
+            found.push_back(&*it);
+    }
+    return found;
+}
+
+std::vector<const BlockNode*> lostMappings(const Topology& t)
+{
+    std::vector<const BlockNode*> lost;
+    for (const auto& [name, node] : t.nodes) {
+        if (node.dmUuid.starts_with("CRYPT-LUKS") && node.slaves.empty() &&
+            !node.lostSlaves.empty())
+            lost.push_back(&node);
+    }
+    return lost;
+}
+
 const MountEntry* mountOf(const Topology& t, const BlockNode& node)
 {
     for (const auto& m : t.mounts) {

@@ -13,21 +13,26 @@
 namespace vaultd::engine {
 
 struct BlockNode {
-    std::string name;                 // kernel name: vdb, nvme0n1p1, dm-3
-    std::string devnum;               // "major:minor"
-    std::string parent;               // the disk of a partition, else empty
-    std::vector<std::string> slaves;  // what a device-mapper device sits on
-    std::string dmName;               // device-mapper name, for dm devices
-    std::string dmUuid;               // device-mapper uuid, e.g. CRYPT-LUKS2-<hex>-name
-    std::uint64_t size = 0;           // bytes
-    bool loopBacked = false;          // a loop device with a backing file
+    std::string name;                  // kernel name: vdb, nvme0n1p1, dm-3
+    std::string devnum;                // "major:minor"
+    std::string parent;                // the disk of a partition, else empty
+    std::vector<std::string> slaves;   // what a device-mapper device sits on, and is held by
+    std::vector<std::string> holders;  // device-mapper devices sitting on this one
+    // Slaves sysfs still lists but that are gone, or are a new device that
+    // took a gone one's name (it does not list this mapping as a holder).
+    std::vector<std::string> lostSlaves;
+    std::string dmName;       // device-mapper name, for dm devices
+    std::string dmUuid;       // device-mapper uuid, e.g. CRYPT-LUKS2-<hex>-name
+    std::uint64_t size = 0;   // bytes
+    bool loopBacked = false;  // a loop device with a backing file
     bool readOnly = false;
     std::string model;   // as sysfs gives it (padded); a partition's is its disk's
     std::string serial;  // likewise
 };
 
 struct MountEntry {
-    std::string devnum;  // "major:minor" as mountinfo gives it
+    std::string devnum;    // "major:minor" of the device mounted (btrfs: its source's)
+    std::string fsDevnum;  // what files on it report as st_dev (btrfs: anonymous 0:N)
     std::string target;
     std::string fstype;
     std::string source;  // the device path mountinfo names, e.g. /dev/mapper/x
@@ -57,6 +62,14 @@ const BlockNode* holderOf(const Topology& topology, const std::string& name);
 
 // Where a device is mounted; the first mount wins.
 const MountEntry* mountOf(const Topology& topology, const BlockNode& node);
+
+// Every mount of a device (bind mounts included), in the order to unmount
+// them: the last mounted, which may sit on the others, first.
+std::vector<const MountEntry*> mountsOf(const Topology& topology, const BlockNode& node);
+
+// LUKS mappings whose device is gone (detached under them): what is left
+// to tear down.
+std::vector<const BlockNode*> lostMappings(const Topology& topology);
 
 // The device a mount comes from. btrfs reports an anonymous devnum, so the
 // source path is the fallback.

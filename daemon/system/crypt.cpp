@@ -155,15 +155,17 @@ engine::Status LibCrypt::activate(const std::string& node, const std::string& na
     return engine::Done{};
 }
 
-engine::Status LibCrypt::deactivate(const std::string& name)
+engine::Status LibCrypt::deactivate(const std::string& name, Deactivate how)
 {
-    crypt_device* cd = nullptr;
-    int rc = crypt_init_by_name(&cd, name.c_str());
-    if (rc < 0)
-        return failure("find the mapping", name, rc);
-    CryptPtr owner(cd);
-
-    rc = crypt_deactivate(cd, name.c_str());
+    if (crypt_status(nullptr, name.c_str()) < CRYPT_ACTIVE)
+        return makeError(ErrorCode::NoSuchDevice, fmt::format("no mapping '{}'", name));
+    std::uint32_t flags = 0;
+    if (how == Deactivate::Deferred)
+        flags = CRYPT_DEACTIVATE_DEFERRED;
+    else if (how == Deactivate::Force)
+        flags = CRYPT_DEACTIVATE_FORCE;
+    // Without a context: a mapping whose device is gone may not give one.
+    const int rc = crypt_deactivate_by_name(nullptr, name.c_str(), flags);
     if (rc == -EBUSY)
         return makeError(ErrorCode::Busy, fmt::format("the mapping '{}' is still in use", name));
     if (rc < 0)

@@ -18,7 +18,7 @@ public:
     // An empty @name only checks the passphrase against the keyslots.
     engine::Status activate(const std::string& node, const std::string& name,
                             const engine::SecretBuffer& passphrase) override;
-    engine::Status deactivate(const std::string& name) override;
+    engine::Status deactivate(const std::string& name, Deactivate how) override;
     bool mappingExists(const std::string& name) override;
 };
 

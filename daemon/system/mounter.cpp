@@ -1,13 +1,16 @@
 #include "system/mounter.hpp"
-#include "engine/quote.hpp"
 
 #include <libmount/libmount.h>
 
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <memory>
+#include <thread>
+
+#include "engine/quote.hpp"
 
 namespace vaultd::system {
 namespace {
@@ -62,23 +65,34 @@ engine::Status LibMounter::mount(const std::string& source, const std::string& t
     return engine::Done{};
 }
 
-engine::Status LibMounter::unmount(const std::string& target)
+engine::Status LibMounter::unmount(const std::string& target, bool lazy)
 {
-    ContextPtr cxt = newContext();
-    if (!cxt)
-        return makeError(ErrorCode::Failed, "failed to create a libmount context");
-    mnt_context_set_target(cxt.get(), target.c_str());
-
-    const int rc = mnt_context_umount(cxt.get());
-    if (rc != 0 || mnt_context_get_status(cxt.get()) != 1) {
-        const int err = mnt_context_get_syscall_errno(cxt.get());
-        if (err == EBUSY)
-            return makeError(ErrorCode::Busy,
-                             fmt::format("'{}' is still in use by a process", target));
-        return makeError(ErrorCode::Failed,
-                         fmt::format("failed to unmount '{}': {}", target, explain(cxt.get(), rc)));
+    // A probe that udev starts when a file on it is closed can hold a
+    // filesystem for a moment: a few tries, then it is really busy.
+    constexpr int kTries = 3;
+    constexpr auto kPause = std::chrono::milliseconds(100);
+    int rc = 0;
+    int err = 0;
+    ContextPtr cxt(nullptr, &mnt_free_context);
+    for (int attempt = 1; attempt <= kTries; ++attempt) {
+        cxt = newContext();
+        if (!cxt)
+            return makeError(ErrorCode::Failed, "failed to create a libmount context");
+        mnt_context_set_target(cxt.get(), target.c_str());
+        if (lazy)
+            mnt_context_enable_lazy(cxt.get(), 1);
+        rc = mnt_context_umount(cxt.get());
+        if (rc == 0 && mnt_context_get_status(cxt.get()) == 1)
+            return engine::Done{};
+        err = mnt_context_get_syscall_errno(cxt.get());
+        if (err != EBUSY || attempt == kTries)
+            break;
+        std::this_thread::sleep_for(kPause);
     }
-    return engine::Done{};
+    if (err == EBUSY)
+        return makeError(ErrorCode::Busy, fmt::format("'{}' is still in use by a process", target));
+    return makeError(ErrorCode::Failed,
+                     fmt::format("failed to unmount '{}': {}", target, explain(cxt.get(), rc)));
 }
 
 }  // namespace vaultd::system

@@ -11,7 +11,7 @@ class LibMounter final : public engine::Mounter {
 public:
     engine::Status mount(const std::string& source, const std::string& target,
                          const std::string& fstype, const std::string& options) override;
-    engine::Status unmount(const std::string& target) override;
+    engine::Status unmount(const std::string& target, bool lazy) override;
 };
 
 }  // namespace vaultd::system

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include <algorithm>
 #include <cctype>
 #include <filesystem>
 #include <fstream>
@@ -93,6 +94,8 @@ engine::BlockNode readNode(const fs::directory_entry& entry)
     }
     for (const auto& slave : fs::directory_iterator(dir / "slaves", ec))
         node.slaves.push_back(slave.path().filename().string());
+    for (const auto& holder : fs::directory_iterator(dir / "holders", ec))
+        node.holders.push_back(holder.path().filename().string());
     return node;
 }
 
@@ -112,6 +115,7 @@ void readMounts(engine::Topology& t)
         // Virtual filesystems (proc, tmpfs, 9p, overlay...) have neither a
         // device number nor a device path. btrfs reports an anonymous device
         // number, so its source path tells which device it is.
+        const std::string fsDevnum = devnumOf(dev);
         if (major(dev) == 0) {
             if (!sourcePath.starts_with("/dev/"))
                 continue;
@@ -121,7 +125,8 @@ void readMounts(engine::Topology& t)
         }
         const char* target = mnt_fs_get_target(fsEntry);
         const char* type = mnt_fs_get_fstype(fsEntry);
-        t.mounts.push_back({devnumOf(dev), target ? target : "", type ? type : "", sourcePath});
+        t.mounts.push_back(
+            {devnumOf(dev), fsDevnum, target ? target : "", type ? type : "", sourcePath});
     }
 }
 
@@ -151,6 +156,20 @@ engine::Topology readTopology(const std::string& sysRoot)
     for (const auto& entry : fs::directory_iterator(fs::path(sysRoot) / "class" / "block", ec)) {
         engine::BlockNode node = readNode(entry);
         t.nodes.emplace(node.name, std::move(node));
+    }
+    // A mapping's slave link outlives its device, and may lead to a new
+    // device that took the same name; only a slave that lists the mapping
+    // among its holders is really under it.
+    for (auto& [name, node] : t.nodes) {
+        std::vector<std::string> live;
+        for (auto& slave : node.slaves) {
+            auto it = t.nodes.find(slave);
+            const bool mutual = it != t.nodes.end() &&
+                                std::find(it->second.holders.begin(), it->second.holders.end(),
+                                          name) != it->second.holders.end();
+            (mutual ? live : node.lostSlaves).push_back(std::move(slave));
+        }
+        node.slaves = std::move(live);
     }
     readMounts(t);
     readSwaps(t);

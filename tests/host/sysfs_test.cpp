@@ -66,6 +66,8 @@ fs::path fakeSysfs(const TempDir& dir)
     writeFile(dm / "dm" / "uuid", "CRYPT-LUKS2-0b7f7a0e3f8e4c369d2a6f2b1c9e8d11-secure");
     fs::create_directories(dm / "slaves");
     fs::create_symlink(part, dm / "slaves" / "vdb1");
+    fs::create_directories(part / "holders");
+    fs::create_symlink(dm, part / "holders" / "dm-0");
 
     const fs::path loop = addDevice(root, "virtual/block/loop3", "7:3", 204800, true);
     writeFile(loop / "loop" / "backing_file", "/var/lib/images/test.img");
@@ -107,6 +109,42 @@ TEST_CASE("readTopology reads device-mapper names, uuids and slaves", "[host]")
     const engine::BlockNode* mapping = engine::luksMappingOf(t, "vdb1");
     REQUIRE(mapping != nullptr);
     CHECK(mapping->name == "dm-0");
+}
+
+TEST_CASE("a mapping whose device is gone, or was replaced, has lost its slave", "[host]")
+{
+    TempDir dir;
+    const fs::path root = fakeSysfs(dir);
+    // dm-1 was over vdc, detached: its slave link dangles.
+    const fs::path dm1 = addDevice(root, "virtual/block/dm-1", "253:1", 2048);
+    writeFile(dm1 / "dm" / "name", "gone");
+    writeFile(dm1 / "dm" / "uuid", "CRYPT-LUKS2-11112222333344445555666677778888-gone");
+    fs::create_directories(dm1 / "slaves");
+    fs::create_symlink(root / "devices/pci0000:00/0000:00:09.0/virtio9/block/vdc",
+                       dm1 / "slaves" / "vdc");
+    // dm-2 was over a vdd that went; a new disk took the name and the place,
+    // and does not list dm-2 as its holder.
+    const fs::path vdd = addDevice(root, "pci0000:00/0000:00:0a.0/virtio10/block/vdd", "254:48", 8);
+    const fs::path dm2 = addDevice(root, "virtual/block/dm-2", "253:2", 2048);
+    writeFile(dm2 / "dm" / "name", "stale");
+    writeFile(dm2 / "dm" / "uuid", "CRYPT-LUKS2-9999aaaabbbbccccddddeeeeffff0000-stale");
+    fs::create_directories(dm2 / "slaves");
+    fs::create_symlink(vdd, dm2 / "slaves" / "vdd");
+
+    const engine::Topology t = system::readTopology(root.string());
+    CHECK(t.nodes.at("dm-1").slaves.empty());
+    CHECK(t.nodes.at("dm-1").lostSlaves == std::vector<std::string>{"vdc"});
+    CHECK(t.nodes.at("dm-2").slaves.empty());
+    CHECK(t.nodes.at("dm-2").lostSlaves == std::vector<std::string>{"vdd"});
+    CHECK(engine::luksMappingOf(t, "vdd") == nullptr);
+    CHECK(engine::holderOf(t, "vdd") == nullptr);
+    // The live one is untouched.
+    CHECK(t.nodes.at("dm-0").slaves == std::vector<std::string>{"vdb1"});
+
+    std::set<std::string> lost;
+    for (const auto* node : engine::lostMappings(t))
+        lost.insert(node->dmName);
+    CHECK(lost == std::set<std::string>{"gone", "stale"});
 }
 
 TEST_CASE("readTopology tells backed loop devices and read-only devices apart", "[host]")

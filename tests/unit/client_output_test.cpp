@@ -207,7 +207,12 @@ TEST_CASE("a successful unlock reads as one line", "[unit]")
     CHECK(formatReport(report) == "unlocked /dev/vdb as storedev");
     CHECK(reportToJson(report) == nlohmann::ordered_json{{"device", "/dev/vdb"},
                                                          {"mappingName", "storedev"},
-                                                         {"mountPoint", ""}});
+                                                         {"mountPoint", ""},
+                                                         {"wasUnlocked", false}});
+
+    report.wasUnlocked = true;
+    report.mappingName = "byhand";
+    CHECK(formatReport(report) == "already unlocked: /dev/vdb as byhand");
 }
 
 TEST_CASE("the other commands report what they did", "[unit]")
@@ -231,5 +236,10 @@ TEST_CASE("the other commands report what they did", "[unit]")
     CHECK(formatReport(report) == "unmounted /dev/vdb");
     report.verb = Verb::lock;
     CHECK(formatReport(report) == "locked /dev/vdb");
-    CHECK(reportToJson(report) == nlohmann::ordered_json{{"device", "/dev/vdb"}});
+    CHECK(reportToJson(report) ==
+          nlohmann::ordered_json{{"device", "/dev/vdb"}, {"deferred", false}});
+    report.deferred = true;
+    CHECK_THAT(formatReport(report),
+               Catch::StartsWith("locking /dev/vdb when its last user lets go") &&
+                   Catch::Contains("the key stays in the kernel until then"));
 }

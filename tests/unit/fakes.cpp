@@ -69,6 +69,7 @@ void addMount(engine::Topology& t, const std::string& devnum, const std::string&
 {
     engine::MountEntry entry;
     entry.devnum = devnum;
+    entry.fsDevnum = devnum;
     entry.target = target;
     entry.fstype = fstype;
     entry.source = source;
@@ -189,17 +190,31 @@ void FakeCrypt::open(const std::string& node, const std::string& name)
         kernel_.signatures[std::string(kMapper) + name] = inner;
 }
 
-engine::Status FakeCrypt::deactivate(const std::string& name)
+engine::Status FakeCrypt::deactivate(const std::string& name, Deactivate how)
 {
-    log_.push_back("deactivate " + name);
-    deactivations.push_back(name);
+    const char* suffix = how == Deactivate::Deferred ? " deferred"
+                         : how == Deactivate::Force  ? " force"
+                                                     : "";
+    log_.push_back("deactivate " + name + suffix);
+    deactivations.push_back(name + suffix);
     const std::string dm = kernel_.dmNodeOf(name);
     if (dm.empty())
-        return makeError(ErrorCode::Failed, fmt::format("no mapping '{}'", name));
+        return makeError(ErrorCode::NoSuchDevice, fmt::format("no mapping '{}'", name));
     const engine::BlockNode& node = kernel_.topology.nodes.at(dm);
-    for (const auto& m : kernel_.topology.mounts) {
-        if (m.devnum == node.devnum || m.source == std::string(kMapper) + name)
-            return makeError(ErrorCode::Busy, fmt::format("the mapping '{}' is in use", name));
+    bool busy = held.count(name) > 0;
+    for (const auto& m : kernel_.topology.mounts)
+        busy = busy || m.devnum == node.devnum || m.source == std::string(kMapper) + name;
+    if (how == Deactivate::Force)
+        keysDropped.insert(name);
+    if (busy) {
+        if (how == Deactivate::Deferred)
+            return engine::Done{};  // goes when the last user lets go
+        return makeError(ErrorCode::Busy, fmt::format("the mapping '{}' is in use", name));
+    }
+    if (node.slaves.empty()) {  // lost: its device is gone already
+        kernel_.signatures.erase(std::string(kMapper) + name);
+        kernel_.topology.nodes.erase(dm);
+        return engine::Done{};
     }
 
     const std::string mapper = std::string(kMapper) + name;
@@ -236,10 +251,12 @@ engine::Status FakeMounter::mount(const std::string& source, const std::string& 
     return engine::Done{};
 }
 
-engine::Status FakeMounter::unmount(const std::string& target)
+engine::Status FakeMounter::unmount(const std::string& target, bool lazy)
 {
-    log_.push_back("unmount " + target);
+    log_.push_back("unmount " + target + (lazy ? " lazy" : ""));
     unmounts.push_back(target);
+    if (!lazy && busyTargets.count(target))
+        return makeError(ErrorCode::Busy, fmt::format("'{}' is still in use", target));
     auto& table = kernel_.topology.mounts;
     auto it = std::find_if(table.begin(), table.end(),
                            [&](const engine::MountEntry& m) { return m.target == target; });

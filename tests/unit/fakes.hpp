@@ -89,15 +89,17 @@ public:
     std::set<std::string> foreignMappings;              // names other devices' mappings hold
     std::map<std::string, engine::Signature> contents;  // inside each container, by node
     std::vector<FormatCall> formats;
-    std::vector<std::string> activations;  // "NODE NAME" for every successful open
-    std::vector<std::string> deactivations;
+    std::vector<std::string> activations;    // "NODE NAME" for every successful open
+    std::vector<std::string> deactivations;  // "NAME", "NAME deferred" or "NAME force"
+    std::set<std::string> held;              // mappings a process holds open
+    std::set<std::string> keysDropped;       // forced: the table is an error target
 
     engine::Status format(const std::string& node, const engine::LuksParams& params,
                           const engine::SecretBuffer& passphrase,
                           const std::string& activateAs) override;
     engine::Status activate(const std::string& node, const std::string& name,
                             const engine::SecretBuffer& passphrase) override;
-    engine::Status deactivate(const std::string& name) override;
+    engine::Status deactivate(const std::string& name, Deactivate how) override;
     bool mappingExists(const std::string& name) override;
 
 private:
@@ -123,16 +125,35 @@ public:
 
     std::vector<MountCall> mounts;
     std::vector<std::string> unmounts;
-    std::string failure;  // when set, mount() records the call and fails with it
+    std::string failure;                // when set, mount() records the call and fails with it
+    std::set<std::string> busyTargets;  // a plain unmount of these fails with Busy
 
     engine::Status mount(const std::string& source, const std::string& target,
                          const std::string& fstype, const std::string& options) override;
-    engine::Status unmount(const std::string& target) override;
+    engine::Status unmount(const std::string& target, bool lazy) override;
 
 private:
     FakeKernel& kernel_;
     CallLog& log_;
     int nextAnonymous_ = 40;
+};
+
+class FakeProcesses final : public engine::Processes {
+public:
+    std::map<std::string, std::vector<engine::DeviceUser>> byDevnum;
+    std::vector<std::vector<std::string>> asked;
+
+    std::vector<engine::DeviceUser> usersOf(const std::vector<std::string>& devnums) override
+    {
+        asked.push_back(devnums);
+        std::vector<engine::DeviceUser> users;
+        for (const auto& d : devnums) {
+            auto it = byDevnum.find(d);
+            if (it != byDevnum.end())
+                users.insert(users.end(), it->second.begin(), it->second.end());
+        }
+        return users;
+    }
 };
 
 class FakeMountPoints final : public engine::MountPoints {
@@ -194,8 +215,12 @@ struct FakeSystem {
     FakeMountPoints mountPoints{log};
     FakeTools tools{kernel, log};
     FakeUnlockRecords records;
+    FakeProcesses processes;
 
-    engine::Ports ports() { return {kernel, crypt, mounter, mountPoints, tools, records}; }
+    engine::Ports ports()
+    {
+        return {kernel, crypt, mounter, mountPoints, tools, records, processes};
+    }
 
     // A free disk /dev/<name> (devnum 252:<n>) holding @outer.
     void attach(const std::string& name, std::uint64_t size, engine::Signature outer = {});

@@ -25,10 +25,14 @@ struct LockedVolume {
         sys.attachLuks("vdb", kGiB, kUuid, filesystemSignature("ext4", "vault"));
     }
 
+    // Where it got mounted, or empty.
     Result<std::string> unlock(const UnlockRequest& request,
                                const std::string& passphrase = kPassphrase)
     {
-        return ops.unlock("vdb", secret(passphrase), request);
+        auto r = ops.unlock("vdb", secret(passphrase), request);
+        if (!r)
+            return r.error();
+        return r.value().mountPoint;
     }
 
     VolumeState state()
@@ -103,14 +107,14 @@ TEST_CASE("a wrong passphrase is refused and leaves the volume locked", "[unit]"
     CHECK(vol.sys.mounter.mounts.empty());
 }
 
-TEST_CASE("a mapping name another device holds is busy", "[unit]")
+TEST_CASE("a mapping name another device holds is in use", "[unit]")
 {
     LockedVolume vol;
     vol.sys.crypt.foreignMappings.insert("data");
 
     auto unlocked = vol.unlock({"data", false, "", {}});
 
-    REQUIRE_THAT(unlocked, FailsWith(ErrorCode::Busy));
+    REQUIRE_THAT(unlocked, FailsWith(ErrorCode::NameInUse));
     CHECK_THAT(unlocked.error().message, Catch::Contains("'data' is taken"));
     CHECK(vol.sys.crypt.activations.empty());
 }
@@ -129,16 +133,40 @@ TEST_CASE("unlocking again under the same name is a no-op", "[unit]")
     CHECK(vol.sys.crypt.activations.size() == 1);
 }
 
-TEST_CASE("unlocking a volume that is open under another name is busy", "[unit]")
+TEST_CASE("unlocking a volume that is open under another name answers with that name", "[unit]")
 {
     LockedVolume vol;
     REQUIRE_THAT(vol.unlock({"data", false, "", {}}), Succeeds());
+    vol.sys.log.clear();
 
-    auto other = vol.unlock({"other", false, "", {}});
+    auto other = vol.ops.unlock("vdb", secret("not even the passphrase"), {"other", false, "", {}});
 
-    REQUIRE_THAT(other, FailsWith(ErrorCode::Busy));
-    CHECK_THAT(other.error().message, Catch::Contains("already unlocked as 'data'"));
+    REQUIRE_THAT(other, Succeeds());
+    CHECK(other.value().mappingName == "data");
+    CHECK(other.value().wasUnlocked);
+    CHECK(vol.sys.log.empty());
     CHECK(vol.sys.crypt.activations.size() == 1);
+}
+
+TEST_CASE("a mapping opened by hand is unlocked under its name, and unlock mounts it", "[unit]")
+{
+    FakeSystem sys;
+    sys.attachLuks("vdb", kGiB, kUuid, filesystemSignature("ext4"));
+    addLuksMapping(sys.kernel.topology, "dm-7", "253:7", "byhand", "vdb");
+    sys.kernel.signatures["/dev/mapper/byhand"] = filesystemSignature("ext4");
+    Operations ops(sys.ports(), {});
+
+    auto v = ops.inspect("vdb");
+    REQUIRE_THAT(v, Succeeds());
+    CHECK(v.value().state == VolumeState::Unlocked);
+    CHECK(v.value().mappingName == "byhand");
+    CHECK_FALSE(v.value().unlockedBy.has_value());
+
+    auto r = ops.unlock("vdb", secret(kPassphrase), {"mine", true, "", {}});
+    REQUIRE_THAT(r, Succeeds());
+    CHECK(r.value().mappingName == "byhand");
+    CHECK(r.value().mountPoint == "/media/vault/byhand");
+    CHECK(sys.crypt.activations.empty());
 }
 
 TEST_CASE("unlock with mount mounts the inner filesystem at the default place", "[unit]")
@@ -233,6 +261,19 @@ TEST_CASE("mount of an unlocked volume mounts it, and again at the same place is
     auto second = vol.ops.mount("vdb", "/media/vault/data", {});
     REQUIRE_THAT(second, Succeeds());
     CHECK(second.value() == "/media/vault/data");
+    CHECK(vol.sys.mounter.mounts.size() == 1);
+}
+
+TEST_CASE("mounting a mounted volume without a place returns where it is", "[unit]")
+{
+    LockedVolume vol;
+    REQUIRE_THAT(vol.unlock({"data", false, "", {}}), Succeeds());
+    REQUIRE_THAT(vol.ops.mount("vdb", "/secure", {}), Succeeds());
+
+    auto again = vol.ops.mount("vdb", "", {});
+
+    REQUIRE_THAT(again, Succeeds());
+    CHECK(again.value() == "/secure");
     CHECK(vol.sys.mounter.mounts.size() == 1);
 }
 
@@ -332,10 +373,10 @@ TEST_CASE("lock of a mounted volume unmounts, then closes the mapping", "[unit]"
     REQUIRE_THAT(vol.unlock({"data", true, "", {}}), Succeeds());
     vol.sys.log.clear();
 
-    auto locked = vol.ops.lock("vdb");
+    auto locked = vol.ops.lock("vdb", {});
 
     REQUIRE_THAT(locked, Succeeds());
-    CHECK(locked.value() == Changed::Yes);
+    CHECK(locked.value().changed == Changed::Yes);
     CHECK(vol.sys.log ==
           CallLog{"unmount /media/vault/data", "remove /media/vault/data", "deactivate data"});
     CHECK(vol.state() == VolumeState::Locked);
@@ -350,7 +391,7 @@ TEST_CASE("lock of a mounted btrfs volume unmounts it before closing the mapping
     REQUIRE(sys.kernel.topology.mounts.front().devnum.starts_with("0:"));
     sys.log.clear();
 
-    auto locked = ops.lock("vdb");
+    auto locked = ops.lock("vdb", {});
 
     REQUIRE_THAT(locked, Succeeds());
     CHECK(sys.log ==
@@ -363,10 +404,10 @@ TEST_CASE("lock of an unlocked volume only closes the mapping", "[unit]")
     REQUIRE_THAT(vol.unlock({"data", false, "", {}}), Succeeds());
     vol.sys.log.clear();
 
-    auto locked = vol.ops.lock("vdb");
+    auto locked = vol.ops.lock("vdb", {});
 
     REQUIRE_THAT(locked, Succeeds());
-    CHECK(locked.value() == Changed::Yes);
+    CHECK(locked.value().changed == Changed::Yes);
     CHECK(vol.sys.log == CallLog{"deactivate data"});
 }
 
@@ -374,10 +415,10 @@ TEST_CASE("lock of a locked volume changes nothing", "[unit]")
 {
     LockedVolume vol;
 
-    auto locked = vol.ops.lock("vdb");
+    auto locked = vol.ops.lock("vdb", {});
 
     REQUIRE_THAT(locked, Succeeds());
-    CHECK(locked.value() == Changed::No);
+    CHECK(locked.value().changed == Changed::No);
     CHECK(vol.sys.log.empty());
 }
 
@@ -387,7 +428,7 @@ TEST_CASE("lock of a device that holds no LUKS container is refused", "[unit]")
     sys.attach("vdb", kGiB, filesystemSignature("ext4"));
     Operations ops(sys.ports(), {});
 
-    CHECK_THAT(ops.lock("vdb"), FailsWith(ErrorCode::NotLuks));
+    CHECK_THAT(ops.lock("vdb", {}), FailsWith(ErrorCode::NotLuks));
     CHECK(sys.log.empty());
 }
 
@@ -395,7 +436,7 @@ TEST_CASE("a volume locked and unlocked again comes back with its filesystem", "
 {
     LockedVolume vol;
     REQUIRE_THAT(vol.unlock({"data", true, "", {}}), Succeeds());
-    REQUIRE_THAT(vol.ops.lock("vdb"), Succeeds());
+    REQUIRE_THAT(vol.ops.lock("vdb", {}), Succeeds());
 
     auto again = vol.unlock({"data", true, "", {}});
 
@@ -418,7 +459,7 @@ TEST_CASE("scan lists the devices that are volumes and skips the rest", "[unit]"
     Operations ops(sys.ports(), {});
     REQUIRE_THAT(ops.unlock("vdb", secret(kPassphrase), {"data", false, "", {}}), Succeeds());
 
-    std::vector<Volume> volumes = ops.scan();
+    std::vector<Volume> volumes = ops.scan().volumes;
 
     std::vector<std::string> names;
     for (const auto& v : volumes)
@@ -453,7 +494,7 @@ TEST_CASE("unlock remembers who unlocked the volume until it is locked", "[unit]
     REQUIRE_THAT(v, Succeeds());
     CHECK(v.value().unlockedBy == std::optional<uid_t>(1000));
 
-    REQUIRE_THAT(vol.ops.lock("vdb"), Succeeds());
+    REQUIRE_THAT(vol.ops.lock("vdb", {}), Succeeds());
     CHECK(vol.sys.records.byMapping.empty());
 }
 

@@ -1,0 +1,280 @@
+// Lock and unmount when something holds the volume, bind mounts, duplicate
+// filesystems, and mappings whose device was detached from under them.
+#include "engine/operations.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+
+#include "fakes.hpp"
+#include "result_matchers.hpp"
+
+using namespace vaultd::engine;
+using namespace vaultd::testing;
+
+namespace {
+
+const std::string kUuid = "0b7f7a0e-3f8e-4c36-9d2a-6f2b1c9e8d11";
+const std::string kPassphrase = "correct horse";
+
+// vdb unlocked as "data" and mounted at the default place; the mapping is
+// dm-0, 253:0.
+struct MountedVolume {
+    FakeSystem sys;
+    Operations ops;
+
+    MountedVolume() : ops(sys.ports(), {})
+    {
+        sys.attachLuks("vdb", kGiB, kUuid, filesystemSignature("ext4", "vault"));
+        REQUIRE_THAT(ops.unlock("vdb", secret(kPassphrase), {"data", true, "", {1000, 1000}}),
+                     Succeeds());
+        REQUIRE(sys.kernel.dmNodeOf("data") == "dm-0");
+        sys.log.clear();
+    }
+
+    bool stillMountedAndOpen()
+    {
+        auto v = ops.inspect("vdb");
+        return v && v.value().state == VolumeState::Mounted && v.value().mappingName == "data";
+    }
+
+    // The disk vanishes under its mapping, as sysfs shows it afterwards.
+    void detach()
+    {
+        sys.kernel.topology.nodes.erase("vdb");
+        auto& dm = sys.kernel.topology.nodes.at("dm-0");
+        dm.lostSlaves = dm.slaves;
+        dm.slaves.clear();
+        sys.kernel.signatures.erase("/dev/vdb");
+    }
+};
+
+Signature ext4WithUuid(const std::string& uuid)
+{
+    Signature s = filesystemSignature("ext4");
+    s.uuid = uuid;
+    return s;
+}
+
+}  // namespace
+
+TEST_CASE("lock refuses while a process uses the volume, naming it, and changes nothing", "[unit]")
+{
+    MountedVolume vol;
+    vol.sys.processes.byDevnum["253:0"] = {{4242, "bash", "works in /media/vault/data"},
+                                           {4343, "tail", "has /media/vault/data/log open"}};
+
+    auto locked = vol.ops.lock("vdb", {});
+
+    REQUIRE_THAT(locked, FailsWith(ErrorCode::Busy));
+    CHECK_THAT(locked.error().message,
+               Catch::Contains("pid 4242 (bash) works in /media/vault/data") &&
+                   Catch::Contains("pid 4343 (tail) has /media/vault/data/log open") &&
+                   Catch::Contains("lock it lazily"));
+    CHECK(vol.sys.log.empty());
+    CHECK(vol.stillMountedAndOpen());
+}
+
+TEST_CASE("the processes asked about include the filesystem's own device number", "[unit]")
+{
+    // btrfs files report an anonymous device number, not the mapping's.
+    FakeSystem sys;
+    sys.attachLuks("vdb", kGiB, kUuid, filesystemSignature("btrfs"));
+    Operations ops(sys.ports(), {});
+    REQUIRE_THAT(ops.unlock("vdb", secret(kPassphrase), {"data", true, "", {}}), Succeeds());
+    const std::string anonymous = sys.kernel.topology.mounts.front().fsDevnum;
+    REQUIRE(anonymous.starts_with("0:"));
+    sys.processes.byDevnum[anonymous] = {{77, "vim", "has /media/vault/data/notes open"}};
+
+    auto locked = ops.lock("vdb", {});
+
+    REQUIRE_THAT(locked, FailsWith(ErrorCode::Busy));
+    CHECK_THAT(locked.error().message, Catch::Contains("pid 77 (vim)"));
+}
+
+TEST_CASE("a lazy lock detaches the mounts and defers the mapping to its last user", "[unit]")
+{
+    MountedVolume vol;
+    vol.sys.processes.byDevnum["253:0"] = {{4242, "bash", "works in /media/vault/data"}};
+    vol.sys.crypt.held.insert("data");
+
+    auto locked = vol.ops.lock("vdb", {true});
+
+    REQUIRE_THAT(locked, Succeeds());
+    CHECK(locked.value().changed == Changed::Yes);
+    CHECK(locked.value().deferred);
+    CHECK(vol.sys.log == CallLog{"unmount /media/vault/data lazy", "remove /media/vault/data",
+                                 "deactivate data deferred"});
+    CHECK(vol.sys.records.byMapping.empty());
+}
+
+TEST_CASE("a lazy lock of a volume nobody uses is an ordinary lock", "[unit]")
+{
+    MountedVolume vol;
+
+    auto locked = vol.ops.lock("vdb", {true});
+
+    REQUIRE_THAT(locked, Succeeds());
+    CHECK_FALSE(locked.value().deferred);
+    CHECK_FALSE(vol.sys.crypt.mappingExists("data"));
+}
+
+TEST_CASE("lock unmounts every mount of the mapping, the last one first", "[unit]")
+{
+    MountedVolume vol;
+    // A bind mount of it elsewhere, made after the first.
+    addMount(vol.sys.kernel.topology, "253:0", "/mnt/bind", "ext4", "/dev/mapper/data");
+
+    auto locked = vol.ops.lock("vdb", {});
+
+    REQUIRE_THAT(locked, Succeeds());
+    CHECK(vol.sys.log == CallLog{"unmount /mnt/bind", "unmount /media/vault/data",
+                                 "remove /media/vault/data", "deactivate data"});
+}
+
+TEST_CASE("a filesystem mounted inside the volume's mount keeps it busy", "[unit]")
+{
+    MountedVolume vol;
+    addMount(vol.sys.kernel.topology, "0:99", "/media/vault/data/cache", "tmpfs", "tmpfs");
+
+    auto locked = vol.ops.lock("vdb", {});
+
+    REQUIRE_THAT(locked, FailsWith(ErrorCode::Busy));
+    CHECK_THAT(locked.error().message,
+               Catch::Contains("'/media/vault/data/cache' (tmpfs) is mounted inside"));
+    CHECK(vol.sys.log.empty());
+    // A sibling whose name merely starts the same is not inside.
+    vol.sys.kernel.topology.mounts.pop_back();
+    addMount(vol.sys.kernel.topology, "0:99", "/media/vault/database", "tmpfs", "tmpfs");
+    CHECK_THAT(vol.ops.lock("vdb", {}), Succeeds());
+}
+
+TEST_CASE("a device-mapper device stacked on the mapping keeps it busy", "[unit]")
+{
+    FakeSystem sys;
+    sys.attachLuks("vdb", kGiB, kUuid, filesystemSignature("LVM2_member"));
+    Operations ops(sys.ports(), {});
+    REQUIRE_THAT(ops.unlock("vdb", secret(kPassphrase), {"data", false, "", {}}), Succeeds());
+    addDmDevice(sys.kernel.topology, "dm-5", "253:5", "vg-lv", "LVM-abc", {"dm-0"});
+    sys.log.clear();
+
+    auto locked = ops.lock("vdb", {});
+
+    REQUIRE_THAT(locked, FailsWith(ErrorCode::Busy));
+    CHECK_THAT(locked.error().message,
+               Catch::Contains("the device-mapper device 'vg-lv' (dm-5) sits on it"));
+    CHECK(sys.log.empty());
+}
+
+TEST_CASE("unmount refuses while a process uses the volume, and unmounts nothing", "[unit]")
+{
+    MountedVolume vol;
+    addMount(vol.sys.kernel.topology, "253:0", "/mnt/bind", "ext4", "/dev/mapper/data");
+    vol.sys.processes.byDevnum["253:0"] = {{9, "less", "has /mnt/bind/x open"}};
+
+    auto unmounted = vol.ops.unmount("vdb");
+
+    REQUIRE_THAT(unmounted, FailsWith(ErrorCode::Busy));
+    CHECK_THAT(unmounted.error().message, Catch::Contains("pid 9 (less)"));
+    CHECK(vol.sys.log.empty());
+
+    vol.sys.processes.byDevnum.clear();
+    REQUIRE_THAT(vol.ops.unmount("vdb"), Succeeds());
+    CHECK(vol.sys.log ==
+          CallLog{"unmount /mnt/bind", "unmount /media/vault/data", "remove /media/vault/data"});
+}
+
+TEST_CASE("a filesystem whose UUID is mounted already from another device is refused", "[unit]")
+{
+    // A copy of a volume: the same LUKS UUID, the same filesystem inside.
+    FakeSystem sys;
+    const std::string fsUuid = "5c1e0a57-1111-4222-8333-944455556666";
+    sys.attachLuks("vdb", kGiB, kUuid, ext4WithUuid(fsUuid));
+    sys.attachLuks("vdc", kGiB, kUuid, ext4WithUuid(fsUuid));
+    Operations ops(sys.ports(), {});
+    REQUIRE_THAT(ops.unlock("vdb", secret(kPassphrase), {"original", true, "", {}}), Succeeds());
+    REQUIRE_THAT(ops.unlock("vdc", secret(kPassphrase), {"copy", false, "", {}}), Succeeds());
+    sys.log.clear();
+
+    auto mounted = ops.mount("vdc", "", {});
+
+    REQUIRE_THAT(mounted, FailsWith(ErrorCode::DuplicateFilesystemUuid));
+    CHECK_THAT(mounted.error().message, Catch::Contains(fsUuid) &&
+                                            Catch::Contains("'/dev/mapper/original'") &&
+                                            Catch::Contains("/media/vault/original"));
+    CHECK(sys.mounter.mounts.size() == 1);
+
+    // Unlock with mount refuses the same way, and closes what it opened.
+    REQUIRE_THAT(ops.lock("vdc", {}), Succeeds());
+    auto unlocked = ops.unlock("vdc", secret(kPassphrase), {"copy", true, "", {}});
+    REQUIRE_THAT(unlocked, FailsWith(ErrorCode::DuplicateFilesystemUuid));
+    CHECK_FALSE(sys.crypt.mappingExists("copy"));
+}
+
+TEST_CASE("a mapping whose device went away is reported lost, with where it was", "[unit]")
+{
+    MountedVolume vol;
+    vol.detach();
+
+    ScanResult scanned = vol.ops.scan();
+
+    CHECK(scanned.volumes.empty());
+    REQUIRE(scanned.lost.size() == 1);
+    const LostMapping& lost = scanned.lost.front();
+    CHECK(lost.mappingName == "data");
+    CHECK(lost.device == "/dev/vdb");
+    CHECK(lost.luksUuid == kUuid);
+    CHECK(lost.mountPoints == std::vector<std::string>{"/media/vault/data"});
+}
+
+TEST_CASE("tearing down a lost mapping detaches its mounts and drops its key", "[unit]")
+{
+    MountedVolume vol;
+    vol.detach();
+
+    auto done = vol.ops.tearDownLost("data");
+
+    REQUIRE_THAT(done, Succeeds());
+    CHECK_FALSE(done.value().deferred);
+    CHECK(vol.sys.log == CallLog{"unmount /media/vault/data lazy", "remove /media/vault/data",
+                                 "deactivate data force"});
+    CHECK(vol.sys.crypt.keysDropped.count("data"));
+    CHECK_FALSE(vol.sys.crypt.mappingExists("data"));
+    CHECK(vol.sys.records.byMapping.empty());
+    CHECK(vol.ops.scan().lost.empty());
+}
+
+TEST_CASE("a lost mapping a process still holds loses its key and goes later", "[unit]")
+{
+    MountedVolume vol;
+    vol.detach();
+    vol.sys.crypt.held.insert("data");
+
+    auto done = vol.ops.tearDownLost("data");
+
+    REQUIRE_THAT(done, Succeeds());
+    CHECK(done.value().deferred);
+    CHECK(vol.sys.crypt.deactivations == std::vector<std::string>{"data force", "data deferred"});
+    CHECK(vol.sys.crypt.keysDropped.count("data"));
+}
+
+TEST_CASE("a new device under a lost mapping's old name is not its device", "[unit]")
+{
+    MountedVolume vol;
+    vol.detach();
+    // Another disk appears as vdb; the stale mapping is not its mapping.
+    vol.sys.attach("vdb", 2 * kGiB);
+
+    auto v = vol.ops.inspect("vdb");
+    REQUIRE_THAT(v, Succeeds());
+    CHECK(v.value().state == VolumeState::Empty);
+    CHECK(v.value().mappingName.empty());
+    CHECK(vol.ops.scan().lost.size() == 1);
+}
+
+TEST_CASE("a name that is no lost mapping is not torn down", "[unit]")
+{
+    MountedVolume vol;
+    CHECK_THAT(vol.ops.tearDownLost("data"), FailsWith(ErrorCode::NoSuchDevice));
+    CHECK(vol.sys.log.empty());
+}
