@@ -74,13 +74,13 @@ void judgeUnlock(World& w, Call& c, const Secret& s, const Sample& name, const O
                  const Sample& point)
 {
     bool fine = s.readable && name.valid && o.wellFormed && w.isLuks();
-    if (w.isOpen())
-        fine = fine && w.view.mappingName == name.value;  // else Busy
-    else
+    // Open already (under any name): it answers with the name it has.
+    if (!w.isOpen())
         fine = fine && s.fd->content() == w.passphrase;  // else WrongPassphrase
+    const std::string& mapping = w.isOpen() ? w.view.mappingName : name.value;
     // vaultd takes an empty mount-point for none given (the XML does not say).
     if (o.hasMountPoint && !o.mountPoint.empty())
-        fine = fine && mountMaySucceed(w, name.value, point);
+        fine = fine && mountMaySucceed(w, mapping, point);
     c.mustFail = !fine;
 }
 
