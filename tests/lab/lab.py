@@ -465,6 +465,18 @@ class Disks:
         del self.attached[disk_id]
         return disk
 
+    def detach_many(self, disk_ids):
+        """Asks for every unplug at once, then waits for them all."""
+        disks = [self._get(disk_id) for disk_id in disk_ids]
+        mark = self.qmp.event_mark()
+        for disk in disks:
+            self.qmp.execute("device_del", {"id": disk.qdev_id})
+        for disk in disks:
+            self.qmp.wait_event("DEVICE_DELETED", mark, UNPLUG_TIMEOUT_S, device=disk.qdev_id)
+            self.qmp.execute("blockdev-del", {"node-name": disk.node})
+            del self.attached[disk.id]
+        return disks
+
     def grow(self, disk_id, size):
         disk = self._get(disk_id)
         if disk.bus == "nvme":
@@ -567,6 +579,7 @@ class Control:
         self.on_done = on_done
         self.verbs = {
             "attach": self.attach, "detach": self.detach, "grow": self.grow,
+            "storm-attach": self.storm_attach, "storm-detach": self.storm_detach,
             "booted": self.booted, "ready": self.ready, "start": self.start,
             "result": self.result, "reset": self.reset, "done": self.done,
         }
@@ -602,6 +615,15 @@ class Control:
     def detach(self, disk_id):
         disk = self.disks.detach(disk_id)
         return [disk.bus, disk.serial]
+
+    # A storm: COUNT disks PREFIX0..PREFIX<COUNT-1>, attached or detached in
+    # one request each, as fast as QMP takes them; the guest waits for them.
+    def storm_attach(self, prefix, count, size, bus):
+        return [self.disks.attach(f"{prefix}{i}", size, bus, f"{prefix}{i}").serial
+                for i in range(int(count))]
+
+    def storm_detach(self, prefix, count):
+        return [d.serial for d in self.disks.detach_many([f"{prefix}{i}" for i in range(int(count))])]
 
     def grow(self, disk_id, size):
         disk, new_size = self.disks.grow(disk_id, size)

@@ -176,6 +176,30 @@ lab_detach() {
     echo "lab: detached disk $id" >&2
 }
 
+# lab_storm_attach PREFIX COUNT SIZE BUS: COUNT disks at once (serials
+# PREFIX0...), back when every one has its node and udev is done with them.
+lab_storm_attach() {
+    (( $# == 4 )) || fail "usage: lab_storm_attach PREFIX COUNT SIZE BUS"
+    local serial serials
+    serials=$(lab__request storm-attach "$@")
+    for serial in $serials; do
+        wait_for 120 lab__disk_has_node "$4" "$serial" \
+            || fail "lab: storm disk $serial ($4) did not appear in the guest"
+    done
+    lab__settle
+}
+
+# lab_storm_detach PREFIX COUNT BUS: unplugs them all at once.
+lab_storm_detach() {
+    (( $# == 3 )) || fail "usage: lab_storm_detach PREFIX COUNT BUS"
+    local serial serials
+    serials=$(lab__request storm-detach "$1" "$2")
+    for serial in $serials; do
+        wait_for 120 lab__no_disk_with_serial "$3" "$serial" \
+            || fail "lab: storm disk $serial ($3) is still in the guest"
+    done
+}
+
 lab_grow() {
     (( $# == 2 )) || fail "usage: lab_grow ID SIZE"
     local id=$1 reply bus serial bytes
