@@ -217,6 +217,9 @@ std::string formatStatus(const VolumeProperties& volume)
     line("Model", field(volume.model));
     line("Ephemeral",
          volume.ephemeral ? "yes (instance store: lost when the instance stops)" : "no");
+    if (!volume.duplicates.empty())
+        line("Duplicates", printable(fmt::format("{} (the same LUKS UUID: a copy?)",
+                                                 fmt::join(volume.duplicates, " "))));
     line("Links", volume.links.empty()
                       ? std::string(emptyField)
                       : printable(fmt::format("{}", fmt::join(volume.links, " "))));
@@ -243,6 +246,7 @@ nlohmann::ordered_json volumeToJson(const VolumeProperties& volume)
         {"model", volume.model},
         {"ephemeral", volume.ephemeral},
         {"links", volume.links},
+        {"duplicates", volume.duplicates},
     };
 }
 

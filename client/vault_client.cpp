@@ -109,6 +109,7 @@ VolumeProperties volumeFromProperties(const PropertyMap& properties)
     assign(properties, "EbsVolumeId", volume.ebsVolumeId);
     assign(properties, "RequestedName", volume.requestedName);
     assign(properties, "Ephemeral", volume.ephemeral);
+    assign(properties, "Duplicates", volume.duplicates);
     return volume;
 }
 

@@ -27,6 +27,7 @@ struct VolumeProperties {
     std::string ebsVolumeId;
     std::string requestedName;
     bool ephemeral = false;
+    std::vector<std::string> duplicates;  // other devices with the same LUKS UUID
 };
 
 }  // namespace vaultctl

@@ -146,6 +146,7 @@ void VolumeObject::update(engine::Volume v)
     note(old.identity.ebsVolumeId != v.identity.ebsVolumeId, "EbsVolumeId");
     note(old.identity.requestedName != v.identity.requestedName, "RequestedName");
     note(old.identity.ephemeral != v.identity.ephemeral, "Ephemeral");
+    note(old.duplicates != v.duplicates, "Duplicates");
     volume_ = std::move(v);
     if (!changed.empty())
         emitPropertiesChangedSignal(kInterface, changed);

@@ -56,6 +56,7 @@ private:
     std::string EbsVolumeId() override { return volume_.identity.ebsVolumeId; }
     std::string RequestedName() override { return volume_.identity.requestedName; }
     bool Ephemeral() override { return volume_.identity.ephemeral; }
+    std::vector<std::string> Duplicates() override { return volume_.duplicates; }
 
     static constexpr uint32_t kNobody = 4294967295u;
 

@@ -66,6 +66,8 @@ void VolumeService::tearDown(const std::vector<engine::LostMapping>& lost)
                                               ? "; the node goes when its last user closes it"
                                               : ", mapping removed"),
                               {{Field::Mapping, name}, {Field::Device, done.value().device}});
+                    if (!done.value().luksUuid.empty() && recentlyLost_.size() < 64)
+                        recentlyLost_[done.value().luksUuid] = done.value();
                     if (lost_)
                         lost_(done.value());
                 }
@@ -93,6 +95,7 @@ void VolumeService::requestScan()
     boost::asio::post(prober_, [this, startedAt] {
         auto scanned = operations_.scan();
         boost::asio::post(loop_, [this, startedAt, scanned = std::move(scanned)]() mutable {
+            engine::markDuplicates(scanned.volumes);
             apply(std::move(scanned.volumes), startedAt);
             tearDown(scanned.lost);
             scanning_ = false;
@@ -119,6 +122,14 @@ void VolumeService::apply(std::vector<engine::Volume> volumes, std::uint64_t sta
         }
         log::info(fmt::format("attached volume '{}' ({})", name, engine::stateName(v.state)),
                   {{Field::Volume, name}, {Field::Device, v.node}});
+        if (auto back = recentlyLost_.find(v.signature.uuid);
+            v.signature.isLuks() && back != recentlyLost_.end()) {
+            log::info(fmt::format("recognised: the volume lost as '{}' (mapping '{}') is back as "
+                                  "'{}'; it can be unlocked again",
+                                  back->second.device, back->second.mappingName, v.node),
+                      {{Field::Volume, name}, {Field::Device, v.node}});
+            recentlyLost_.erase(back);
+        }
         auto object = std::make_unique<VolumeObject>(connection_, *this, std::move(v));
         object->emitInterfacesAddedSignal();
         objects_.emplace(name, std::move(object));
@@ -142,7 +153,12 @@ void VolumeService::updateFromOperation(const std::string& kernelName,
     auto it = objects_.find(kernelName);
     if (!fresh || it == objects_.end())
         return;  // gone or no longer a volume: the next scan removes it
-    it->second->update(std::move(fresh).value());
+    engine::Volume v = std::move(fresh).value();
+    std::vector<const engine::Volume*> others;
+    for (const auto& [name, object] : objects_)
+        others.push_back(&object->volume());
+    v.duplicates = engine::duplicatesOf(v, others);
+    it->second->update(std::move(v));
     freshAt_[kernelName] = ++sequence_;
 }
 

@@ -88,6 +88,8 @@ private:
     // Lost mappings being torn down, or torn down and still held by a
     // process (so still seen by scans): not to be handled again.
     std::set<std::string> lostHandled_;
+    // LUKS UUIDs of volumes lost lately, to recognise them when they return.
+    std::map<std::string, engine::LostMapping> recentlyLost_;
 };
 
 template <typename T, typename Work, typename Finish>

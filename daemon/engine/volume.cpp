@@ -67,4 +67,28 @@ Volume describe(const Topology& topology, const BlockNode& node, const Signature
     return v;
 }
 
+std::vector<std::string> duplicatesOf(const Volume& v, const std::vector<const Volume*>& others)
+{
+    std::vector<std::string> nodes;
+    if (!v.signature.isLuks() || v.signature.uuid.empty())
+        return nodes;
+    for (const Volume* o : others) {
+        if (o->node != v.node && o->signature.isLuks() && o->signature.uuid == v.signature.uuid)
+            nodes.push_back(o->node);
+    }
+    return nodes;
+}
+
+void markDuplicates(std::vector<Volume>& volumes)
+{
+    std::vector<const Volume*> all;
+    for (const auto& v : volumes)
+        all.push_back(&v);
+    std::vector<std::vector<std::string>> found;
+    for (const auto& v : volumes)
+        found.push_back(duplicatesOf(v, all));
+    for (std::size_t i = 0; i < volumes.size(); ++i)
+        volumes[i].duplicates = std::move(found[i]);
+}
+
 }  // namespace vaultd::engine

@@ -46,7 +46,16 @@ struct Volume {
     std::string filesystemType;       // inside the mapping, or the foreign type
     std::optional<uid_t> unlockedBy;  // who unlocked it through vaultd, if known
     Identity identity;                // serial, model, EBS volume id, requested name
+    // Other devices with the same LUKS UUID (a volume and its copy from a
+    // snapshot): neither can be chosen by the UUID alone.
+    std::vector<std::string> duplicates;
 };
+
+// Fills each LUKS volume's duplicates from the others in @volumes.
+void markDuplicates(std::vector<Volume>& volumes);
+
+// The nodes among @others (not @v itself) whose LUKS UUID is @v's.
+std::vector<std::string> duplicatesOf(const Volume& v, const std::vector<const Volume*>& others);
 
 // The node to open a mapping by: /dev/mapper/NAME where udev keeps the name
 // as it is, else the kernel's /dev/dm-N.

@@ -172,7 +172,8 @@ TEST_CASE("a volume's json has every property under lowerCamel keys", "[unit]")
                                          {"serial", ""},
                                          {"model", ""},
                                          {"ephemeral", false},
-                                         {"links", nlohmann::ordered_json::array()}});
+                                         {"links", nlohmann::ordered_json::array()},
+                                         {"duplicates", nlohmann::ordered_json::array()}});
 }
 
 TEST_CASE("the list json is an array sorted by device", "[unit]")

@@ -102,6 +102,9 @@ engine::Result<engine::Signature> FakeKernel::probe(const std::string& node)
                                                    : topology.nodes.count(kernelNameOf(node)) > 0;
     if (!present)
         return makeError(ErrorCode::NoSuchDevice, fmt::format("'{}' is gone", node));
+    if (failing.count(node))
+        return makeError(ErrorCode::Failed,
+                         fmt::format("failed to probe '{}': Input/output error", node));
     auto it = signatures.find(node);
     return it == signatures.end() ? engine::Signature{} : it->second;
 }

@@ -53,6 +53,7 @@ public:
     engine::Topology topology;
     std::map<std::string, engine::Signature> signatures;  // by node: /dev/vdb, /dev/mapper/x
     std::set<std::string> heldOpen;                       // nodes an exclusive open fails on
+    std::set<std::string> failing;                        // nodes whose reads fail (EIO)
     std::vector<std::string> wipes;
     std::map<std::string, std::vector<std::string>> extraLinks;      // by kernel name
     std::map<std::string, std::vector<std::uint8_t>> identifyPages;  // by node

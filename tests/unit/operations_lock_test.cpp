@@ -278,3 +278,17 @@ TEST_CASE("a name that is no lost mapping is not torn down", "[unit]")
     CHECK_THAT(vol.ops.tearDownLost("data"), FailsWith(ErrorCode::NoSuchDevice));
     CHECK(vol.sys.log.empty());
 }
+
+TEST_CASE("a device that returns I/O errors is never formatted", "[unit]")
+{
+    FakeSystem sys;
+    sys.attach("vdb", kGiB);
+    sys.kernel.failing.insert("/dev/vdb");
+    Operations ops(sys.ports(), {});
+
+    auto formatted = ops.format("vdb", secret(kPassphrase), {"ext4", "", ""});
+
+    REQUIRE_THAT(formatted, FailsWith(ErrorCode::Failed));
+    CHECK_THAT(formatted.error().message, Catch::Contains("Input/output error"));
+    CHECK(sys.nothingWritten());
+}

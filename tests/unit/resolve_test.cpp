@@ -142,3 +142,15 @@ TEST_CASE("a huge name is quoted short in the error", "[unit]")
     REQUIRE_THAT(r, FailsWith(ErrorCode::NoSuchDevice));
     CHECK(r.error().message.size() < 300);
 }
+
+TEST_CASE("volumes that share a LUKS UUID name each other as duplicates", "[unit]")
+{
+    const std::string uuid = "0b7f7a0e-3f8e-4c36-9d2a-6f2b1c9e8d11";
+    std::vector<Volume> volumes = {luks("vdb", uuid, ""), volume("vdc"), luks("sda", uuid, ""),
+                                   luks("vdd", "11111111-2222-3333-4444-555555555555", "")};
+    markDuplicates(volumes);
+    CHECK(volumes[0].duplicates == std::vector<std::string>{"/dev/sda"});
+    CHECK(volumes[1].duplicates.empty());
+    CHECK(volumes[2].duplicates == std::vector<std::string>{"/dev/vdb"});
+    CHECK(volumes[3].duplicates.empty());
+}

@@ -56,6 +56,7 @@ again=$(lab_attach lost 256M)
 wait_state "$again" locked
 check "attached again as $again, with the same LUKS UUID" \
     test "$(volume_field "$again" luksUuid)" = "$uuid"
+check "vaultd recognised it" grep -q "recognised: the volume lost as '/dev/$dev' (mapping 'lostvol') is back as '/dev/$again'" "$LAB_VAULTD_LOG"
 vaultctl unlock "$uuid" --name lostvol --mount /secure --key-file "$KEY_FILE"
 wait_state "$again" mounted
 check "what was synced before the detach is there" \

@@ -71,6 +71,10 @@ udevadm trigger --settle "/dev/$copy" 2>/dev/null || udevadm settle
 wait_state "$copy" locked
 uuid=$(volume_field "$dev" luksUuid)
 check "the copy has the same LUKS UUID" test "$(volume_field "$copy" luksUuid)" = "$uuid"
+wait_for 10 bash -c "vaultctl --json status /dev/$copy | grep -q '\"/dev/$dev\"'"
+check "the copy names the original as its duplicate" \
+    test "$(volume_field "/dev/$copy" duplicates)" = "['/dev/$dev']"
+check "and the original the copy" test "$(volume_field "/dev/$dev" duplicates)" = "['/dev/$copy']"
 expect_error Ambiguous vaultctl --json status "$uuid"
 expect_error Ambiguous vaultctl --json unlock "$uuid" --name by-uuid --key-file "$KEY_FILE"
 check "nothing was unlocked by the UUID" no_crypt_mapping
