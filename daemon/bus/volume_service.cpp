@@ -98,6 +98,8 @@ void VolumeService::requestScan()
             engine::markDuplicates(scanned.volumes);
             apply(std::move(scanned.volumes), startedAt);
             tearDown(scanned.lost);
+            // A scan of many devices leaves much freed behind it.
+            malloc_trim(0);
             scanning_ = false;
             if (ready_)
                 std::exchange(ready_, nullptr)();

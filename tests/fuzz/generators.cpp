@@ -66,6 +66,9 @@ bool mountMaySucceed(const World& w, const std::string& mappingName, const Sampl
 {
     if (!point.valid)
         return false;
+    // Mounted already: no place asked for gets where it is.
+    if (w.view.state == "mounted" && point.value.empty())
+        return true;
     const std::string want = point.value.empty() ? "/media/vault/" + mappingName : point.value;
     return w.view.state != "mounted" || w.view.mountPoint == want;
 }
