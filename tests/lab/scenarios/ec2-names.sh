@@ -84,6 +84,10 @@ wait_state "$dev" unlocked
 wait_state "$copy" unlocked
 check "the original is unlocked as original" test "$(volume_field "$dev" mappingName)" = original
 check "the copy is unlocked as copy" test "$(volume_field "$copy" mappingName)" = copy
+# Their filesystems have one UUID too: the kernel could not tell them apart.
+vaultctl mount "/dev/$dev" /mnt/original
+expect_error DuplicateFilesystemUuid vaultctl --json mount "/dev/$copy" /mnt/copy
+check "the copy was not mounted" volume_is "$copy" unlocked
 vaultctl lock "/dev/$copy"
 vaultctl lock "/dev/$dev"
 wait_state "$dev" locked
