@@ -163,6 +163,8 @@ Result<Changed> Operations::format(const std::string& kernelName, const SecretBu
     if (auto st = checkFormatAllowed(topology, v, request, *fs); !st)
         return st.error();
 
+    if (auto st = stillTheDevice(v); !st)
+        return st.error();
     if (!v.signature.none()) {
         if (auto st = ports_.kernel.wipeSignatures(v.node); !st)
             return st.error();
@@ -174,6 +176,8 @@ Result<Changed> Operations::format(const std::string& kernelName, const SecretBu
     // The filesystem is made through a short-lived mapping of our own, so the
     // volume is locked again when Format returns.
     const std::string temp = "vaultd-format-" + v.kernelName;
+    if (auto st = stillTheDevice(v); !st)
+        return st.error();
     if (auto st = ports_.crypt.format(v.node, params, passphrase, temp); !st)
         return st.error();
 
@@ -186,6 +190,20 @@ Result<Changed> Operations::format(const std::string& kernelName, const SecretBu
     if (!closed)
         return closed.error();
     return Changed::Yes;
+}
+
+Status Operations::stillTheDevice(const Volume& v)
+{
+    // The request was resolved to this device once; a node that now leads
+    // to another (detached, and another attached under the name) is not it.
+    auto now = ports_.kernel.identityOf(v.node);
+    if (now && now.value().devnum == v.devnum &&
+        (v.diskseq == 0 || now.value().diskseq == v.diskseq))
+        return Done{};
+    return makeError(ErrorCode::NoSuchDevice,
+                     fmt::format("'{}' is no longer the device this request was for (it was "
+                                 "detached, or replaced); nothing more was done",
+                                 v.node));
 }
 
 Status Operations::checkRequestedMountPoint(const std::string& path) const
@@ -232,6 +250,8 @@ Result<UnlockResult> Operations::unlock(const std::string& kernelName,
     } else {
         if (ports_.crypt.mappingExists(name))
             return nameInUse(topology, name);
+        if (auto st = stillTheDevice(v); !st)
+            return st.error();
         if (auto st = ports_.crypt.activate(v.node, name, passphrase); !st)
             return st.error();
         ports_.records.record(name, v.signature.uuid, request.owner.uid);

@@ -111,6 +111,7 @@ private:
     Status checkFormatAllowed(const Topology& topology, const Volume& v,
                               const FormatRequest& request, Filesystem fs);
     Status checkRequestedMountPoint(const std::string& path) const;
+    Status stillTheDevice(const Volume& v);
     Result<std::string> mountMapping(const Topology& topology, const Volume& v,
                                      const std::string& requested, const Owner& owner);
     Result<std::string> mountAfterUnlock(const std::string& kernelName,

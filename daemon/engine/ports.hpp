@@ -47,6 +47,13 @@ public:
     // The NVMe Identify Controller page (4096 bytes) of an NVMe namespace's
     // controller, or empty when the device is not NVMe or will not say.
     virtual std::vector<std::uint8_t> nvmeIdentify(const std::string& node) = 0;
+    // What the node is now: its device number and disk sequence number, or
+    // NoSuchDevice when it is gone.
+    struct DeviceIdentity {
+        std::string devnum;
+        std::uint64_t diskseq = 0;
+    };
+    virtual Result<DeviceIdentity> identityOf(const std::string& node) = 0;
     // False when somebody holds the device open exclusively (a mount, a
     // mapping, another tool).
     virtual bool canOpenExclusively(const std::string& node) = 0;

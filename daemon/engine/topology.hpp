@@ -26,6 +26,10 @@ struct BlockNode {
     std::uint64_t size = 0;   // bytes
     bool loopBacked = false;  // a loop device with a backing file
     bool readOnly = false;
+    // The disk's sequence number: never reused, so a device detached and
+    // another attached under the same name and numbers still differ. 0 when
+    // the kernel has none. A partition has its disk's.
+    std::uint64_t diskseq = 0;
     std::string model;   // as sysfs gives it (padded); a partition's is its disk's
     std::string serial;  // likewise
 };

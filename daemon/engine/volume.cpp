@@ -45,6 +45,8 @@ Volume describe(const Topology& topology, const BlockNode& node, const Signature
     Volume v;
     v.kernelName = node.name;
     v.node = "/dev/" + node.name;
+    v.devnum = node.devnum;
+    v.diskseq = node.diskseq;
     v.size = node.size;
     v.signature = outer;
 

@@ -36,6 +36,8 @@ struct Signature {
 struct Volume {
     std::string kernelName;
     std::string node;                // /dev/vdb
+    std::string devnum;              // "major:minor"
+    std::uint64_t diskseq = 0;       // see BlockNode::diskseq
     std::vector<std::string> links;  // /dev/disk/by-id/...
     std::uint64_t size = 0;
     VolumeState state = VolumeState::Empty;

@@ -6,6 +6,8 @@
 #include <linux/fs.h>
 #include <linux/nvme_ioctl.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -131,6 +133,21 @@ std::vector<std::uint8_t> SystemKernelView::nvmeIdentify(const std::string& node
     if (ioctl(fd.get(), NVME_IOCTL_ADMIN_CMD, &cmd) != 0)
         return {};
     return page;
+}
+
+engine::Result<engine::KernelView::DeviceIdentity> SystemKernelView::identityOf(
+    const std::string& node)
+{
+    UniqueFd fd(open(node.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+    struct stat st {};
+    if (!fd || fstat(fd.get(), &st) != 0 || !S_ISBLK(st.st_mode))
+        return makeError(ErrorCode::NoSuchDevice, fmt::format("'{}' is gone", node));
+    DeviceIdentity id;
+    id.devnum = std::to_string(major(st.st_rdev)) + ":" + std::to_string(minor(st.st_rdev));
+    std::uint64_t seq = 0;
+    if (ioctl(fd.get(), BLKGETDISKSEQ, &seq) == 0)
+        id.diskseq = seq;
+    return id;
 }
 
 bool SystemKernelView::canOpenExclusively(const std::string& node)

@@ -13,6 +13,7 @@ public:
     engine::Result<engine::Signature> probe(const std::string& node) override;
     std::vector<std::string> links(const std::string& kernelName) override;
     std::vector<std::uint8_t> nvmeIdentify(const std::string& node) override;
+    engine::Result<DeviceIdentity> identityOf(const std::string& node) override;
     bool canOpenExclusively(const std::string& node) override;
     engine::Status wipeSignatures(const std::string& node) override;
 };

@@ -63,6 +63,7 @@ std::string readVpdSerial(const fs::path& path)
 void readModelAndSerial(const fs::path& disk, engine::BlockNode& node)
 {
     std::error_code ec;
+    node.diskseq = std::strtoull(readLine(disk / "diskseq").c_str(), nullptr, 10);
     node.model = readLine(disk / "device" / "model");
     node.serial = readLine(disk / "device" / "serial");
     if (node.serial.empty() && fs::exists(disk / "serial", ec))

@@ -12,6 +12,7 @@
 
 #include "result_matchers.hpp"
 #include "system/crypt.hpp"
+#include "system/sysfs.hpp"
 #include "system/mkfs.hpp"
 #include "system/spawn.hpp"
 #include "temp_dir.hpp"
@@ -262,4 +263,27 @@ TEST_CASE("a failing mkfs is reported with its last line of output", "[host]")
     REQUIRE_THAT(made, FailsWith(ErrorCode::Failed));
     CHECK_THAT(made.error().message, Catch::StartsWith("mkfs.xfs failed on '" + image + "': "));
     CHECK(made.error().message.find('\n') == std::string::npos);
+}
+
+TEST_CASE("a device's identity is its numbers and the kernel's disk sequence", "[host]")
+{
+    system::SystemKernelView kernel;
+    CHECK_THAT(kernel.identityOf("/etc/hostname"), FailsWith(ErrorCode::NoSuchDevice));
+    CHECK_THAT(kernel.identityOf("/dev/vaultd-no-such-node"), FailsWith(ErrorCode::NoSuchDevice));
+
+    // Any block device this host has (loop devices will do) against sysfs.
+    const engine::Topology t = system::readTopology();
+    std::size_t compared = 0;
+    for (const auto& [name, node] : t.nodes) {
+        auto id = kernel.identityOf("/dev/" + name);
+        if (!id)
+            continue;  // sysfs lists it, /dev has no node for it here
+        INFO(name);
+        CHECK(id.value().devnum == node.devnum);
+        if (node.diskseq != 0)
+            CHECK(id.value().diskseq == node.diskseq);
+        ++compared;
+    }
+    if (compared == 0)
+        WARN("no block device nodes on this host to compare");
 }

@@ -117,6 +117,16 @@ std::vector<std::string> FakeKernel::links(const std::string& kernelName)
     return result;
 }
 
+engine::Result<engine::KernelView::DeviceIdentity> FakeKernel::identityOf(const std::string& node)
+{
+    if (auto it = replacedBy.find(node); it != replacedBy.end())
+        return it->second;
+    auto it = topology.nodes.find(kernelNameOf(node));
+    if (it == topology.nodes.end())
+        return makeError(ErrorCode::NoSuchDevice, fmt::format("'{}' is gone", node));
+    return DeviceIdentity{it->second.devnum, it->second.diskseq};
+}
+
 std::vector<std::uint8_t> FakeKernel::nvmeIdentify(const std::string& node)
 {
     identifyAsked.push_back(node);

@@ -63,6 +63,10 @@ public:
     engine::Result<engine::Signature> probe(const std::string& node) override;
     std::vector<std::string> links(const std::string& kernelName) override;
     std::vector<std::uint8_t> nvmeIdentify(const std::string& node) override;
+    // The node's devnum from the topology (what sysfs says), unless the
+    // test says it leads elsewhere now.
+    std::map<std::string, DeviceIdentity> replacedBy;  // by node
+    engine::Result<DeviceIdentity> identityOf(const std::string& node) override;
     bool canOpenExclusively(const std::string& node) override;
     engine::Status wipeSignatures(const std::string& node) override;
 

@@ -292,3 +292,35 @@ TEST_CASE("a device that returns I/O errors is never formatted", "[unit]")
     CHECK_THAT(formatted.error().message, Catch::Contains("Input/output error"));
     CHECK(sys.nothingWritten());
 }
+
+TEST_CASE("a device replaced under a format is not written", "[unit]")
+{
+    FakeSystem sys;
+    sys.attach("vdb", kGiB);
+    sys.kernel.topology.nodes.at("vdb").diskseq = 7;
+    Operations ops(sys.ports(), {});
+    // The name now leads to another disk with the same numbers (diskseq 8).
+    sys.kernel.replacedBy["/dev/vdb"] = {sys.kernel.topology.nodes.at("vdb").devnum, 8};
+
+    auto formatted = ops.format("vdb", secret(kPassphrase), {"ext4", "", ""});
+
+    REQUIRE_THAT(formatted, FailsWith(ErrorCode::NoSuchDevice));
+    CHECK_THAT(formatted.error().message, Catch::Contains("no longer the device"));
+    CHECK(sys.nothingWritten());
+
+    sys.kernel.replacedBy.clear();
+    CHECK_THAT(ops.format("vdb", secret(kPassphrase), {"ext4", "", ""}), Succeeds());
+}
+
+TEST_CASE("a device gone before unlock opens nothing", "[unit]")
+{
+    FakeSystem sys;
+    sys.attachLuks("vdb", kGiB, kUuid, filesystemSignature("ext4"));
+    Operations ops(sys.ports(), {});
+    sys.kernel.replacedBy["/dev/vdb"] = {"252:99", 0};
+
+    auto unlocked = ops.unlock("vdb", secret(kPassphrase), {"data", false, "", {}});
+
+    REQUIRE_THAT(unlocked, FailsWith(ErrorCode::NoSuchDevice));
+    CHECK(sys.crypt.activations.empty());
+}
