@@ -2,6 +2,8 @@
 
 #include <malloc.h>
 
+#include <algorithm>
+
 #include "engine/resolve.hpp"
 
 #include "bus/volume_object.hpp"
@@ -66,10 +68,16 @@ void VolumeService::tearDown(const std::vector<engine::LostMapping>& lost)
                                               ? "; the node goes when its last user closes it"
                                               : ", mapping removed"),
                               {{Field::Mapping, name}, {Field::Device, done.value().device}});
-                    if (!done.value().luksUuid.empty() && recentlyLost_.size() < 64)
-                        recentlyLost_[done.value().luksUuid] = done.value();
+                    engine::LostMapping lost = std::move(done).value();
+                    if (auto ebs = goneWithMapping_.find(name); ebs != goneWithMapping_.end()) {
+                        lost.ebsVolumeId = ebs->second;
+                        goneWithMapping_.erase(ebs);
+                    }
+                    if (recentlyLost_.size() == 64)
+                        recentlyLost_.erase(recentlyLost_.begin());
+                    recentlyLost_.push_back(lost);
                     if (lost_)
-                        lost_(done.value());
+                        lost_(lost);
                 }
                 afterOperation();
             });
@@ -82,6 +90,21 @@ void VolumeService::tearDown(const std::vector<engine::LostMapping>& lost)
         else
             it = lostHandled_.erase(it);
     }
+}
+
+void VolumeService::recogniseReturn(const engine::Volume& v)
+{
+    auto back = std::find_if(recentlyLost_.begin(), recentlyLost_.end(), [&](const auto& l) {
+        return (v.signature.isLuks() && !l.luksUuid.empty() && l.luksUuid == v.signature.uuid) ||
+               (!l.ebsVolumeId.empty() && l.ebsVolumeId == v.identity.ebsVolumeId);
+    });
+    if (back == recentlyLost_.end())
+        return;
+    log::info(fmt::format("recognised: the volume lost as '{}' (mapping '{}') is back as '{}'; "
+                          "it can be unlocked again",
+                          back->device, back->mappingName, v.node),
+              {{Field::Volume, v.kernelName}, {Field::Device, v.node}});
+    recentlyLost_.erase(back);
 }
 
 void VolumeService::requestScan()
@@ -124,14 +147,7 @@ void VolumeService::apply(std::vector<engine::Volume> volumes, std::uint64_t sta
         }
         log::info(fmt::format("attached volume '{}' ({})", name, engine::stateName(v.state)),
                   {{Field::Volume, name}, {Field::Device, v.node}});
-        if (auto back = recentlyLost_.find(v.signature.uuid);
-            v.signature.isLuks() && back != recentlyLost_.end()) {
-            log::info(fmt::format("recognised: the volume lost as '{}' (mapping '{}') is back as "
-                                  "'{}'; it can be unlocked again",
-                                  back->second.device, back->second.mappingName, v.node),
-                      {{Field::Volume, name}, {Field::Device, v.node}});
-            recentlyLost_.erase(back);
-        }
+        recogniseReturn(v);
         auto object = std::make_unique<VolumeObject>(connection_, *this, std::move(v));
         object->emitInterfacesAddedSignal();
         objects_.emplace(name, std::move(object));
@@ -143,6 +159,10 @@ void VolumeService::apply(std::vector<engine::Volume> volumes, std::uint64_t sta
             continue;
         }
         log::info(fmt::format("detached volume '{}'", it->first), {{Field::Volume, it->first}});
+        const engine::Volume& gone = it->second->volume();
+        if (!gone.mappingName.empty() && !gone.identity.ebsVolumeId.empty() &&
+            goneWithMapping_.size() < 64)
+            goneWithMapping_[gone.mappingName] = gone.identity.ebsVolumeId;
         it->second->emitInterfacesRemovedSignal();
         freshAt_.erase(it->first);
         it = objects_.erase(it);

@@ -64,6 +64,7 @@ private:
     void apply(std::vector<engine::Volume> volumes, std::uint64_t startedAt);
     // Tears down mappings whose device is gone, each once.
     void tearDown(const std::vector<engine::LostMapping>& lost);
+    void recogniseReturn(const engine::Volume& v);
     void updateFromOperation(const std::string& kernelName, engine::Result<engine::Volume> fresh);
     void afterOperation();
 
@@ -88,8 +89,11 @@ private:
     // Lost mappings being torn down, or torn down and still held by a
     // process (so still seen by scans): not to be handled again.
     std::set<std::string> lostHandled_;
-    // LUKS UUIDs of volumes lost lately, to recognise them when they return.
-    std::map<std::string, engine::LostMapping> recentlyLost_;
+    // Volumes lost lately, to recognise them (by LUKS UUID or EBS volume id)
+    // when they return; the oldest go first.
+    std::vector<engine::LostMapping> recentlyLost_;
+    // The EBS volume ids of volumes that went away while open, by mapping.
+    std::map<std::string, std::string> goneWithMapping_;
 };
 
 template <typename T, typename Work, typename Finish>

@@ -69,6 +69,7 @@ struct LostMapping {
     std::string mappingName;
     std::string device;  // the node it had: /dev/vdb
     std::string luksUuid;
+    std::string ebsVolumeId;  // filled by whoever knew the device (the kernel no longer does)
     std::vector<std::string> mountPoints;
     bool deferred = false;  // after tearing down: still held by a process
 };
