@@ -108,8 +108,11 @@ void buildApp(CLI::App& app, Targets& targets)
     app.set_version_flag("--version", std::string(programName) + " " + VAULTD_VERSION);
     app.add_flag("--json", targets.invocation.json,
                  "Print JSON on standard output, and failures as JSON on standard error");
-    app.add_flag("!--no-ask-password", targets.invocation.askPassword,
-                 "Never start a polkit agent to ask for an administrator's password");
+    // A callback rather than a negated flag, which CLI11 would show as
+    // "--no-ask-password{false}".
+    app.add_flag_callback(
+        "--no-ask-password", [&targets] { targets.invocation.askPassword = false; },
+        "Never start a polkit agent to ask for an administrator's password");
     // So that "vaultctl list --json" works as well as "vaultctl --json list".
     app.fallthrough();
     app.require_subcommand(1);

@@ -153,3 +153,17 @@ TEST_CASE("help and version print to standard output and succeed", "[unit]")
     CHECK(version.exitCode == 0);
     CHECK(version.output.rfind("vaultctl ", 0) == 0);
 }
+
+TEST_CASE("--no-ask-password turns the polkit agent off, before or after the command", "[unit]")
+{
+    CHECK(parsed({"list"}).askPassword);
+    CHECK_FALSE(parsed({"--no-ask-password", "lock", "vdb"}).askPassword);
+    CHECK_FALSE(parsed({"lock", "vdb", "--no-ask-password"}).askPassword);
+}
+
+TEST_CASE("lock takes --lazy", "[unit]")
+{
+    CHECK_FALSE(parsed({"lock", "vdb"}).lazy);
+    CHECK(parsed({"lock", "vdb", "--lazy"}).lazy);
+    refused({"unlock", "vdb", "--lazy"});
+}

@@ -34,6 +34,7 @@ void requireDefaults(const engine::EngineConfig& c)
     CHECK_FALSE(c.allowLoop);
     CHECK(c.mountBase == "/media/vault");
     CHECK(c.mountOptions == "nodev,nosuid");
+    CHECK(c.mountRoots == std::vector<std::string>{"/secure", "/mnt", "/media"});
     CHECK(c.pbkdf.type == "argon2id");
     CHECK(c.pbkdf.hash == "sha256");
     CHECK(c.pbkdf.timeMs == 2000);
