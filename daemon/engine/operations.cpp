@@ -523,32 +523,29 @@ std::vector<LostMapping> Operations::lostIn(const Topology& topology)
 Result<LostMapping> Operations::tearDownLost(const std::string& mappingName)
 {
     const Topology topology = ports_.kernel.readTopology();
-    for (const BlockNode* node : lostMappings(topology)) {
-        if (node->dmName != mappingName)
-            continue;
-        LostMapping l = lostIn(topology).front();
-        for (auto& candidate : lostIn(topology)) {
-            if (candidate.mappingName == mappingName)
-                l = candidate;
-        }
-        // The device is gone: nothing can be written back, so nothing waits
-        // for anybody. Detach every mount, then take the key out of the
-        // kernel (an error table) and let the node go with its last user.
-        for (const MountEntry* m : mountsOf(topology, *node)) {
-            (void)ports_.mounter.unmount(m->target, true);
-            if (m->target.starts_with(config_.mountBase + "/"))
-                ports_.mountPoints.remove(m->target);
-        }
-        Status st = ports_.crypt.deactivate(mappingName, Crypt::Deactivate::Force);
-        if (!st && st.error().code == ErrorCode::Busy)
-            st = ports_.crypt.deactivate(mappingName, Crypt::Deactivate::Deferred);
-        ports_.records.forget(mappingName);
-        if (!st && st.error().code != ErrorCode::NoSuchDevice)
-            return st.error();
-        l.deferred = ports_.crypt.mappingExists(mappingName);
-        return l;
+    std::vector<LostMapping> lost = lostIn(topology);
+    auto it = std::find_if(lost.begin(), lost.end(),
+                           [&](const LostMapping& l) { return l.mappingName == mappingName; });
+    if (it == lost.end())
+        return makeError(ErrorCode::NoSuchDevice, fmt::format("no lost mapping '{}'", mappingName));
+    LostMapping l = std::move(*it);
+
+    // The device is gone: nothing can be written back, so nothing waits for
+    // anybody. Detach every mount, then take the key out of the kernel (an
+    // error table) and let the node go with its last user.
+    for (const auto& target : l.mountPoints) {
+        (void)ports_.mounter.unmount(target, true);
+        if (target.starts_with(config_.mountBase + "/"))
+            ports_.mountPoints.remove(target);
     }
-    return makeError(ErrorCode::NoSuchDevice, fmt::format("no lost mapping '{}'", mappingName));
+    Status st = ports_.crypt.deactivate(mappingName, Crypt::Deactivate::Force);
+    if (!st && st.error().code == ErrorCode::Busy)
+        st = ports_.crypt.deactivate(mappingName, Crypt::Deactivate::Deferred);
+    ports_.records.forget(mappingName);
+    if (!st && st.error().code != ErrorCode::NoSuchDevice)
+        return st.error();
+    l.deferred = ports_.crypt.mappingExists(mappingName);
+    return l;
 }
 
 }  // namespace vaultd::engine
