@@ -146,9 +146,9 @@ engine::Status checkValues(const engine::EngineConfig& c, std::string_view origi
     // at start rather than at every format.
     const bool argon = p.type != "pbkdf2";
     if (argon && (p.parallel < 1 || p.memoryKib < 32 || p.memoryKib > 4194304))
-        return bad(
-            origin,
-            "argon2 needs pbkdf.parallel of at least 1 and pbkdf.memory-kib between 32 and 4194304");
+        return bad(origin,
+                   "argon2 needs pbkdf.parallel of at least 1 and pbkdf.memory-kib between 32 and "
+                   "4194304");
     if (argon && p.iterations != 0 && p.iterations < 4)
         return bad(origin, "argon2 needs pbkdf.iterations of at least 4");
     if (p.iterations == 0 && p.timeMs == 0)

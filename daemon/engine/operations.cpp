@@ -429,20 +429,20 @@ Error Operations::inUse(const Volume& v, const std::vector<std::string>& holders
                             canBeLazy ? "; lock it lazily to let it go when they are done" : ""));
 }
 
+Status Operations::refuseIfHeld(const Topology& topology, const Volume& v, const BlockNode& mapping,
+                                bool canBeLazy)
+{
+    if (auto holders = holdersOf(topology, mapping, mountsOf(topology, mapping)); !holders.empty())
+        return inUse(v, holders, canBeLazy);
+    return Done{};
+}
+
 Result<Changed> Operations::unmountAll(const Topology& topology, const Volume& v,
                                        const BlockNode& mapping, bool lazy, bool canBeLazy)
 {
     const auto mounts = mountsOf(topology, mapping);
     if (mounts.empty())
         return Changed::No;
-    if (!lazy) {
-        // Refuse before anything changes, naming who is in the way.
-        if (auto holders = holdersOf(topology, mapping, mounts); !holders.empty()) {
-            // A stacked device holds the mapping, not its mounts.
-            if (!(holders.size() == 1 && holderOf(topology, mapping.name)))
-                return inUse(v, holders, canBeLazy);
-        }
-    }
     for (const MountEntry* m : mounts) {
         if (auto st = ports_.mounter.unmount(m->target, lazy); !st) {
             if (st.error().code == ErrorCode::Busy)
@@ -464,8 +464,11 @@ Result<Changed> Operations::unmount(const std::string& kernelName)
     if (!found)
         return found.error();
     const BlockNode* mapping = luksMappingOf(topology, kernelName);
-    if (!mapping)
+    if (!mapping || mountsOf(topology, *mapping).empty())
         return Changed::No;
+    // Refuse before anything changes, naming who is in the way.
+    if (auto st = refuseIfHeld(topology, found.value(), *mapping, false); !st)
+        return st.error();
     return unmountAll(topology, found.value(), *mapping, false, false);
 }
 
@@ -483,9 +486,8 @@ Result<LockResult> Operations::lock(const std::string& kernelName, const LockReq
         return LockResult{};
 
     if (!request.lazy) {
-        if (auto holders = holdersOf(topology, *mapping, mountsOf(topology, *mapping));
-            !holders.empty())
-            return inUse(v, holders, true);
+        if (auto st = refuseIfHeld(topology, v, *mapping, true); !st)
+            return st.error();
     }
     auto unmounted = unmountAll(topology, v, *mapping, request.lazy, true);
     if (!unmounted)

@@ -124,6 +124,11 @@ private:
     std::vector<std::string> holdersOf(const Topology& topology, const BlockNode& mapping,
                                        const std::vector<const MountEntry*>& mounts);
     Error inUse(const Volume& v, const std::vector<std::string>& holders, bool canBeLazy);
+    // Busy, naming every holder, when anything holds the mapping; checked
+    // before anything changes.
+    Status refuseIfHeld(const Topology& topology, const Volume& v, const BlockNode& mapping,
+                        bool canBeLazy);
+    // Unmounts every mount of the mapping, the last first; checks nothing.
     Result<Changed> unmountAll(const Topology& topology, const Volume& v, const BlockNode& mapping,
                                bool lazy, bool canBeLazy);
     std::vector<LostMapping> lostIn(const Topology& topology);

@@ -7,7 +7,6 @@
 #include <linux/nvme_ioctl.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -143,7 +142,7 @@ engine::Result<engine::KernelView::DeviceIdentity> SystemKernelView::identityOf(
     if (!fd || fstat(fd.get(), &st) != 0 || !S_ISBLK(st.st_mode))
         return makeError(ErrorCode::NoSuchDevice, fmt::format("'{}' is gone", node));
     DeviceIdentity id;
-    id.devnum = std::to_string(major(st.st_rdev)) + ":" + std::to_string(minor(st.st_rdev));
+    id.devnum = devnumOf(st.st_rdev);
     std::uint64_t seq = 0;
     if (ioctl(fd.get(), BLKGETDISKSEQ, &seq) == 0)
         id.diskseq = seq;

@@ -1,7 +1,6 @@
 #include "system/processes.hpp"
 
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -13,15 +12,12 @@
 #include <set>
 #include <sstream>
 
+#include "system/sysfs.hpp"
+
 namespace vaultd::system {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string devnumOf(dev_t dev)
-{
-    return std::to_string(major(dev)) + ":" + std::to_string(minor(dev));
-}
 
 std::string readLink(const fs::path& path)
 {

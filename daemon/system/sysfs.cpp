@@ -42,11 +42,6 @@ std::string unmangle(const std::string& name)
     return out;
 }
 
-std::string devnumOf(dev_t dev)
-{
-    return std::to_string(major(dev)) + ":" + std::to_string(minor(dev));
-}
-
 // A SCSI disk's serial is in its Unit Serial Number VPD page: four bytes of
 // header, then the serial.
 std::string readVpdSerial(const fs::path& path)
@@ -58,9 +53,9 @@ std::string readVpdSerial(const fs::path& path)
     return page.substr(4);
 }
 
-// Model and serial of a disk: NVMe and SCSI keep them with the device,
-// virtio-blk its serial beside the disk.
-void readModelAndSerial(const fs::path& disk, engine::BlockNode& node)
+// A disk's sequence number, model and serial: NVMe and SCSI keep the last
+// two with the device, virtio-blk its serial beside the disk.
+void readDiskFacts(const fs::path& disk, engine::BlockNode& node)
 {
     std::error_code ec;
     node.diskseq = std::strtoull(readLine(disk / "diskseq").c_str(), nullptr, 10);
@@ -85,9 +80,9 @@ engine::BlockNode readNode(const fs::directory_entry& entry)
     if (fs::exists(dir / "partition", ec)) {
         const fs::path disk = fs::canonical(dir, ec).parent_path();
         node.parent = disk.filename().string();
-        readModelAndSerial(disk, node);
+        readDiskFacts(disk, node);
     } else {
-        readModelAndSerial(dir, node);
+        readDiskFacts(dir, node);
     }
     if (fs::is_directory(dir / "dm", ec)) {
         node.dmName = unmangle(readLine(dir / "dm" / "name"));
@@ -149,6 +144,11 @@ void readSwaps(engine::Topology& t)
 }
 
 }  // namespace
+
+std::string devnumOf(dev_t dev)
+{
+    return std::to_string(major(dev)) + ":" + std::to_string(minor(dev));
+}
 
 engine::Topology readTopology(const std::string& sysRoot)
 {

@@ -3,6 +3,8 @@
 // swap. Stateless; thread safe.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 
 #include "engine/topology.hpp"
@@ -10,5 +12,8 @@
 namespace vaultd::system {
 
 engine::Topology readTopology(const std::string& sysRoot = "/sys");
+
+// A device number as sysfs and mountinfo spell it: "major:minor".
+std::string devnumOf(dev_t dev);
 
 }  // namespace vaultd::system

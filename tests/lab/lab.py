@@ -623,7 +623,8 @@ class Control:
                 for i in range(int(count))]
 
     def storm_detach(self, prefix, count):
-        return [d.serial for d in self.disks.detach_many([f"{prefix}{i}" for i in range(int(count))])]
+        ids = [f"{prefix}{i}" for i in range(int(count))]
+        return [disk.serial for disk in self.disks.detach_many(ids)]
 
     def grow(self, disk_id, size):
         disk, new_size = self.disks.grow(disk_id, size)

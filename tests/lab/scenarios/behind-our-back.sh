@@ -27,7 +27,8 @@ mount /dev/mapper/byhand /mnt/byhand
 wait_for 10 volume_is "$dev" mounted
 check "a mount made by hand is seen" test "$(volume_field "$dev" mountPoint)" = /mnt/byhand
 out=$(vaultctl mount "$dev")
-check "mount of a mounted volume returns where it is" test "$out" = "mounted /dev/$dev at /mnt/byhand"
+check "mount of a mounted volume returns where it is" \
+    test "$out" = "mounted /dev/$dev at /mnt/byhand"
 umount /mnt/byhand
 wait_for 10 volume_is "$dev" unlocked
 check "an umount made by hand is seen" test -z "$(volume_field "$dev" mountPoint)"

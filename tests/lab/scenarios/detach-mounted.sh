@@ -16,7 +16,8 @@ echo "written before the detach" >/secure/marker
 sync
 pid=$(pidof vaultd)
 
-busctl --system monitor --match "type='signal',interface='org.vaultd.Vault1.Manager',member='VolumeLost'" \
+lost_match="type='signal',interface='org.vaultd.Vault1.Manager',member='VolumeLost'"
+busctl --system monitor --match "$lost_match" \
     >signals.txt 2>&1 &
 monitor=$!
 wait_for 10 grep -q "Monitoring" signals.txt
@@ -56,7 +57,9 @@ again=$(lab_attach lost 256M)
 wait_state "$again" locked
 check "attached again as $again, with the same LUKS UUID" \
     test "$(volume_field "$again" luksUuid)" = "$uuid"
-check "vaultd recognised it" grep -q "recognised: the volume lost as '/dev/$dev' (mapping 'lostvol') is back as '/dev/$again'" "$LAB_VAULTD_LOG"
+check "vaultd recognised it" grep -q \
+    "recognised: the volume lost as '/dev/$dev' (mapping 'lostvol') is back as '/dev/$again'" \
+    "$LAB_VAULTD_LOG"
 vaultctl unlock "$uuid" --name lostvol --mount /secure --key-file "$KEY_FILE"
 wait_state "$again" mounted
 check "what was synced before the detach is there" \

@@ -40,7 +40,8 @@ wait_state "$dev" locked
 vaultctl unlock xvdf --key-file "$KEY_FILE"
 wait_state "$dev" unlocked
 check "the mapping is named after the volume id" test -b "/dev/mapper/$volid"
-check "the mapping name resolves too" test "$(volume_field "/dev/mapper/$volid" kernelName)" = "$dev"
+check "the mapping name resolves too" \
+    test "$(volume_field "/dev/mapper/$volid" kernelName)" = "$dev"
 vaultctl lock sdf
 wait_state "$dev" locked
 
@@ -60,7 +61,8 @@ wait_state "$twin" locked
 expect_error Ambiguous vaultctl --json status shared
 out=$(vaultctl unlock shared --key-file "$KEY_FILE" 2>&1) && fail "unlock shared worked: $out"
 echo "$out"
-check "the refusal lists both devices" grep -q "/dev/$dev.*/dev/$twin\\|/dev/$twin.*/dev/$dev" <<<"$out"
+check "the refusal lists both devices" \
+    grep -q "/dev/$dev.*/dev/$twin\\|/dev/$twin.*/dev/$dev" <<<"$out"
 check "and nothing was unlocked" no_crypt_mapping
 
 # A copy of the volume beside it (as from a snapshot): the same LUKS UUID on

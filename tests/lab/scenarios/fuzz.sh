@@ -141,7 +141,8 @@ verify "no mount appeared outside the sandbox and /media/vault" \
 verify "no error reply left the target changed" test "$(figure changed_on_error)" -eq 0
 verify "no newline in a caller's string forged a line in vaultd's log ($forged did)" \
     test "$forged" -eq 0
-verify "at least $FUZZ_CALLS hostile calls were sent" test "$(figure hostile_calls)" -ge "$FUZZ_CALLS"
+verify "at least $FUZZ_CALLS hostile calls were sent" \
+    test "$(figure hostile_calls)" -ge "$FUZZ_CALLS"
 
 # Not across file systems: should anything still be mounted in there, it stays.
 rm -rf --one-file-system "$SANDBOX"

@@ -60,7 +60,8 @@ for round in $(seq "$ROUNDS"); do
     wait_for 10 no_crypt_mapping
     check "round $round: no mapping is left" no_crypt_mapping
     check "round $round: no volume object is left" test "$(count_objects)" = "$base_objects"
-    check "round $round: nothing is left mounted" bash -c '! grep -q /media/vault/storm /proc/self/mounts'
+    check "round $round: nothing is left mounted" \
+        bash -c '! grep -q /media/vault/storm /proc/self/mounts'
     done_at=$(date +%s%N)
     echo "round $round: attach seen in $(((attached - start) / 1000000)) ms," \
         "removal seen $(((done_at - attached) / 1000000)) ms later; VmRSS $(rss_kib) kB"
