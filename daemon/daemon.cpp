@@ -74,8 +74,11 @@ struct Daemon::Parts {
 
     void onDeviceEvents()
     {
-        for (const auto& e : udevMonitor.drain())
+        for (const auto& e : udevMonitor.drain()) {
             log::debug(fmt::format("udev: {} {}", e.action, e.name));
+            if (e.action == "remove")
+                operations.noteDeparted(e.diskseq);
+        }
         service.requestScan();
     }
 

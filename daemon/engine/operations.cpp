@@ -51,9 +51,26 @@ Operations::Operations(Ports ports, EngineConfig config) : ports_(ports), config
 {
 }
 
+void Operations::noteDeparted(std::uint64_t diskseq)
+{
+    if (diskseq == 0)
+        return;
+    std::lock_guard hold(departedLock_);
+    departed_.insert(diskseq);
+}
+
+Topology Operations::currentTopology()
+{
+    Topology topology = ports_.kernel.readTopology();
+    std::lock_guard hold(departedLock_);
+    if (!departed_.empty())
+        departed_ = dropDeparted(topology, departed_);
+    return topology;
+}
+
 ScanResult Operations::scan()
 {
-    const Topology topology = ports_.kernel.readTopology();
+    const Topology topology = currentTopology();
     ScanResult result;
     for (const auto& [name, node] : topology.nodes) {
         auto v = inspectIn(topology, name);
@@ -77,7 +94,7 @@ Identity Operations::identityOf(const BlockNode& node, const std::vector<std::st
 
 Result<Volume> Operations::inspect(const std::string& kernelName)
 {
-    return inspectIn(ports_.kernel.readTopology(), kernelName);
+    return inspectIn(currentTopology(), kernelName);
 }
 
 Result<Volume> Operations::inspectIn(const Topology& topology, const std::string& kernelName)
@@ -155,7 +172,7 @@ Result<Changed> Operations::format(const std::string& kernelName, const SecretBu
     if (passphrase.empty())
         return makeError(ErrorCode::InvalidArgument, "the passphrase is empty");
 
-    const Topology topology = ports_.kernel.readTopology();
+    const Topology topology = currentTopology();
     auto found = inspectIn(topology, kernelName);
     if (!found)
         return found.error();
@@ -229,7 +246,7 @@ Result<UnlockResult> Operations::unlock(const std::string& kernelName,
             return st.error();
     }
 
-    const Topology topology = ports_.kernel.readTopology();
+    const Topology topology = currentTopology();
     auto found = inspectIn(topology, kernelName);
     if (!found)
         return found.error();
@@ -295,7 +312,7 @@ Result<std::string> Operations::mountAfterUnlock(const std::string& kernelName,
                                                  const std::string& mountPoint, const Owner& owner)
 {
     // The mapping is new: look again to learn its node.
-    const Topology topology = ports_.kernel.readTopology();
+    const Topology topology = currentTopology();
     auto found = inspectIn(topology, kernelName);
     if (!found)
         return found.error();
@@ -313,7 +330,7 @@ Result<std::string> Operations::mount(const std::string& kernelName, const std::
         if (auto st = checkRequestedMountPoint(mountPoint); !st)
             return st.error();
     }
-    const Topology topology = ports_.kernel.readTopology();
+    const Topology topology = currentTopology();
     auto found = inspectIn(topology, kernelName);
     if (!found)
         return found.error();
@@ -446,7 +463,7 @@ Result<Changed> Operations::unmountAll(const Topology& topology, const Volume& v
     for (const MountEntry* m : mounts) {
         if (auto st = ports_.mounter.unmount(m->target, lazy); !st) {
             if (st.error().code == ErrorCode::Busy)
-                return inUse(v, holdersOf(ports_.kernel.readTopology(), mapping, mounts),
+                return inUse(v, holdersOf(currentTopology(), mapping, mounts),
                              canBeLazy);
             return st.error();
         }
@@ -459,7 +476,7 @@ Result<Changed> Operations::unmountAll(const Topology& topology, const Volume& v
 
 Result<Changed> Operations::unmount(const std::string& kernelName)
 {
-    const Topology topology = ports_.kernel.readTopology();
+    const Topology topology = currentTopology();
     auto found = inspectIn(topology, kernelName);
     if (!found)
         return found.error();
@@ -474,7 +491,7 @@ Result<Changed> Operations::unmount(const std::string& kernelName)
 
 Result<LockResult> Operations::lock(const std::string& kernelName, const LockRequest& request)
 {
-    const Topology topology = ports_.kernel.readTopology();
+    const Topology topology = currentTopology();
     auto found = inspectIn(topology, kernelName);
     if (!found)
         return found.error();
@@ -496,7 +513,7 @@ Result<LockResult> Operations::lock(const std::string& kernelName, const LockReq
     const auto how = request.lazy ? Crypt::Deactivate::Deferred : Crypt::Deactivate::Normal;
     if (auto st = ports_.crypt.deactivate(v.mappingName, how); !st) {
         if (st.error().code == ErrorCode::Busy)
-            return inUse(v, holdersOf(ports_.kernel.readTopology(), *mapping, {}), true);
+            return inUse(v, holdersOf(currentTopology(), *mapping, {}), true);
         return st.error();
     }
     ports_.records.forget(v.mappingName);
@@ -524,7 +541,7 @@ std::vector<LostMapping> Operations::lostIn(const Topology& topology)
 
 Result<LostMapping> Operations::tearDownLost(const std::string& mappingName)
 {
-    const Topology topology = ports_.kernel.readTopology();
+    const Topology topology = currentTopology();
     std::vector<LostMapping> lost = lostIn(topology);
     auto it = std::find_if(lost.begin(), lost.end(),
                            [&](const LostMapping& l) { return l.mappingName == mappingName; });

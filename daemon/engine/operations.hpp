@@ -5,6 +5,9 @@
 // Thread safe for different volumes; the caller serialises calls on one.
 #pragma once
 
+#include <cstdint>
+#include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -104,9 +107,16 @@ public:
     // Detaches a lost mapping's mounts and takes its key out of the kernel.
     Result<LostMapping> tearDownLost(const std::string& mappingName);
 
+    // udev reported the disk with this sequence number removed: from now on
+    // it, its partitions and anything it held count as gone, even while
+    // sysfs lists them still (the event comes before the kernel is done).
+    void noteDeparted(std::uint64_t diskseq);
+
     const EngineConfig& config() const { return config_; }
 
 private:
+    // The kernel's view now, without the disks known to have departed.
+    Topology currentTopology();
     Result<Volume> inspectIn(const Topology& topology, const std::string& kernelName);
     Identity identityOf(const BlockNode& node, const std::vector<std::string>& links);
     Status checkFormatAllowed(const Topology& topology, const Volume& v,
@@ -135,6 +145,8 @@ private:
 
     Ports ports_;
     EngineConfig config_;
+    std::mutex departedLock_;
+    std::set<std::uint64_t> departed_;
 };
 
 }  // namespace vaultd::engine

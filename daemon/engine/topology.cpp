@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <set>
 #include <string_view>
@@ -154,6 +155,31 @@ std::vector<const MountEntry*> mountsOf(const Topology& t, const BlockNode& node
             found.push_back(&*it);
     }
     return found;
+}
+
+std::set<std::uint64_t> dropDeparted(Topology& t, const std::set<std::uint64_t>& departed)
+{
+    std::set<std::uint64_t> listed;
+    std::set<std::string> dropped;
+    for (auto it = t.nodes.begin(); it != t.nodes.end();) {
+        if (it->second.diskseq != 0 && departed.count(it->second.diskseq)) {
+            listed.insert(it->second.diskseq);
+            dropped.insert(it->first);
+            it = t.nodes.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    if (dropped.empty())
+        return listed;
+    for (auto& [name, node] : t.nodes) {
+        auto gone = std::stable_partition(node.slaves.begin(), node.slaves.end(),
+                                          [&](const std::string& s) { return !dropped.count(s); });
+        node.lostSlaves.insert(node.lostSlaves.end(), gone, node.slaves.end());
+        node.slaves.erase(gone, node.slaves.end());
+        std::erase_if(node.holders, [&](const std::string& h) { return dropped.count(h) > 0; });
+    }
+    return listed;
 }
 
 std::vector<const BlockNode*> lostMappings(const Topology& t)

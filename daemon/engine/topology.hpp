@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -70,6 +71,12 @@ const MountEntry* mountOf(const Topology& topology, const BlockNode& node);
 // Every mount of a device (bind mounts included), in the order to unmount
 // them: the last mounted, which may sit on the others, first.
 std::vector<const MountEntry*> mountsOf(const Topology& topology, const BlockNode& node);
+
+// Takes out every node of a disk udev has reported removed (by its
+// sequence number, which no later disk shares) while sysfs may still list
+// it, and makes each mapping on one lose that slave. Returns the sequence
+// numbers that were still listed; the others have left sysfs for good.
+std::set<std::uint64_t> dropDeparted(Topology& topology, const std::set<std::uint64_t>& departed);
 
 // LUKS mappings whose device is gone (detached under them): what is left
 // to tear down.

@@ -3,6 +3,7 @@
 #include <libmount/libmount.h>
 #include <libudev.h>
 
+#include <cstdlib>
 #include <stdexcept>
 
 namespace vaultd::system {
@@ -40,7 +41,9 @@ std::vector<DeviceEvent> UdevMonitor::drain()
     while (udev_device* dev = udev_monitor_receive_device(monitor_)) {
         const char* action = udev_device_get_action(dev);
         const char* name = udev_device_get_sysname(dev);
-        events.push_back({action ? action : "", name ? name : ""});
+        const char* diskseq = udev_device_get_property_value(dev, "DISKSEQ");
+        events.push_back({action ? action : "", name ? name : "",
+                          diskseq ? std::strtoull(diskseq, nullptr, 10) : 0});
         udev_device_unref(dev);
     }
     return events;

@@ -3,6 +3,7 @@
 // call drain(). Not thread safe; lives on the loop thread.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,6 +17,8 @@ namespace vaultd::system {
 struct DeviceEvent {
     std::string action;  // add, change, remove, ...
     std::string name;    // kernel name
+    // The disk's sequence number (a partition's event has none): 0 if absent.
+    std::uint64_t diskseq = 0;
 };
 
 class UdevMonitor {

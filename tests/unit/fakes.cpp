@@ -330,7 +330,10 @@ engine::Status FakeTools::make(engine::Filesystem fs, const std::string& node,
 
 void FakeSystem::attach(const std::string& name, std::uint64_t size, engine::Signature outer)
 {
-    addDisk(kernel.topology, name, fmt::format("252:{}", 16 * nextMinor_++), size);
+    // Like the kernel, every disk attached gets a sequence number of its own.
+    addDisk(kernel.topology, name, fmt::format("252:{}", 16 * nextMinor_), size).diskseq =
+        static_cast<std::uint64_t>(nextMinor_) + 1;
+    ++nextMinor_;
     if (!outer.none())
         kernel.signatures["/dev/" + name] = outer;
 }

@@ -272,6 +272,43 @@ TEST_CASE("a new device under a lost mapping's old name is not its device", "[un
     CHECK(vol.ops.scan().lost.size() == 1);
 }
 
+TEST_CASE("a disk udev reports removed is gone, with its mapping lost, while sysfs lists it",
+          "[unit]")
+{
+    // The remove event comes before the kernel takes the disk out of sysfs;
+    // no later event says when it has.
+    MountedVolume vol;
+    const std::uint64_t diskseq = vol.sys.kernel.topology.nodes.at("vdb").diskseq;
+    REQUIRE(diskseq != 0);
+
+    vol.ops.noteDeparted(diskseq);
+
+    ScanResult scanned = vol.ops.scan();
+    CHECK(scanned.volumes.empty());
+    REQUIRE(scanned.lost.size() == 1);
+    CHECK(scanned.lost.front().device == "/dev/vdb");
+    REQUIRE_THAT(vol.ops.tearDownLost("data"), Succeeds());
+    CHECK_FALSE(vol.sys.crypt.mappingExists("data"));
+}
+
+TEST_CASE("a new disk under a departed disk's name and device number is a volume", "[unit]")
+{
+    MountedVolume vol;
+    const BlockNode old = vol.sys.kernel.topology.nodes.at("vdb");
+    vol.ops.noteDeparted(old.diskseq);
+    vol.detach();
+    (void)vol.ops.scan();  // sysfs no longer lists it: vaultd forgets it
+
+    vol.sys.attach("vdb", 2 * kGiB);
+    BlockNode& fresh = vol.sys.kernel.topology.nodes.at("vdb");
+    fresh.devnum = old.devnum;
+    REQUIRE(fresh.diskseq != old.diskseq);
+
+    auto v = vol.ops.inspect("vdb");
+    REQUIRE_THAT(v, Succeeds());
+    CHECK(v.value().state == VolumeState::Empty);
+}
+
 TEST_CASE("a name that is no lost mapping is not torn down", "[unit]")
 {
     MountedVolume vol;

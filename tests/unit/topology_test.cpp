@@ -254,3 +254,26 @@ TEST_CASE("a btrfs filesystem inside a volume's LUKS mapping leaves the volume f
 
     CHECK_FALSE(reservedBy(t, "vdb").has_value());
 }
+
+TEST_CASE("a departed disk leaves with its partitions, and its mapping loses that slave",
+          "[unit]")
+{
+    Topology t = machine();
+    t.nodes.at("vdb").diskseq = 7;
+    addPartition(t, "vdb1", "vdb", "254:17", kGiB - kMiB).diskseq = 7;  // a disk's number
+    t.nodes.at("vdb1").holders = {"dm-0"};
+    addDmDevice(t, "dm-0", "253:0", "data", "CRYPT-LUKS2-0b7f-data", {"vdb1"});
+    t.nodes.at("vdc").diskseq = 8;
+
+    CHECK(dropDeparted(t, {7, 9}) == std::set<std::uint64_t>{7});
+
+    CHECK_FALSE(t.nodes.count("vdb"));
+    CHECK_FALSE(t.nodes.count("vdb1"));
+    CHECK(t.nodes.count("vdc"));
+    const BlockNode& dm = t.nodes.at("dm-0");
+    CHECK(dm.slaves.empty());
+    CHECK(dm.lostSlaves == std::vector<std::string>{"vdb1"});
+    REQUIRE(lostMappings(t).size() == 1);
+    // Once sysfs no longer lists it, nothing is left to drop.
+    CHECK(dropDeparted(t, {7}).empty());
+}
