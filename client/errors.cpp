@@ -22,6 +22,8 @@ constexpr std::array vaultdErrors{
     KnownError{"AuthenticationRequired", exitNotAuthorized, "authentication is required"},
     KnownError{"InvalidMountPoint", exitUsage, "invalid mount point"},
     KnownError{"WrongPassphrase", exitWrongPassphrase, "no keyslot opens with that passphrase"},
+    KnownError{"CredentialRequired", exitWrongPassphrase,
+               "the volume key is not at hand; the passphrase is needed"},
     KnownError{"Busy", exitBusy, "the device is in use"},
     KnownError{"NotEmpty", exitNotEmpty,
                "the device is not empty; to destroy what it holds, pass --force NODE:SIZE"},
@@ -35,6 +37,7 @@ constexpr std::array vaultdErrors{
     KnownError{"NotLuks", exitFailure, "the device holds no LUKS container"},
     KnownError{"WrongState", exitFailure, "the volume is not in the right state"},
     KnownError{"TooSmall", exitFailure, "the device is too small"},
+    KnownError{"WouldShrink", exitFailure, "the device is smaller than the volume; vaultd never shrinks"},
     KnownError{"Failed", exitFailure, "the operation failed"},
 };
 

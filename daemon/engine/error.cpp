@@ -8,10 +8,12 @@ std::string_view errorName(ErrorCode code)
     case ErrorCode::NotAuthorized: return "NotAuthorized";
     case ErrorCode::AuthenticationRequired: return "AuthenticationRequired";
     case ErrorCode::WrongPassphrase: return "WrongPassphrase";
+    case ErrorCode::CredentialRequired: return "CredentialRequired";
     case ErrorCode::NotLuks: return "NotLuks";
     case ErrorCode::Busy: return "Busy";
     case ErrorCode::NotEmpty: return "NotEmpty";
     case ErrorCode::TooSmall: return "TooSmall";
+    case ErrorCode::WouldShrink: return "WouldShrink";
     case ErrorCode::NoSuchDevice: return "NoSuchDevice";
     case ErrorCode::Ambiguous: return "Ambiguous";
     case ErrorCode::NameInUse: return "NameInUse";

@@ -123,8 +123,12 @@ Result<Volume> Operations::inspectIn(const Topology& topology, const std::string
     Volume v = describe(topology, node, outer.value(), inner);
     v.links = ports_.kernel.links(node.name);
     v.identity = identityOf(node, v.links);
-    if (!v.mappingName.empty())
+    if (!v.mappingName.empty()) {
         v.unlockedBy = ports_.records.find(v.mappingName, v.signature.uuid);
+        if (auto m = ports_.crypt.mapping(v.mappingName); m && v.size > m.value().offset)
+            v.growableBy = v.size - m.value().offset - std::min(m.value().size,
+                                                                v.size - m.value().offset);
+    }
     return v;
 }
 
@@ -565,6 +569,154 @@ Result<LostMapping> Operations::tearDownLost(const std::string& mappingName)
         return st.error();
     l.deferred = ports_.crypt.mappingExists(mappingName);
     return l;
+}
+
+namespace {
+
+// What a filesystem leaves unused at the end of its device at most once it
+// has grown: ext4 and xfs stop at a whole block, xfs at a whole minimum
+// allocation group at worst.
+constexpr std::uint64_t kGrowSlack = 1ull << 20;
+
+}  // namespace
+
+Result<GrowResult> Operations::grow(const std::string& kernelName, const SecretBuffer* passphrase)
+{
+    auto found = inspect(kernelName);
+    if (!found)
+        return found.error();
+    const Volume& v = found.value();
+    if (!v.signature.isLuks())
+        return makeError(ErrorCode::NotLuks, fmt::format("'{}' holds no LUKS container", v.node));
+    if (v.mappingName.empty())
+        return makeError(ErrorCode::WrongState,
+                         fmt::format("'{}' is locked; unlock it (which opens it at its full size) "
+                                     "and grow it then",
+                                     v.node));
+    auto fs = parseFilesystem(v.filesystemType);
+    if (!fs)
+        return makeError(ErrorCode::WrongState,
+                         fmt::format("'{}' holds {}, which vaultd does not grow", v.mappingNode,
+                                     v.filesystemType.empty() ? "no filesystem"
+                                                              : quoted(v.filesystemType)));
+    auto before = ports_.crypt.mapping(v.mappingName);
+    if (!before)
+        return before.error();
+    const Crypt::Mapping m = before.value();
+    if (v.size < m.offset + m.size)
+        return makeError(
+            ErrorCode::WouldShrink,
+            fmt::format("'{}' is {} bytes now, less than its mapping '{}' covers ({} bytes from "
+                        "offset {}); vaultd never shrinks a volume, so nothing was changed",
+                        v.node, v.size, v.mappingName, m.size, m.offset));
+
+    GrowResult result;
+    result.layers.push_back({"device", v.size, v.size});
+    LayerSize mapping{"mapping", m.size, m.size};
+    // dm-crypt maps whole encryption sectors; a tail smaller than one stays.
+    const std::uint64_t reachable = (v.size - m.offset) / LuksParams{}.sectorSize * LuksParams{}.sectorSize;
+    if (reachable > m.size) {
+        if (auto st = stillTheDevice(v); !st)
+            return st.error();
+        if (auto st = ports_.crypt.resize(v.mappingName, passphrase); !st) {
+            if (st.error().code == ErrorCode::CredentialRequired ||
+                st.error().code == ErrorCode::WrongPassphrase)
+                return st.error();
+            return makeError(st.error().code,
+                             fmt::format("the mapping did not grow: {}", st.error().message));
+        }
+        auto after = ports_.crypt.mapping(v.mappingName);
+        if (!after)
+            return after.error();
+        mapping.after = after.value().size;
+        if (mapping.after < reachable)
+            return makeError(ErrorCode::Failed,
+                             fmt::format("the mapping '{}' grew to {} bytes only, not to the {} "
+                                         "bytes its device has room for",
+                                         v.mappingName, mapping.after, reachable));
+    }
+    result.layers.push_back(mapping);
+
+    auto filesystem = growFilesystem(v, *fs, mapping.after, mapping.after > mapping.before);
+    if (!filesystem)
+        return filesystem.error();
+    result.layers.push_back(filesystem.value());
+    for (const auto& layer : result.layers)
+        if (layer.after != layer.before)
+            result.changed = Changed::Yes;
+    return result;
+}
+
+Result<LayerSize> Operations::growFilesystem(const Volume& v, Filesystem fs,
+                                             std::uint64_t mappingSize, bool mappingGrew)
+{
+    const std::string name(filesystemName(fs));
+    auto fail = [&](const Error& e) {
+        return makeError(e.code, fmt::format("the {} filesystem did not grow: {}", name, e.message));
+    };
+    LayerSize layer{"filesystem", 0, 0};
+
+    if (!v.mountPoint.empty()) {
+        // Mounted: the filesystem grows itself, online, and says by how much.
+        auto before = ports_.kernel.filesystemSize(fs, v.mappingNode, v.mountPoint);
+        if (!before)
+            return fail(before.error());
+        if (auto st = ports_.tools.grow(fs, v.mappingNode, v.mountPoint); !st)
+            return fail(st.error());
+        auto after = ports_.kernel.filesystemSize(fs, v.mappingNode, v.mountPoint);
+        if (!after)
+            return fail(after.error());
+        layer.before = before.value();
+        layer.after = after.value();
+    } else {
+        // Not mounted: its superblock says what it spans, and whether there
+        // is anything to do.
+        auto before = ports_.kernel.filesystemSize(fs, v.mappingNode, "");
+        if (!before)
+            return fail(before.error());
+        layer.before = layer.after = before.value();
+        if (before.value() + kGrowSlack >= mappingSize)
+            return layer;
+        if (fs == Filesystem::Ext4) {
+            if (auto st = ports_.tools.grow(fs, v.mappingNode, ""); !st)
+                return fail(st.error());
+        } else {
+            // xfs and btrfs grow only mounted: mount where only root can
+            // look, for the length of the call.
+            const std::string at = config_.privateMountBase + "/" + v.mappingName;
+            auto prepared = ports_.mountPoints.preparePrivate(at);
+            if (!prepared)
+                return fail(prepared.error());
+            Status st = ports_.mounter.mount(v.mappingNode, at, name, "nodev,nosuid,noexec");
+            if (st) {
+                st = ports_.tools.grow(fs, v.mappingNode, at);
+                Status unmounted = ports_.mounter.unmount(at, false);
+                if (st && !unmounted)
+                    st = unmounted.error();
+            }
+            ports_.mountPoints.remove(at);
+            if (!st)
+                return fail(st.error());
+        }
+        auto after = ports_.kernel.filesystemSize(fs, v.mappingNode, "");
+        if (!after)
+            return fail(after.error());
+        layer.after = after.value();
+        if (layer.after + kGrowSlack < mappingSize)
+            return makeError(ErrorCode::Failed,
+                             fmt::format("the {} filesystem grew to {} bytes only, not to the {} "
+                                         "bytes of its mapping",
+                                         name, layer.after, mappingSize));
+        return layer;
+    }
+    // Mounted, df's total falls short of the mapping by the filesystem's own
+    // overhead; what shows it followed is that it grew when the mapping did.
+    if (mappingGrew && layer.after <= layer.before)
+        return makeError(ErrorCode::Failed,
+                         fmt::format("the {} filesystem is still {} bytes after its mapping grew "
+                                     "to {} bytes",
+                                     name, layer.after, mappingSize));
+    return layer;
 }
 
 }  // namespace vaultd::engine

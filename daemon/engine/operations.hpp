@@ -24,6 +24,8 @@ struct EngineConfig {
     // A mount point a caller names must be one of these or inside one.
     std::vector<std::string> mountRoots = {"/secure", "/mnt", "/media"};
     std::string mountOptions = "nodev,nosuid";
+    // Where an unmounted xfs or btrfs volume is mounted, privately, to grow.
+    std::string privateMountBase = "/run/vaultd/grow";
     PbkdfSettings pbkdf;
     IdentityRules identity;
 };
@@ -77,6 +79,19 @@ struct LostMapping {
     bool deferred = false;  // after tearing down: still held by a process
 };
 
+// What Grow did to each layer of a volume, outermost first: "device",
+// "mapping", "filesystem", with its size in bytes before and after.
+struct LayerSize {
+    std::string layer;
+    std::uint64_t before = 0;
+    std::uint64_t after = 0;
+};
+
+struct GrowResult {
+    std::vector<LayerSize> layers;
+    Changed changed = Changed::No;
+};
+
 struct ScanResult {
     std::vector<Volume> volumes;
     std::vector<LostMapping> lost;
@@ -104,6 +119,11 @@ public:
     Result<Changed> unmount(const std::string& kernelName);
     // Unmounts, then closes the mapping (the key leaves the kernel).
     Result<LockResult> lock(const std::string& kernelName, const LockRequest& request);
+    // Enlarges an unlocked volume's mapping to fill its device, then its
+    // filesystem to fill the mapping, mounted or not. @passphrase (may be
+    // null) is needed only when vaultd does not hold the volume key.
+    // Refuses a device smaller than its mapping with WouldShrink.
+    Result<GrowResult> grow(const std::string& kernelName, const SecretBuffer* passphrase);
     // Detaches a lost mapping's mounts and takes its key out of the kernel.
     Result<LostMapping> tearDownLost(const std::string& mappingName);
 
@@ -142,6 +162,10 @@ private:
     Result<Changed> unmountAll(const Topology& topology, const Volume& v, const BlockNode& mapping,
                                bool lazy, bool canBeLazy);
     std::vector<LostMapping> lostIn(const Topology& topology);
+    // The filesystem step of grow(): through its mount point, offline for
+    // ext4, or through a private mount made for the purpose.
+    Result<LayerSize> growFilesystem(const Volume& v, Filesystem fs, std::uint64_t mappingSize,
+                                     bool mappingGrew);
 
     Ports ports_;
     EngineConfig config_;

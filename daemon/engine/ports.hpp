@@ -60,6 +60,10 @@ public:
     // Erases every signature libblkid finds, so no old filesystem, partition
     // table or header survives a forced format.
     virtual Status wipeSignatures(const std::string& node) = 0;
+    // How big a filesystem is: mounted at @mountPoint, its total as df shows
+    // it; not mounted (empty @mountPoint), what its superblock on @node spans.
+    virtual Result<std::uint64_t> filesystemSize(Filesystem fs, const std::string& node,
+                                                 const std::string& mountPoint) = 0;
 };
 
 class Crypt {
@@ -75,9 +79,25 @@ public:
     // removes it when the last user lets go (the key stays in the kernel
     // until then). Force replaces its table with an error target first, so
     // the key leaves the kernel at once; for a mapping whose device is gone.
+    // A successful deactivation also forgets the volume key kept for it.
     enum class Deactivate { Normal, Deferred, Force };
     virtual Status deactivate(const std::string& name, Deactivate how) = 0;
     virtual bool mappingExists(const std::string& name) = 0;
+
+    // An open mapping as device-mapper has it: where its data starts on the
+    // device, how long it is, and whether the volume key to reload it is at
+    // hand (vaultd kept it when it opened the mapping, or the mapping holds
+    // it in its table). NoSuchDevice when there is no such mapping.
+    struct Mapping {
+        std::uint64_t offset = 0;  // bytes
+        std::uint64_t size = 0;    // bytes
+        bool keyAtHand = false;
+    };
+    virtual Result<Mapping> mapping(const std::string& name) = 0;
+    // Enlarges the mapping to the end of its device. The key comes from where
+    // mapping() says it is at hand, else from @passphrase, which then also
+    // keeps it for next time; without either, CredentialRequired.
+    virtual Status resize(const std::string& name, const SecretBuffer* passphrase) = 0;
 };
 
 class Mounter {
@@ -96,6 +116,8 @@ public:
     // Makes sure @path is an empty directory that nothing is mounted on,
     // creating it (and missing parents) if absent. Changed::Yes if created.
     virtual Result<Changed> prepare(const std::string& path) = 0;
+    // The same, for vaultd's own use: whatever it creates only root may enter.
+    virtual Result<Changed> preparePrivate(const std::string& path) = 0;
     // Removes a directory vaultd made, if it is empty; failures are ignored.
     virtual void remove(const std::string& path) = 0;
     // Gives a freshly made filesystem's root directory (owned by root, holding
@@ -135,6 +157,9 @@ class FilesystemTools {
 public:
     virtual ~FilesystemTools() = default;
     virtual Status make(Filesystem fs, const std::string& node, const std::string& label) = 0;
+    // Grows the filesystem on @node to fill it: through @mountPoint when it
+    // is mounted (xfs and btrfs must be), else offline (ext4 only).
+    virtual Status grow(Filesystem fs, const std::string& node, const std::string& mountPoint) = 0;
 };
 
 struct Ports {

@@ -47,6 +47,9 @@ struct Volume {
     std::string mountPoint;           // where the mapping is mounted, or empty
     std::string filesystemType;       // inside the mapping, or the foreign type
     std::optional<uid_t> unlockedBy;  // who unlocked it through vaultd, if known
+    // How many bytes of the device the open mapping does not cover yet
+    // (the device grew since it was opened): what Grow would add.
+    std::uint64_t growableBy = 0;
     Identity identity;                // serial, model, EBS volume id, requested name
     // Other devices with the same LUKS UUID (a volume and its copy from a
     // snapshot): neither can be chosen by the UUID alone.

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 #include "system/log.hpp"
 
@@ -39,6 +40,20 @@ engine::Error failure(const char* what, const std::string& subject, int rc)
 {
     return makeError(ErrorCode::Failed,
                      fmt::format("failed to {} '{}': {}", what, subject, std::strerror(-rc)));
+}
+
+engine::Error wrongPassphrase(const std::string& node)
+{
+    return makeError(ErrorCode::WrongPassphrase,
+                     fmt::format("no keyslot of '{}' opens with that passphrase", node));
+}
+
+engine::Result<CryptPtr> initMapping(const std::string& name)
+{
+    crypt_device* cd = nullptr;
+    if (crypt_init_by_name(&cd, name.c_str()) < 0)
+        return makeError(ErrorCode::NoSuchDevice, fmt::format("no mapping '{}'", name));
+    return CryptPtr(cd);
 }
 
 engine::Result<CryptPtr> initDevice(const std::string& node)
@@ -80,6 +95,82 @@ public:
     ThreadKeyringScrub(const ThreadKeyringScrub&) = delete;
     ThreadKeyringScrub& operator=(const ThreadKeyringScrub&) = delete;
 };
+
+// The volume keys of the mappings vaultd opened, so that it can reload a
+// mapping (to grow it) without asking for the passphrase again. Each is a
+// "user" key in vaultd's own process keyring: not in vaultd's memory, not
+// in any other process's keyrings, readable only by its possessor, and gone
+// when vaultd exits. Lock drops it. See README "Growing a volume".
+namespace kept {
+
+// <keyutils.h> has these; the kernel headers do not.
+constexpr std::uint32_t kPossessorAll = 0x3f000000;
+
+long keyctl(int op, unsigned long a = 0, unsigned long b = 0, unsigned long c = 0,
+            unsigned long d = 0)
+{
+    return syscall(SYS_keyctl, op, a, b, c, d);
+}
+
+std::string description(const std::string& name)
+{
+    return "vaultd:" + name;
+}
+
+long find(const std::string& name)
+{
+    return keyctl(KEYCTL_SEARCH, static_cast<unsigned long>(KEY_SPEC_PROCESS_KEYRING),
+                  reinterpret_cast<unsigned long>("user"),
+                  reinterpret_cast<unsigned long>(description(name).c_str()), 0);
+}
+
+void forget(const std::string& name)
+{
+    // Invalidation destroys the key at once, wherever it is linked.
+    for (long id = find(name); id >= 0; id = find(name))
+        if (keyctl(KEYCTL_INVALIDATE, static_cast<unsigned long>(id)) < 0)
+            return;
+}
+
+void keep(const std::string& name, const char* key, std::size_t bytes)
+{
+    forget(name);
+    // Made with a placeholder, closed to everyone but its possessor, and
+    // only then given the key: it is never readable by anybody else.
+    const char placeholder = 0;
+    const long id = syscall(SYS_add_key, "user", description(name).c_str(), &placeholder,
+                            std::size_t{1}, KEY_SPEC_PROCESS_KEYRING);
+    if (id < 0) {
+        log::warning(fmt::format("cannot keep the volume key of '{}': {}; growing it will need "
+                                 "the passphrase",
+                                 name, std::strerror(errno)));
+        return;
+    }
+    if (keyctl(KEYCTL_SETPERM, static_cast<unsigned long>(id), kPossessorAll) < 0 ||
+        keyctl(KEYCTL_UPDATE, static_cast<unsigned long>(id), reinterpret_cast<unsigned long>(key),
+               bytes) < 0) {
+        keyctl(KEYCTL_INVALIDATE, static_cast<unsigned long>(id));
+        log::warning(fmt::format("cannot keep the volume key of '{}': {}", name,
+                                 std::strerror(errno)));
+    }
+}
+
+// The key, or nothing when vaultd has none for @name.
+std::optional<engine::SecretBuffer> read(const std::string& name)
+{
+    const long id = find(name);
+    if (id < 0)
+        return std::nullopt;
+    engine::SecretBuffer key(512);
+    const long n = keyctl(KEYCTL_READ, static_cast<unsigned long>(id),
+                          reinterpret_cast<unsigned long>(key.spare().data()), key.capacity());
+    if (n <= 0 || static_cast<std::size_t>(n) > key.capacity())
+        return std::nullopt;
+    key.commit(static_cast<std::size_t>(n));
+    return key;
+}
+
+}  // namespace kept
 
 }  // namespace
 
@@ -137,28 +228,51 @@ engine::Status LibCrypt::activate(const std::string& node, const std::string& na
     if (rc < 0)
         return makeError(ErrorCode::NotLuks, fmt::format("'{}' holds no LUKS container", node));
 
-    {
-        ThreadKeyringScrub scrub;
+    if (name.empty()) {
         std::lock_guard lock(kdfMutex);
-        rc = crypt_activate_by_passphrase(c, name.empty() ? nullptr : name.c_str(), CRYPT_ANY_SLOT,
-                                          passphrase.data(), passphrase.size(), 0);
+        rc = crypt_activate_by_passphrase(c, nullptr, CRYPT_ANY_SLOT, passphrase.data(),
+                                          passphrase.size(), 0);
+        if (rc == -EPERM)
+            return wrongPassphrase(node);
+        if (rc < 0)
+            return failure("check a passphrase of", node, rc);
+        return engine::Done{};
+    }
+
+    // The passphrase gives the volume key once; it opens the mapping and is
+    // kept for growing it later (see kept::).
+    engine::SecretBuffer key(512);
+    std::size_t keyBytes = key.capacity();
+    {
+        std::lock_guard lock(kdfMutex);
+        rc = crypt_volume_key_get(c, CRYPT_ANY_SLOT, key.spare().data(), &keyBytes,
+                                  passphrase.data(), passphrase.size());
     }
     if (rc == -EPERM)
-        return makeError(ErrorCode::WrongPassphrase,
-                         fmt::format("no keyslot of '{}' opens with that passphrase", node));
+        return wrongPassphrase(node);
+    if (rc < 0)
+        return failure("unlock", node, rc);
+    key.commit(keyBytes);
+    {
+        ThreadKeyringScrub scrub;
+        rc = crypt_activate_by_volume_key(c, name.c_str(), key.data(), key.size(), 0);
+    }
     if (rc == -EEXIST || rc == -EBUSY)
         return makeError(
             ErrorCode::Busy,
             fmt::format("cannot open '{}' as '{}': the device or the name is in use", node, name));
     if (rc < 0)
         return failure("unlock", node, rc);
+    kept::keep(name, key.data(), key.size());
     return engine::Done{};
 }
 
 engine::Status LibCrypt::deactivate(const std::string& name, Deactivate how)
 {
-    if (crypt_status(nullptr, name.c_str()) < CRYPT_ACTIVE)
+    if (crypt_status(nullptr, name.c_str()) < CRYPT_ACTIVE) {
+        kept::forget(name);
         return makeError(ErrorCode::NoSuchDevice, fmt::format("no mapping '{}'", name));
+    }
     std::uint32_t flags = 0;
     if (how == Deactivate::Deferred)
         flags = CRYPT_DEACTIVATE_DEFERRED;
@@ -170,6 +284,7 @@ engine::Status LibCrypt::deactivate(const std::string& name, Deactivate how)
         return makeError(ErrorCode::Busy, fmt::format("the mapping '{}' is still in use", name));
     if (rc < 0)
         return failure("close the mapping", name, rc);
+    kept::forget(name);
     return engine::Done{};
 }
 
@@ -177,6 +292,74 @@ bool LibCrypt::mappingExists(const std::string& name)
 {
     const crypt_status_info st = crypt_status(nullptr, name.c_str());
     return st == CRYPT_ACTIVE || st == CRYPT_BUSY;
+}
+
+engine::Result<engine::Crypt::Mapping> LibCrypt::mapping(const std::string& name)
+{
+    auto cd = initMapping(name);
+    if (!cd)
+        return cd.error();
+    crypt_active_device active{};
+    if (crypt_get_active_device(cd.value().get(), name.c_str(), &active) < 0)
+        return makeError(ErrorCode::NoSuchDevice, fmt::format("no mapping '{}'", name));
+    Mapping m;
+    m.offset = active.offset * 512;
+    m.size = active.size * 512;
+    // Without a keyring key the table itself holds the key, and a reload
+    // reads it from there.
+    m.keyAtHand = !(active.flags & CRYPT_ACTIVATE_KEYRING_KEY) || kept::find(name) >= 0;
+    return m;
+}
+
+engine::Status LibCrypt::resize(const std::string& name, const engine::SecretBuffer* passphrase)
+{
+    auto cd = initMapping(name);
+    if (!cd)
+        return cd.error();
+    crypt_device* c = cd.value().get();
+    crypt_active_device active{};
+    if (crypt_get_active_device(c, name.c_str(), &active) < 0)
+        return makeError(ErrorCode::NoSuchDevice, fmt::format("no mapping '{}'", name));
+
+    // dm-crypt takes a keyring key from the keyrings of whoever loads the
+    // table, so the reload must run with the key in this thread's keyring.
+    ThreadKeyringScrub scrub;
+    if (active.flags & CRYPT_ACTIVATE_KEYRING_KEY) {
+        int rc = -ENOKEY;
+        if (auto key = kept::read(name))
+            rc = crypt_activate_by_volume_key(c, nullptr, key->data(), key->size(),
+                                              CRYPT_ACTIVATE_KEYRING_KEY);
+        if (rc < 0 && passphrase) {
+            engine::SecretBuffer key(512);
+            std::size_t keyBytes = key.capacity();
+            {
+                std::lock_guard lock(kdfMutex);
+                rc = crypt_volume_key_get(c, CRYPT_ANY_SLOT, key.spare().data(), &keyBytes,
+                                          passphrase->data(), passphrase->size());
+            }
+            if (rc == -EPERM)
+                return wrongPassphrase(name);
+            if (rc < 0)
+                return failure("read the volume key of", name, rc);
+            key.commit(keyBytes);
+            rc = crypt_activate_by_volume_key(c, nullptr, key.data(), key.size(),
+                                              CRYPT_ACTIVATE_KEYRING_KEY);
+            if (rc >= 0)
+                kept::keep(name, key.data(), key.size());
+        }
+        if (rc < 0 && !passphrase)
+            return makeError(ErrorCode::CredentialRequired,
+                             fmt::format("the volume key of '{}' is in the kernel only (it was "
+                                         "opened by another program, or before vaultd last "
+                                         "started); the passphrase is needed to grow it",
+                                         name));
+        if (rc < 0)
+            return failure("load the volume key of", name, rc);
+    }
+    const int rc = crypt_resize(c, name.c_str(), 0);
+    if (rc < 0)
+        return failure("resize the mapping", name, rc);
+    return engine::Done{};
 }
 
 }  // namespace vaultd::system

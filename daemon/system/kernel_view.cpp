@@ -7,12 +7,14 @@
 #include <linux/nvme_ioctl.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
 
 #include <cerrno>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 
@@ -70,6 +72,70 @@ engine::Error deviceError(const std::string& node, const char* what, int err)
         return makeError(ErrorCode::NoSuchDevice, fmt::format("'{}' is gone", node));
     return makeError(ErrorCode::Failed,
                      fmt::format("failed to {} '{}': {}", what, node, std::strerror(err)));
+}
+
+
+std::uint64_t le(const unsigned char* p, int bytes)
+{
+    std::uint64_t v = 0;
+    for (int i = bytes - 1; i >= 0; --i)
+        v = v << 8 | p[i];
+    return v;
+}
+
+std::uint64_t be(const unsigned char* p, int bytes)
+{
+    std::uint64_t v = 0;
+    for (int i = 0; i < bytes; ++i)
+        v = v << 8 | p[i];
+    return v;
+}
+
+// Reads 4 KiB at @offset past the page cache: a filesystem that was just
+// unmounted wrote its superblock with its own I/O, which a cached page of
+// the device from before would not show.
+bool readBlock(const std::string& node, std::uint64_t offset, unsigned char* block)
+{
+    UniqueFd fd(open(node.c_str(), O_RDONLY | O_CLOEXEC | O_DIRECT));
+    if (!fd && errno == EINVAL)  // an image file on a filesystem without O_DIRECT
+        fd = UniqueFd(open(node.c_str(), O_RDONLY | O_CLOEXEC));
+    return fd && pread(fd.get(), block, 4096, static_cast<off_t>(offset)) == 4096;
+}
+
+// What the filesystem's primary superblock says it spans, in bytes; 0 when
+// it is not the filesystem expected.
+std::uint64_t superblockSize(engine::Filesystem fs, const std::string& node)
+{
+    struct Aligned {
+        void operator()(unsigned char* p) const { std::free(p); }
+    };
+    void* raw = nullptr;
+    if (posix_memalign(&raw, 4096, 4096) != 0)
+        return 0;
+    std::unique_ptr<unsigned char, Aligned> block(static_cast<unsigned char*>(raw));
+    unsigned char* b = block.get();
+    switch (fs) {
+    case engine::Filesystem::Ext4: {
+        if (!readBlock(node, 0, b))
+            return 0;
+        const unsigned char* sb = b + 1024;
+        if (le(sb + 56, 2) != 0xef53)
+            return 0;
+        std::uint64_t blocks = le(sb + 4, 4);
+        if (le(sb + 96, 4) & 0x80)  // 64bit: the high half of the count
+            blocks |= le(sb + 0x150, 4) << 32;
+        return blocks * (1024ull << le(sb + 24, 4));
+    }
+    case engine::Filesystem::Xfs:
+        if (!readBlock(node, 0, b) || be(b, 4) != 0x58465342)  // "XFSB"
+            return 0;
+        return be(b + 8, 8) * be(b + 4, 4);  // data blocks times block size
+    case engine::Filesystem::Btrfs:
+        if (!readBlock(node, 65536, b) || std::memcmp(b + 0x40, "_BHRfS_M", 8) != 0)
+            return 0;
+        return le(b + 0x70, 8);  // total_bytes
+    }
+    return 0;
 }
 
 }  // namespace
@@ -175,6 +241,26 @@ engine::Status SystemKernelView::wipeSignatures(const std::string& node)
     // files and for disks without partitions, which is fine.
     (void)ioctl(fd.get(), BLKRRPART);
     return engine::Done{};
+}
+
+engine::Result<std::uint64_t> SystemKernelView::filesystemSize(engine::Filesystem fs,
+                                                               const std::string& node,
+                                                               const std::string& mountPoint)
+{
+    if (!mountPoint.empty()) {
+        struct statvfs st {};
+        if (statvfs(mountPoint.c_str(), &st) != 0)
+            return engine::makeError(engine::ErrorCode::Failed,
+                                     fmt::format("cannot ask '{}' its size: {}", mountPoint,
+                                                 std::strerror(errno)));
+        return static_cast<std::uint64_t>(st.f_blocks) * st.f_frsize;
+    }
+    const std::uint64_t size = superblockSize(fs, node);
+    if (size == 0)
+        return engine::makeError(engine::ErrorCode::Failed,
+                                 fmt::format("cannot read the {} superblock on '{}'",
+                                             engine::filesystemName(fs), node));
+    return size;
 }
 
 }  // namespace vaultd::system

@@ -17,7 +17,47 @@ std::string lastLine(const std::string& text)
     return text.substr(start, end - start + 1);
 }
 
+engine::Status ranWell(const std::string& tool, const std::string& subject,
+                       const engine::Result<ToolRun>& run, int worstFine = 0)
+{
+    if (!run)
+        return run.error();
+    if (run.value().exitStatus < 0 || run.value().exitStatus > worstFine)
+        return engine::makeError(
+            engine::ErrorCode::Failed,
+            fmt::format("{} failed on '{}': {}", tool, subject, lastLine(run.value().output)));
+    return engine::Done{};
+}
+
 }  // namespace
+
+engine::Status SpawnedTools::grow(engine::Filesystem fs, const std::string& node,
+                                  const std::string& mountPoint)
+{
+    using engine::Filesystem;
+    if (fs != Filesystem::Ext4 && mountPoint.empty())
+        return engine::makeError(engine::ErrorCode::WrongState,
+                                 fmt::format("{} grows only while mounted",
+                                             engine::filesystemName(fs)));
+    switch (fs) {
+    case Filesystem::Ext4:
+        if (mountPoint.empty()) {
+            // resize2fs works offline only on a filesystem checked since it
+            // was last mounted. e2fsck -p exits 1 when it fixed something.
+            if (auto st = ranWell("e2fsck", node, runTool("e2fsck", {"-f", "-p", node}), 1); !st)
+                return st;
+        }
+        // Mounted, resize2fs finds the mount itself and grows it online.
+        return ranWell("resize2fs", node, runTool("resize2fs", {node}));
+    case Filesystem::Xfs:
+        // xfs_growfs takes the mount point and nothing else.
+        return ranWell("xfs_growfs", mountPoint, runTool("xfs_growfs", {"-d", mountPoint}));
+    case Filesystem::Btrfs:
+        return ranWell("btrfs filesystem resize", mountPoint,
+                       runTool("btrfs", {"filesystem", "resize", "max", mountPoint}));
+    }
+    return engine::makeError(engine::ErrorCode::Failed, "unknown filesystem");
+}
 
 engine::Status SpawnedTools::make(engine::Filesystem fs, const std::string& node,
                                   const std::string& label)

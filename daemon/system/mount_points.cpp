@@ -68,6 +68,16 @@ bool holdsOnlyLostFound(int dirFd)
 // through the descriptor (fsmount/move_mount) would close that window.
 engine::Result<engine::Changed> DirMountPoints::prepare(const std::string& path)
 {
+    return prepareWith(path, 0755);
+}
+
+engine::Result<engine::Changed> DirMountPoints::preparePrivate(const std::string& path)
+{
+    return prepareWith(path, 0700);
+}
+
+engine::Result<engine::Changed> DirMountPoints::prepareWith(const std::string& path, mode_t mode)
+{
     UniqueFd dir(open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
     struct stat parentSt {};
     bool created = false;
@@ -83,7 +93,7 @@ engine::Result<engine::Changed> DirMountPoints::prepare(const std::string& path)
         UniqueFd next(
             openat(dir.get(), part.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (!next && errno == ENOENT) {
-            if (mkdirat(dir.get(), part.c_str(), 0755) != 0 && errno != EEXIST)
+            if (mkdirat(dir.get(), part.c_str(), mode) != 0 && errno != EEXIST)
                 return refuse(path, fmt::format("cannot create it: {}", std::strerror(errno)));
             created = true;
             next = UniqueFd(

@@ -10,8 +10,13 @@ namespace vaultd::system {
 class DirMountPoints final : public engine::MountPoints {
 public:
     engine::Result<engine::Changed> prepare(const std::string& path) override;
+    engine::Result<engine::Changed> preparePrivate(const std::string& path) override;
     void remove(const std::string& path) override;
     engine::Result<engine::Changed> adopt(const std::string& path, uid_t uid, gid_t gid) override;
+
+private:
+    // Directories it creates get @mode.
+    engine::Result<engine::Changed> prepareWith(const std::string& path, mode_t mode);
 };
 
 }  // namespace vaultd::system

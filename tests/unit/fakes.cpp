@@ -156,6 +156,15 @@ std::string FakeKernel::dmNodeOf(const std::string& mappingName) const
     return {};
 }
 
+engine::Result<std::uint64_t> FakeKernel::filesystemSize(engine::Filesystem, const std::string& node,
+                                                         const std::string& mountPoint)
+{
+    auto it = filesystemSizes.find(node);
+    if (it == filesystemSizes.end())
+        return makeError(ErrorCode::Failed, fmt::format("no filesystem on '{}'", node));
+    return mountPoint.empty() ? it->second : it->second / 100 * 95;
+}
+
 // FakeCrypt
 
 engine::Status FakeCrypt::format(const std::string& node, const engine::LuksParams& params,
@@ -190,6 +199,7 @@ engine::Status FakeCrypt::activate(const std::string& node, const std::string& n
     log_.push_back(fmt::format("activate {} as {}", node, name));
     activations.push_back(fmt::format("{} {}", node, name));
     open(node, name);
+    keptKeys.insert(name);
     return engine::Done{};
 }
 
@@ -201,6 +211,10 @@ void FakeCrypt::open(const std::string& node, const std::string& name)
     const engine::Signature inner = contents[node];
     if (!inner.none())
         kernel_.signatures[std::string(kMapper) + name] = inner;
+    // A filesystem already inside fills the mapping, as mkfs left it.
+    if (inner.usage == "filesystem")
+        kernel_.filesystemSizes.try_emplace(
+            std::string(kMapper) + name, kernel_.topology.nodes.at(fmt::format("dm-{}", minor)).size);
 }
 
 engine::Status FakeCrypt::deactivate(const std::string& name, Deactivate how)
@@ -224,6 +238,7 @@ engine::Status FakeCrypt::deactivate(const std::string& name, Deactivate how)
             return engine::Done{};  // goes when the last user lets go
         return makeError(ErrorCode::Busy, fmt::format("the mapping '{}' is in use", name));
     }
+    keptKeys.erase(name);
     if (node.slaves.empty()) {  // lost: its device is gone already
         kernel_.signatures.erase(std::string(kMapper) + name);
         kernel_.topology.nodes.erase(dm);
@@ -242,6 +257,36 @@ engine::Status FakeCrypt::deactivate(const std::string& name, Deactivate how)
 bool FakeCrypt::mappingExists(const std::string& name)
 {
     return !kernel_.dmNodeOf(name).empty() || foreignMappings.count(name) > 0;
+}
+
+engine::Result<engine::Crypt::Mapping> FakeCrypt::mapping(const std::string& name)
+{
+    const std::string dm = kernel_.dmNodeOf(name);
+    if (dm.empty())
+        return makeError(ErrorCode::NoSuchDevice, fmt::format("no mapping '{}'", name));
+    return Mapping{engine::kLuks2DataOffset, kernel_.topology.nodes.at(dm).size,
+                   keptKeys.count(name) > 0};
+}
+
+engine::Status FakeCrypt::resize(const std::string& name, const engine::SecretBuffer* passphrase)
+{
+    const std::string dm = kernel_.dmNodeOf(name);
+    if (dm.empty())
+        return makeError(ErrorCode::NoSuchDevice, fmt::format("no mapping '{}'", name));
+    if (!keptKeys.count(name)) {
+        if (!passphrase)
+            return makeError(ErrorCode::CredentialRequired,
+                             fmt::format("the volume key of '{}' is not at hand", name));
+        if (std::string_view(passphrase->data(), passphrase->size()) != rightPassphrase)
+            return makeError(ErrorCode::WrongPassphrase, "no keyslot opens with that passphrase");
+        keptKeys.insert(name);
+    }
+    engine::BlockNode& node = kernel_.topology.nodes.at(dm);
+    const std::uint64_t device = kernel_.topology.nodes.at(node.slaves.front()).size;
+    log_.push_back("resize " + name);
+    resizes.push_back(passphrase ? name + " with passphrase" : name);
+    node.size = (device - engine::kLuks2DataOffset) / 4096 * 4096;
+    return engine::Done{};
 }
 
 // FakeMounter
@@ -287,6 +332,12 @@ engine::Result<engine::Changed> FakeMountPoints::prepare(const std::string& path
     return directories.insert(path).second ? engine::Changed::Yes : engine::Changed::No;
 }
 
+engine::Result<engine::Changed> FakeMountPoints::preparePrivate(const std::string& path)
+{
+    log_.push_back("prepare private " + path);
+    return directories.insert(path).second ? engine::Changed::Yes : engine::Changed::No;
+}
+
 void FakeMountPoints::remove(const std::string& path)
 {
     log_.push_back("remove " + path);
@@ -323,6 +374,28 @@ engine::Status FakeTools::make(engine::Filesystem fs, const std::string& node,
     if (!failure.empty())
         return makeError(ErrorCode::Failed, failure);
     kernel_.signatures[node] = filesystemSignature(type, label);
+    const std::string dm = node.starts_with(kMapper) ? kernel_.dmNodeOf(node.substr(kMapper.size()))
+                                                     : std::string();
+    if (!dm.empty())
+        kernel_.filesystemSizes[node] = kernel_.topology.nodes.at(dm).size;
+    return engine::Done{};
+}
+
+engine::Status FakeTools::grow(engine::Filesystem fs, const std::string& node,
+                               const std::string& mountPoint)
+{
+    const std::string type(engine::filesystemName(fs));
+    log_.push_back(mountPoint.empty() ? fmt::format("grow {} {}", type, node)
+                                      : fmt::format("grow {} {} at {}", type, node, mountPoint));
+    if (!growFailure.empty())
+        return makeError(ErrorCode::Failed, growFailure);
+    if (growStuck)
+        return engine::Done{};
+    const std::string dm = node.starts_with(kMapper) ? kernel_.dmNodeOf(node.substr(kMapper.size()))
+                                                     : std::string();
+    if (dm.empty())
+        return makeError(ErrorCode::NoSuchDevice, fmt::format("'{}' is no mapping", node));
+    kernel_.filesystemSizes[node] = kernel_.topology.nodes.at(dm).size;
     return engine::Done{};
 }
 

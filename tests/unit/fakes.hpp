@@ -69,6 +69,11 @@ public:
     engine::Result<DeviceIdentity> identityOf(const std::string& node) override;
     bool canOpenExclusively(const std::string& node) override;
     engine::Status wipeSignatures(const std::string& node) override;
+    // What each filesystem's superblock spans, by node; mounted, df shows
+    // 5 % less (the filesystem's own overhead).
+    std::map<std::string, std::uint64_t> filesystemSizes;
+    engine::Result<std::uint64_t> filesystemSize(engine::Filesystem fs, const std::string& node,
+                                                 const std::string& mountPoint) override;
 
     // The kernel name of the dm device carrying mapping @name, or empty.
     std::string dmNodeOf(const std::string& mappingName) const;
@@ -98,6 +103,8 @@ public:
     std::vector<std::string> deactivations;  // "NAME", "NAME deferred" or "NAME force"
     std::set<std::string> held;              // mappings a process holds open
     std::set<std::string> keysDropped;       // forced: the table is an error target
+    std::set<std::string> keptKeys;          // mappings whose volume key vaultd holds
+    std::vector<std::string> resizes;        // "NAME" or "NAME with passphrase"
 
     engine::Status format(const std::string& node, const engine::LuksParams& params,
                           const engine::SecretBuffer& passphrase,
@@ -106,6 +113,8 @@ public:
                             const engine::SecretBuffer& passphrase) override;
     engine::Status deactivate(const std::string& name, Deactivate how) override;
     bool mappingExists(const std::string& name) override;
+    engine::Result<Mapping> mapping(const std::string& name) override;
+    engine::Status resize(const std::string& name, const engine::SecretBuffer* passphrase) override;
 
 private:
     void open(const std::string& node, const std::string& name);
@@ -171,6 +180,7 @@ public:
     std::map<std::string, uid_t> owners;  // who adopt() gave each directory to
 
     engine::Result<engine::Changed> prepare(const std::string& path) override;
+    engine::Result<engine::Changed> preparePrivate(const std::string& path) override;
     void remove(const std::string& path) override;
     engine::Result<engine::Changed> adopt(const std::string& path, uid_t uid, gid_t gid) override;
 
@@ -202,9 +212,14 @@ public:
 
     std::vector<MakeCall> made;
     std::string failure;  // when set, make() records the call and fails with it
+    std::string growFailure;  // the same for grow()
+    bool growStuck = false;   // grow() succeeds and changes nothing
 
     engine::Status make(engine::Filesystem fs, const std::string& node,
                         const std::string& label) override;
+    // Grows the filesystem to its mapping's size, as the tools do.
+    engine::Status grow(engine::Filesystem fs, const std::string& node,
+                        const std::string& mountPoint) override;
 
 private:
     FakeKernel& kernel_;
