@@ -133,6 +133,14 @@ void buildApp(CLI::App& app, Targets& targets)
     lock->add_flag("--lazy", targets.invocation.lazy,
                    "Do not refuse while it is in use: detach the mounts now and close the mapping "
                    "when the last user lets go (the key stays in the kernel until then)");
+    CLI::App* grow = addVerb(app, targets, Verb::grow,
+                             "Enlarge an unlocked volume's mapping and filesystem to fill its "
+                             "device, after the device grew; mounted or not");
+    addDevice(grow, targets, "The unlocked volume, or its mapping name");
+    grow->add_option("--key-file", targets.invocation.keyFile,
+                     "Read the passphrase from FILE if vaultd needs it (a volume it did not "
+                     "unlock); - is standard input")
+        ->type_name("FILE");
 }
 
 // CLI11 starts some messages with a capital; ours start lower case. Acronyms stay as they are.
@@ -201,6 +209,7 @@ std::string_view verbName(Verb verb)
     case Verb::mount: return "mount";
     case Verb::unmount: return "unmount";
     case Verb::lock: return "lock";
+    case Verb::grow: return "grow";
     }
     return "?";
 }

@@ -9,7 +9,7 @@
 
 namespace vaultctl {
 
-enum class Verb { list, status, format, unlock, mount, unmount, lock };
+enum class Verb { list, status, format, unlock, mount, unmount, lock, grow };
 
 // The command word as typed, e.g. "unlock".
 std::string_view verbName(Verb verb);
@@ -26,7 +26,7 @@ struct Invocation {
     std::optional<std::string> label;
     std::optional<std::string> force;  // "NODE:SIZE"
 
-    // format and unlock; "-" means standard input.
+    // format, unlock and grow; "-" means standard input.
     std::optional<std::string> keyFile;
 
     // unlock

@@ -99,6 +99,7 @@ void CommandRunner::dispatch(VaultClient& client, const Invocation& invocation)
     case Verb::mount: return mount(client, invocation);
     case Verb::unmount: return unmount(client, invocation);
     case Verb::lock: return lock(client, invocation);
+    case Verb::grow: return grow(client, invocation);
     }
 }
 
@@ -216,6 +217,28 @@ void CommandRunner::lock(VaultClient& client, const Invocation& invocation)
     ActionReport action = actionOn(Verb::lock, device);
     action.deferred =
         authenticating(client, invocation, [&] { return client.lock(path, invocation.lazy); });
+    report(invocation, action);
+}
+
+void CommandRunner::grow(VaultClient& client, const Invocation& invocation)
+{
+    std::string path = client.resolve(invocation.device);
+    std::string device = deviceName(client.volume(path), invocation);
+    // vaultd holds the key of what it unlocked; the passphrase is read only
+    // when it says it does not (a volume opened some other way).
+    GrowReply reply;
+    try {
+        reply = authenticating(client, invocation, [&] { return client.grow(path, std::nullopt); });
+    } catch (const sdbus::Error& error) {
+        if (error.getName() != "org.vaultd.Vault1.Error.CredentialRequired")
+            throw;
+        UniqueFd passphrase = secretToMemfd(obtainPassphrase(invocation.keyFile, device, false));
+        reply = authenticating(client, invocation,
+                               [&] { return client.grow(path, rewoundCopy(passphrase)); });
+    }
+    ActionReport action = actionOn(Verb::grow, device);
+    action.layers = reply.layers;
+    action.changed = reply.changed;
     report(invocation, action);
 }
 

@@ -35,6 +35,7 @@ private:
     void mount(VaultClient& client, const Invocation& invocation);
     void unmount(VaultClient& client, const Invocation& invocation);
     void lock(VaultClient& client, const Invocation& invocation);
+    void grow(VaultClient& client, const Invocation& invocation);
 
     void report(const Invocation& invocation, const ActionReport& action);
     // Prints one failure: a sentence, or with --json an object that also

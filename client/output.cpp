@@ -220,6 +220,9 @@ std::string formatStatus(const VolumeProperties& volume)
     if (!volume.duplicates.empty())
         line("Duplicates", printable(fmt::format("{} (the same LUKS UUID: a copy?)",
                                                  fmt::join(volume.duplicates, " "))));
+    if (volume.growableBy > 0)
+        line("GrowableBy", fmt::format("{} ({} bytes: the device grew; vaultctl grow adds it)",
+                                       humanSize(volume.growableBy), volume.growableBy));
     line("Links", volume.links.empty()
                       ? std::string(emptyField)
                       : printable(fmt::format("{}", fmt::join(volume.links, " "))));
@@ -247,6 +250,7 @@ nlohmann::ordered_json volumeToJson(const VolumeProperties& volume)
         {"ephemeral", volume.ephemeral},
         {"links", volume.links},
         {"duplicates", volume.duplicates},
+        {"growableBy", volume.growableBy},
     };
 }
 
@@ -258,6 +262,24 @@ nlohmann::ordered_json volumesToJson(std::vector<VolumeProperties> volumes)
     for (const VolumeProperties& volume : volumes)
         array.push_back(volumeToJson(volume));
     return array;
+}
+
+// "grew /dev/vdb: mapping 1008M -> 2.0G, filesystem 950M -> 1.9G", each
+// layer that changed; or that nothing did, with the sizes as they are.
+std::string formatGrowth(const std::string& device, const ActionReport& report)
+{
+    std::vector<std::string> parts;
+    for (const auto& l : report.layers) {
+        if (report.changed && l.before != l.after)
+            parts.push_back(fmt::format("{} {} -> {}", l.layer, humanSize(l.before),
+                                        humanSize(l.after)));
+        else if (!report.changed)
+            parts.push_back(fmt::format("{} {}", l.layer, humanSize(l.after)));
+    }
+    if (report.changed)
+        return fmt::format("grew {}: {}", device, fmt::join(parts, ", "));
+    return fmt::format("no change: {} fills its device already ({})", device,
+                       fmt::join(parts, ", "));
 }
 
 std::string formatReport(const ActionReport& report)
@@ -280,6 +302,7 @@ std::string formatReport(const ActionReport& report)
                 "and the key stays in the kernel until then",
                 device);
         return fmt::format("locked {}", device);
+    case Verb::grow: return formatGrowth(device, report);
     case Verb::list:
     case Verb::status: break;
     }
@@ -302,6 +325,14 @@ nlohmann::ordered_json reportToJson(const ActionReport& report)
     case Verb::mount: object["mountPoint"] = report.mountPoint; break;
     case Verb::unmount:
     case Verb::lock: object["deferred"] = report.deferred; break;
+    case Verb::grow: {
+        object["changed"] = report.changed;
+        nlohmann::ordered_json layers = nlohmann::ordered_json::array();
+        for (const auto& l : report.layers)
+            layers.push_back({{"layer", l.layer}, {"before", l.before}, {"after", l.after}});
+        object["layers"] = layers;
+        break;
+    }
     case Verb::list:
     case Verb::status: break;
     }

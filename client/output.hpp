@@ -29,6 +29,8 @@ struct ActionReport {
     std::string mountPoint;    // unlock (empty if not mounted), mount
     bool wasUnlocked = false;  // unlock: it was unlocked already, as mappingName
     bool deferred = false;     // lock --lazy: the mapping waits for its last user
+    std::vector<LayerSize> layers;  // grow: device, mapping, filesystem
+    bool changed = false;           // grow: any layer grew
 };
 
 // Binary units with one decimal, as lsblk: 512B, 1.0K, 1.5G.

@@ -110,6 +110,7 @@ VolumeProperties volumeFromProperties(const PropertyMap& properties)
     assign(properties, "RequestedName", volume.requestedName);
     assign(properties, "Ephemeral", volume.ephemeral);
     assign(properties, "Duplicates", volume.duplicates);
+    assign(properties, "GrowableBy", volume.growableBy);
     return volume;
 }
 
@@ -198,6 +199,19 @@ bool VaultClient::lock(const std::string& path, bool lazy)
     if (lazy)
         options.emplace("lazy", sdbus::Variant(true));
     return VolumeProxy(*connection_, path).Lock(withInteraction(std::move(options)));
+}
+
+GrowReply VaultClient::grow(const std::string& path, std::optional<UniqueFd> passphrase)
+{
+    PropertyMap options;
+    if (passphrase)
+        options.emplace("passphrase", sdbus::Variant(toUnixFd(std::move(*passphrase))));
+    auto [layers, changed] = VolumeProxy(*connection_, path).Grow(withInteraction(std::move(options)));
+    GrowReply reply;
+    reply.changed = changed;
+    for (const auto& layer : layers)
+        reply.layers.push_back({layer.get<0>(), layer.get<1>(), layer.get<2>()});
+    return reply;
 }
 
 PropertyMap VaultClient::withInteraction(PropertyMap options) const

@@ -39,6 +39,13 @@ struct UnlockReply {
     std::string mountPoint;
 };
 
+// What Volume.Grow answers: each layer's size before and after, outermost
+// first, and whether any grew.
+struct GrowReply {
+    std::vector<LayerSize> layers;
+    bool changed = false;
+};
+
 using PropertyMap = std::map<std::string, sdbus::Variant>;
 
 // Properties missing from @properties keep their defaults; unknown ones are ignored, so a newer
@@ -70,6 +77,8 @@ public:
     void unmount(const std::string& path);
     // True when a lazy lock left the mapping for its last user to release.
     bool lock(const std::string& path, bool lazy);
+    // The passphrase only when vaultd asked for it (CredentialRequired).
+    GrowReply grow(const std::string& path, std::optional<UniqueFd> passphrase);
 
     // From now on, tell vaultd that a person can answer a polkit prompt (a
     // text agent is running for this process).

@@ -9,6 +9,13 @@
 
 namespace vaultctl {
 
+// One layer of a volume (device, mapping, filesystem) in a Grow reply.
+struct LayerSize {
+    std::string layer;
+    std::uint64_t before = 0;
+    std::uint64_t after = 0;
+};
+
 struct VolumeProperties {
     std::string device;
     std::string kernelName;
@@ -28,6 +35,7 @@ struct VolumeProperties {
     std::string requestedName;
     bool ephemeral = false;
     std::vector<std::string> duplicates;  // other devices with the same LUKS UUID
+    std::uint64_t growableBy = 0;         // device bytes the open mapping does not cover
 };
 
 }  // namespace vaultctl

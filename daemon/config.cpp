@@ -24,6 +24,7 @@ engine::Error bad(std::string_view origin, std::string message)
 // Every key the file may hold, as "table.key".
 const std::set<std::string> kKnownKeys = {
     "devices.allow-loop", "devices.ebs-models", "devices.instance-store-models",
+    "grow.automatic",     "grow.volumes",
     "mount.base",         "mount.roots",        "mount.options",
     "pbkdf.type",         "pbkdf.hash",         "pbkdf.time-ms",
     "pbkdf.iterations",   "pbkdf.memory-kib",   "pbkdf.parallel",
@@ -80,6 +81,30 @@ engine::Status readRoots(const toml::table& root, std::vector<std::string>& into
     return engine::Done{};
 }
 
+// The volumes that grow by themselves: LUKS UUIDs, labels, EBS volume ids
+// or mapping names.
+engine::Status readGrowVolumes(const toml::table& root, std::vector<std::string>& into,
+                               std::string_view origin)
+{
+    const auto node = root.at_path("grow.volumes");
+    if (!node)
+        return engine::Done{};
+    const auto* array = node.as_array();
+    if (!array)
+        return bad(origin, "'grow.volumes' must be a list of volumes");
+    std::vector<std::string> volumes;
+    for (const auto& element : *array) {
+        auto value = element.value_exact<std::string>();
+        if (!value || value->empty() || value->size() > 128)
+            return bad(origin,
+                       "'grow.volumes' must hold LUKS UUIDs, labels, EBS volume ids or mapping "
+                       "names of 1 to 128 bytes");
+        volumes.push_back(*value);
+    }
+    into = std::move(volumes);
+    return engine::Done{};
+}
+
 // A list of device models, as sysfs gives them without their padding.
 engine::Status readModels(const toml::table& root, std::string_view path,
                           std::vector<std::string>& into, std::string_view origin)
@@ -110,6 +135,8 @@ engine::Status readAll(const toml::table& root, engine::EngineConfig& c, std::st
              readModels(root, "devices.ebs-models", c.identity.ebsModels, origin),
              readModels(root, "devices.instance-store-models", c.identity.instanceStoreModels,
                         origin),
+             read(root, "grow.automatic", c.autoGrow.all, origin),
+             readGrowVolumes(root, c.autoGrow.volumes, origin),
              read(root, "mount.base", c.mountBase, origin),
              read(root, "mount.options", c.mountOptions, origin),
              readRoots(root, c.mountRoots, origin),

@@ -82,6 +82,18 @@ engine::Result<engine::LockRequest> decodeLock(const Options& options)
     return r;
 }
 
+engine::Result<std::optional<sdbus::UnixFd>> decodeGrow(const Options& options)
+{
+    if (auto st = onlyKnown(options, {"passphrase", "interactive"}); !st)
+        return st.error();
+    auto it = options.find("passphrase");
+    if (it == options.end())
+        return std::optional<sdbus::UnixFd>{};
+    if (!it->second.containsValueOfType<sdbus::UnixFd>())
+        return makeError(ErrorCode::InvalidArgument, "option 'passphrase' must be of type 'h'");
+    return std::optional<sdbus::UnixFd>(it->second.get<sdbus::UnixFd>());
+}
+
 engine::Status expectNoOptions(const Options& options)
 {
     return onlyKnown(options, {"interactive"});

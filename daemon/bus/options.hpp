@@ -6,6 +6,7 @@
 #include <sdbus-c++/Types.h>
 
 #include <map>
+#include <optional>
 #include <string>
 
 #include "engine/error.hpp"
@@ -19,6 +20,8 @@ engine::Result<engine::FormatRequest> decodeFormat(const std::string& filesystem
                                                    const Options& options);
 engine::Result<engine::UnlockRequest> decodeUnlock(const std::string& name, const Options& options);
 engine::Result<engine::LockRequest> decodeLock(const Options& options);
+// Grow's only option of its own: the passphrase's descriptor, if given.
+engine::Result<std::optional<sdbus::UnixFd>> decodeGrow(const Options& options);
 // For methods that take no options of their own yet.
 engine::Status expectNoOptions(const Options& options);
 

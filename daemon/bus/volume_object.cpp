@@ -147,6 +147,7 @@ void VolumeObject::update(engine::Volume v)
     note(old.identity.requestedName != v.identity.requestedName, "RequestedName");
     note(old.identity.ephemeral != v.identity.ephemeral, "Ephemeral");
     note(old.duplicates != v.duplicates, "Duplicates");
+    note(old.growableBy != v.growableBy, "GrowableBy");
     volume_ = std::move(v);
     if (!changed.empty())
         emitPropertiesChangedSignal(kInterface, changed);
@@ -292,6 +293,38 @@ void VolumeObject::Lock(sdbus::Result<bool>&& result, Options options)
                 [result = std::move(result), v](engine::Result<engine::LockResult> r) mutable {
                     reply(v, "lock", result, r,
                           [&](const engine::LockResult& l) { result.returnResults(l.deferred); });
+                });
+        });
+}
+
+void VolumeObject::Grow(
+    sdbus::Result<std::vector<sdbus::Struct<std::string, uint64_t, uint64_t>>, bool>&& result,
+    Options options)
+{
+    auto passphrase = decodeGrow(options);
+    authorized(
+        std::move(result), "grow", "org.vaultd.grow", statusOf(passphrase), options,
+        [&service = service_, v = volume_,
+         fd = passphrase ? passphrase.value() : std::optional<sdbus::UnixFd>{}](
+            auto&& result, const Caller&) mutable {
+            service.run<engine::GrowResult>(
+                v.kernelName,
+                [kernel = v.kernelName, fd = std::move(fd)](
+                    engine::Operations& ops) -> engine::Result<engine::GrowResult> {
+                    if (!fd)
+                        return ops.grow(kernel, nullptr);
+                    auto secret = readPassphrase(*fd);
+                    if (!secret)
+                        return secret.error();
+                    return ops.grow(kernel, &secret.value());
+                },
+                [result = std::move(result), v](engine::Result<engine::GrowResult> r) mutable {
+                    reply(v, "grow", result, r, [&](const engine::GrowResult& g) {
+                        std::vector<sdbus::Struct<std::string, uint64_t, uint64_t>> layers;
+                        for (const auto& l : g.layers)
+                            layers.emplace_back(l.layer, l.before, l.after);
+                        result.returnResults(layers, g.changed == engine::Changed::Yes);
+                    });
                 });
         });
 }

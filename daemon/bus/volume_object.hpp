@@ -38,6 +38,9 @@ private:
                Options options) override;
     void Unmount(sdbus::Result<>&& result, Options options) override;
     void Lock(sdbus::Result<bool>&& result, Options options) override;
+    void Grow(sdbus::Result<std::vector<sdbus::Struct<std::string, uint64_t, uint64_t>>, bool>&&
+                  result,
+              Options options) override;
 
     std::string Device() override { return volume_.node; }
     std::string KernelName() override { return volume_.kernelName; }
@@ -57,6 +60,7 @@ private:
     std::string RequestedName() override { return volume_.identity.requestedName; }
     bool Ephemeral() override { return volume_.identity.ephemeral; }
     std::vector<std::string> Duplicates() override { return volume_.duplicates; }
+    uint64_t GrowableBy() override { return volume_.growableBy; }
 
     static constexpr uint32_t kNobody = 4294967295u;
 

@@ -92,6 +92,48 @@ void VolumeService::tearDown(const std::vector<engine::LostMapping>& lost)
     }
 }
 
+void VolumeService::growAutomatically()
+{
+    const engine::GrowPolicy& policy = operations_.config().autoGrow;
+    if (!policy.all && policy.volumes.empty())
+        return;
+    for (auto it = autoGrownAt_.begin(); it != autoGrownAt_.end();)
+        it = objects_.count(it->first) ? std::next(it) : autoGrownAt_.erase(it);
+    for (const auto& [name, object] : objects_) {
+        const engine::Volume& v = object->volume();
+        if (v.growableBy == 0 || busy_.count(name) || !policy.covers(v))
+            continue;
+        if (!autoGrownAt_.emplace(name, v.size).second) {
+            if (autoGrownAt_[name] == v.size)
+                continue;  // tried at this size already; it grows again when the device does
+            autoGrownAt_[name] = v.size;
+        }
+        log::info(fmt::format("automatic growth: '{}' grew by {} bytes under its mapping '{}'; "
+                              "growing the volume",
+                              v.node, v.growableBy, v.mappingName),
+                  {{Field::Volume, name}, {Field::Device, v.node}, {Field::Operation, "grow"}});
+        run<engine::GrowResult>(
+            name, [name](engine::Operations& ops) { return ops.grow(name, nullptr); },
+            [node = v.node, name](engine::Result<engine::GrowResult> r) {
+                if (!r) {
+                    log::warning(fmt::format("automatic growth of '{}' failed: {}", node,
+                                             r.error().message),
+                                 {{Field::Volume, name},
+                                  {Field::Device, node},
+                                  {Field::Operation, "grow"},
+                                  {Field::Error, engine::errorName(r.error().code)}});
+                    return;
+                }
+                std::string sizes;
+                for (const auto& l : r.value().layers)
+                    sizes += fmt::format("{}{} {} -> {}", sizes.empty() ? "" : ", ", l.layer,
+                                         l.before, l.after);
+                log::info(fmt::format("automatic growth of '{}': done ({} bytes)", node, sizes),
+                          {{Field::Volume, name}, {Field::Device, node}, {Field::Operation, "grow"}});
+            });
+    }
+}
+
 void VolumeService::recogniseReturn(const engine::Volume& v)
 {
     auto back = std::find_if(recentlyLost_.begin(), recentlyLost_.end(), [&](const auto& l) {
@@ -121,6 +163,7 @@ void VolumeService::requestScan()
             engine::markDuplicates(scanned.volumes);
             apply(std::move(scanned.volumes), startedAt);
             tearDown(scanned.lost);
+            growAutomatically();
             // A scan of many devices leaves much freed behind it.
             malloc_trim(0);
             scanning_ = false;

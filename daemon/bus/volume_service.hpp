@@ -67,6 +67,9 @@ private:
     void recogniseReturn(const engine::Volume& v);
     void updateFromOperation(const std::string& kernelName, engine::Result<engine::Volume> fresh);
     void afterOperation();
+    // Grows, once per device size, each volume the policy covers whose
+    // device grew under its open mapping.
+    void growAutomatically();
 
     boost::asio::io_context& loop_;
     sdbus::IConnection& connection_;
@@ -78,6 +81,8 @@ private:
 
     std::map<std::string, std::unique_ptr<VolumeObject>> objects_;
     std::set<std::string> busy_;
+    // The device size each volume last grew automatically to (or tried to).
+    std::map<std::string, std::uint64_t> autoGrownAt_;
     // Orders views: a scan that started before an operation's fresh look
     // must not overwrite it with what it saw earlier.
     std::uint64_t sequence_ = 0;

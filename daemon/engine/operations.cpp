@@ -47,6 +47,20 @@ std::string describeSignature(const Signature& s)
 
 }  // namespace
 
+bool GrowPolicy::covers(const Volume& v) const
+{
+    if (all)
+        return true;
+    for (const auto& name : volumes) {
+        if (name.empty())
+            continue;
+        if ((v.signature.isLuks() && (name == v.signature.uuid || name == v.signature.label)) ||
+            name == v.identity.ebsVolumeId || name == v.mappingName)
+            return true;
+    }
+    return false;
+}
+
 Operations::Operations(Ports ports, EngineConfig config) : ports_(ports), config_(std::move(config))
 {
 }

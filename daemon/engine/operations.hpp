@@ -18,6 +18,16 @@
 
 namespace vaultd::engine {
 
+// Which volumes grow by themselves when their device grows (while unlocked
+// through vaultd, whose key it holds): all, or those named by LUKS UUID,
+// LUKS label, EBS volume id or mapping name.
+struct GrowPolicy {
+    bool all = false;
+    std::vector<std::string> volumes;
+
+    bool covers(const Volume& v) const;
+};
+
 struct EngineConfig {
     bool allowLoop = false;
     std::string mountBase = "/media/vault";
@@ -26,6 +36,7 @@ struct EngineConfig {
     std::string mountOptions = "nodev,nosuid";
     // Where an unmounted xfs or btrfs volume is mounted, privately, to grow.
     std::string privateMountBase = "/run/vaultd/grow";
+    GrowPolicy autoGrow;
     PbkdfSettings pbkdf;
     IdentityRules identity;
 };

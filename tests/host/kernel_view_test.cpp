@@ -1,6 +1,8 @@
 #include "system/kernel_view.hpp"
 
 #include <libcryptsetup.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 
@@ -286,4 +288,64 @@ TEST_CASE("a device's identity is its numbers and the kernel's disk sequence", "
     }
     if (compared == 0)
         WARN("no block device nodes on this host to compare");
+}
+
+TEST_CASE("an unmounted filesystem's size is what its superblock spans", "[host]")
+{
+    TempDir dir;
+    system::SpawnedTools tools;
+    system::SystemKernelView kernel;
+    for (engine::Filesystem fs :
+         {engine::Filesystem::Ext4, engine::Filesystem::Xfs, engine::Filesystem::Btrfs}) {
+        const std::string name(engine::filesystemName(fs));
+        INFO(name);
+        const std::string image = dir.image(name + "-size.img", 512 * kMiB);
+        REQUIRE_THAT(tools.make(fs, image, ""), Succeeds());
+        auto size = kernel.filesystemSize(fs, image, "");
+        REQUIRE_THAT(size, Succeeds());
+        CHECK(size.value() == 512 * kMiB);
+    }
+    // Another filesystem's superblock is no answer.
+    const std::string ext4 = (dir.path() / "ext4-size.img").string();
+    CHECK_THAT(kernel.filesystemSize(engine::Filesystem::Xfs, ext4, ""),
+               FailsWith(ErrorCode::Failed));
+    CHECK_THAT(kernel.filesystemSize(engine::Filesystem::Btrfs, ext4, ""),
+               FailsWith(ErrorCode::Failed));
+}
+
+TEST_CASE("an unmounted ext4 filesystem grows offline to fill its device", "[host]")
+{
+    TempDir dir;
+    const std::string image = dir.image("grow.img", 256 * kMiB);
+    mkfsExt4(image);
+    REQUIRE(truncate(image.c_str(), 640 * kMiB) == 0);
+    system::SpawnedTools tools;
+
+    REQUIRE_THAT(tools.grow(engine::Filesystem::Ext4, image, ""), Succeeds());
+
+    system::SystemKernelView kernel;
+    auto size = kernel.filesystemSize(engine::Filesystem::Ext4, image, "");
+    REQUIRE_THAT(size, Succeeds());
+    CHECK(size.value() == 640 * kMiB);
+    // Again: nothing to do, and no complaint.
+    CHECK_THAT(tools.grow(engine::Filesystem::Ext4, image, ""), Succeeds());
+}
+
+TEST_CASE("xfs and btrfs are not grown unmounted", "[host]")
+{
+    system::SpawnedTools tools;
+    CHECK_THAT(tools.grow(engine::Filesystem::Xfs, "/dev/null", ""),
+               FailsWith(ErrorCode::WrongState));
+    CHECK_THAT(tools.grow(engine::Filesystem::Btrfs, "/dev/null", ""),
+               FailsWith(ErrorCode::WrongState));
+}
+
+TEST_CASE("a mounted filesystem's size is df's total", "[host]")
+{
+    system::SystemKernelView kernel;
+    struct statvfs st {};
+    REQUIRE(statvfs("/", &st) == 0);
+    auto size = kernel.filesystemSize(engine::Filesystem::Ext4, "/dev/null", "/");
+    REQUIRE_THAT(size, Succeeds());
+    CHECK(size.value() == static_cast<std::uint64_t>(st.f_blocks) * st.f_frsize);
 }

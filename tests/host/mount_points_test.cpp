@@ -34,6 +34,27 @@ TEST_CASE("prepare creates a missing mount point and its parents", "[host]")
     CHECK(fs::is_empty(path));
 }
 
+TEST_CASE("a private mount point and the parents made for it admit only their owner", "[host]")
+{
+    TempDir dir;
+    const std::string path = dir / "run/vaultd/grow/data";
+    ::umask(022);
+    fs::create_directories(dir / "run");
+    system::DirMountPoints mountPoints;
+
+    REQUIRE_THAT(mountPoints.preparePrivate(path), Succeeds());
+
+    for (const std::string& made : {dir / "run/vaultd", dir / "run/vaultd/grow", path}) {
+        INFO(made);
+        struct stat st {};
+        REQUIRE(stat(made.c_str(), &st) == 0);
+        CHECK((st.st_mode & 07777) == 0700);
+    }
+    struct stat existing {};
+    REQUIRE(stat((dir / "run").c_str(), &existing) == 0);
+    CHECK((existing.st_mode & 07777) == 0755);  // what was there stays as it was
+}
+
 TEST_CASE("prepare accepts an existing empty directory without changing it", "[host]")
 {
     TempDir dir;

@@ -161,6 +161,17 @@ TEST_CASE("--no-ask-password turns the polkit agent off, before or after the com
     CHECK_FALSE(parsed({"lock", "vdb", "--no-ask-password"}).askPassword);
 }
 
+TEST_CASE("grow takes the volume and, for when vaultd asks, a key file", "[unit]")
+{
+    Invocation inv = parsed({"grow", "secure"});
+    CHECK(inv.verb == Verb::grow);
+    CHECK(inv.device == "secure");
+    CHECK_FALSE(inv.keyFile);
+    CHECK(parsed({"grow", "vdb", "--key-file", "-"}).keyFile == "-");
+    refused({"grow"});
+    refused({"grow", "vdb", "--lazy"});
+}
+
 TEST_CASE("lock takes --lazy", "[unit]")
 {
     CHECK_FALSE(parsed({"lock", "vdb"}).lazy);

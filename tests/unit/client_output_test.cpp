@@ -173,7 +173,8 @@ TEST_CASE("a volume's json has every property under lowerCamel keys", "[unit]")
                                          {"model", ""},
                                          {"ephemeral", false},
                                          {"links", nlohmann::ordered_json::array()},
-                                         {"duplicates", nlohmann::ordered_json::array()}});
+                                         {"duplicates", nlohmann::ordered_json::array()},
+                                         {"growableBy", 0}});
 }
 
 TEST_CASE("the list json is an array sorted by device", "[unit]")
@@ -243,4 +244,29 @@ TEST_CASE("the other commands report what they did", "[unit]")
     CHECK_THAT(formatReport(report),
                Catch::StartsWith("locking /dev/vdb when its last user lets go") &&
                    Catch::Contains("the key stays in the kernel until then"));
+}
+
+TEST_CASE("a grow reports the layers that grew, or that nothing had to", "[unit]")
+{
+    ActionReport report;
+    report.verb = Verb::grow;
+    report.device = "/dev/vdb";
+    report.changed = true;
+    report.layers = {{"device", 2ull << 30, 2ull << 30},
+                     {"mapping", (1ull << 30) - (16ull << 20), (2ull << 30) - (16ull << 20)},
+                     {"filesystem", 950ull << 20, 1946ull << 20}};
+    CHECK(formatReport(report) == "grew /dev/vdb: mapping 1008.0M -> 2.0G, filesystem 950.0M -> 1.9G");
+    auto json = reportToJson(report);
+    CHECK(json["changed"] == true);
+    REQUIRE(json["layers"].size() == 3);
+    CHECK(json["layers"][1] == nlohmann::ordered_json{{"layer", "mapping"},
+                                                      {"before", (1ull << 30) - (16ull << 20)},
+                                                      {"after", (2ull << 30) - (16ull << 20)}});
+
+    report.changed = false;
+    report.layers = {{"device", 2ull << 30, 2ull << 30},
+                     {"mapping", 2032ull << 20, 2032ull << 20},
+                     {"filesystem", 1946ull << 20, 1946ull << 20}};
+    CHECK(formatReport(report) == "no change: /dev/vdb fills its device already (device 2.0G, "
+                                  "mapping 2.0G, filesystem 1.9G)");
 }

@@ -44,6 +44,8 @@ void requireDefaults(const engine::EngineConfig& c)
     CHECK(c.identity.ebsModels == std::vector<std::string>{"Amazon Elastic Block Store"});
     CHECK(c.identity.instanceStoreModels ==
           std::vector<std::string>{"Amazon EC2 NVMe Instance Storage"});
+    CHECK_FALSE(c.autoGrow.all);
+    CHECK(c.autoGrow.volumes.empty());
 }
 
 }  // namespace
@@ -84,6 +86,10 @@ allow-loop = true
 ebs-models = ["Amazon Elastic Block Store", "QEMU NVMe Ctrl"]
 instance-store-models = []
 
+[grow]
+automatic = true
+volumes = ["vol-0123456789abcdef0", "secure"]
+
 [mount]
 base = "/srv/vaults"
 roots = ["/srv", "/data"]
@@ -112,6 +118,17 @@ parallel = 2
     CHECK(c.identity.ebsModels ==
           std::vector<std::string>{"Amazon Elastic Block Store", "QEMU NVMe Ctrl"});
     CHECK(c.identity.instanceStoreModels.empty());
+    CHECK(c.autoGrow.all);
+    CHECK(c.autoGrow.volumes == std::vector<std::string>{"vol-0123456789abcdef0", "secure"});
+}
+
+TEST_CASE("automatic growth is a switch and a list of volumes", "[unit]")
+{
+    CHECK_THAT(refusal("[grow]\nautomatic = \"yes\"\n"),
+               Catch::Contains("'grow.automatic' has the wrong type"));
+    CHECK_THAT(refusal("[grow]\nvolumes = \"secure\"\n"),
+               Catch::Contains("'grow.volumes' must be a list"));
+    CHECK_THAT(refusal("[grow]\nvolumes = [\"\"]\n"), Catch::Contains("1 to 128 bytes"));
 }
 
 TEST_CASE("device models must be a list of short strings", "[unit]")

@@ -220,3 +220,18 @@ TEST_CASE("an unmounted ext4 volume the tool leaves short fails the call", "[uni
     REQUIRE_THAT(grown, FailsWith(ErrorCode::Failed));
     CHECK_THAT(grown.error().message, Catch::Contains("grew to") && Catch::Contains("only"));
 }
+
+TEST_CASE("the automatic growth policy covers all volumes, or those it names", "[unit]")
+{
+    Volume v;
+    v.signature = luksSignature(kUuid, "secure");
+    v.mappingName = "data";
+    v.identity.ebsVolumeId = "vol-0123456789abcdef0";
+
+    CHECK_FALSE(GrowPolicy{}.covers(v));
+    CHECK(GrowPolicy{true, {}}.covers(v));
+    for (const std::string& name : {kUuid, std::string("secure"), std::string("data"),
+                                    std::string("vol-0123456789abcdef0")})
+        CHECK(GrowPolicy{false, {"other", name}}.covers(v));
+    CHECK_FALSE(GrowPolicy{false, {"vol-0fedcba987654321f", "other"}}.covers(v));
+}
