@@ -8,6 +8,8 @@
 
 #include <ostream>
 
+#include <unistd.h>
+
 namespace vaultctl {
 namespace {
 
@@ -232,6 +234,13 @@ void CommandRunner::grow(VaultClient& client, const Invocation& invocation)
     } catch (const sdbus::Error& error) {
         if (error.getName() != "org.vaultd.Vault1.Error.CredentialRequired")
             throw;
+        // Nobody to ask and no file to read: say what vaultd said, and how.
+        if (!invocation.keyFile && !isatty(STDIN_FILENO))
+            throw CommandError(exitCodeForError(error.getName()),
+                               fmt::format("cannot grow '{}': {}; pass --key-file FILE (or - for "
+                                           "standard input)",
+                                           invocation.device, error.getMessage()),
+                               error.getName());
         UniqueFd passphrase = secretToMemfd(obtainPassphrase(invocation.keyFile, device, false));
         reply = authenticating(client, invocation,
                                [&] { return client.grow(path, rewoundCopy(passphrase)); });

@@ -607,12 +607,6 @@ Result<GrowResult> Operations::grow(const std::string& kernelName, const SecretB
                          fmt::format("'{}' is locked; unlock it (which opens it at its full size) "
                                      "and grow it then",
                                      v.node));
-    auto fs = parseFilesystem(v.filesystemType);
-    if (!fs)
-        return makeError(ErrorCode::WrongState,
-                         fmt::format("'{}' holds {}, which vaultd does not grow", v.mappingNode,
-                                     v.filesystemType.empty() ? "no filesystem"
-                                                              : quoted(v.filesystemType)));
     auto before = ports_.crypt.mapping(v.mappingName);
     if (!before)
         return before.error();
@@ -624,11 +618,19 @@ Result<GrowResult> Operations::grow(const std::string& kernelName, const SecretB
                         "offset {}); vaultd never shrinks a volume, so nothing was changed",
                         v.node, v.size, v.mappingName, m.size, m.offset));
 
+    auto fs = parseFilesystem(v.filesystemType);
+    if (!fs)
+        return makeError(ErrorCode::WrongState,
+                         fmt::format("'{}' holds {}, which vaultd does not grow", v.mappingNode,
+                                     v.filesystemType.empty() ? "no filesystem"
+                                                              : quoted(v.filesystemType)));
+
     GrowResult result;
     result.layers.push_back({"device", v.size, v.size});
     LayerSize mapping{"mapping", m.size, m.size};
     // dm-crypt maps whole encryption sectors; a tail smaller than one stays.
-    const std::uint64_t reachable = (v.size - m.offset) / LuksParams{}.sectorSize * LuksParams{}.sectorSize;
+    const std::uint64_t sector = LuksParams{}.sectorSize;
+    const std::uint64_t reachable = (v.size - m.offset) / sector * sector;
     if (reachable > m.size) {
         if (auto st = stillTheDevice(v); !st)
             return st.error();
@@ -697,7 +699,7 @@ Result<LayerSize> Operations::growFilesystem(const Volume& v, Filesystem fs,
         } else {
             // xfs and btrfs grow only mounted: mount where only root can
             // look, for the length of the call.
-            const std::string at = config_.privateMountBase + "/" + v.mappingName;
+            const std::string at = std::string(kPrivateMounts) + "/" + v.mappingName;
             auto prepared = ports_.mountPoints.preparePrivate(at);
             if (!prepared)
                 return fail(prepared.error());

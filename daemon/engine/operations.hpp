@@ -34,8 +34,6 @@ struct EngineConfig {
     // A mount point a caller names must be one of these or inside one.
     std::vector<std::string> mountRoots = {"/secure", "/mnt", "/media"};
     std::string mountOptions = "nodev,nosuid";
-    // Where an unmounted xfs or btrfs volume is mounted, privately, to grow.
-    std::string privateMountBase = "/run/vaultd/grow";
     GrowPolicy autoGrow;
     PbkdfSettings pbkdf;
     IdentityRules identity;

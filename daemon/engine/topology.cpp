@@ -87,8 +87,10 @@ std::optional<std::string> reservedBy(const Topology& t, const std::string& name
         if (!source)
             continue;
         // A filesystem inside a LUKS mapping of a volume is the volume's own
-        // business, unless the system itself lives there.
-        if (isLuksMapping(*source) && !isSystemDirectory(m.target))
+        // business, unless the system itself lives there; vaultd's private
+        // mounts, under /run, are its own too.
+        const bool privateMount = m.target.starts_with(std::string(kPrivateMounts) + "/");
+        if (isLuksMapping(*source) && (privateMount || !isSystemDirectory(m.target)))
             continue;
         std::set<std::string> disks;
         collectDisks(t, *source, disks);

@@ -9,6 +9,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace vaultd::engine {
@@ -42,6 +43,10 @@ struct MountEntry {
     std::string fstype;
     std::string source;  // the device path mountinfo names, e.g. /dev/mapper/x
 };
+
+// Where vaultd mounts a volume for itself, for the length of a call (to grow
+// an unmounted xfs), in a directory only root may enter.
+inline constexpr std::string_view kPrivateMounts = "/run/vaultd/grow";
 
 struct Topology {
     std::map<std::string, BlockNode> nodes;  // by kernel name

@@ -21,7 +21,12 @@ namespace {
 using engine::ErrorCode;
 using engine::makeError;
 
-std::mutex kdfMutex;
+// libcryptsetup's device-mapper backend is process-wide state without
+// locks (a use count, a current context, libdevmapper's control descriptor,
+// which the last crypt_free closes): two threads using it at once close
+// each other's descriptors. Every use, from crypt_init to crypt_free, holds
+// this. It also serialises the KDF, which can take a gigabyte per run.
+std::mutex libraryLock;
 
 struct CryptFree {
     void operator()(crypt_device* cd) const { crypt_free(cd); }
@@ -177,12 +182,20 @@ std::optional<engine::SecretBuffer> read(const std::string& name)
 LibCrypt::LibCrypt()
 {
     crypt_set_log_callback(nullptr, &logFromLibrary, nullptr);
+    // A thread that makes the process keyring has it alone; threads started
+    // afterwards share it. So it is made now, before the workers start.
+    if (kept::keyctl(KEYCTL_GET_KEYRING_ID, static_cast<unsigned long>(KEY_SPEC_PROCESS_KEYRING),
+                     1) < 0)
+        log::warning(fmt::format("no process keyring ({}): growing a volume will need its "
+                                 "passphrase",
+                                 std::strerror(errno)));
 }
 
 engine::Status LibCrypt::format(const std::string& node, const engine::LuksParams& params,
                                 const engine::SecretBuffer& passphrase,
                                 const std::string& activateAs)
 {
+    std::lock_guard hold(libraryLock);
     auto cd = initDevice(node);
     if (!cd)
         return cd.error();
@@ -200,7 +213,6 @@ engine::Status LibCrypt::format(const std::string& node, const engine::LuksParam
         return failure("write a LUKS2 header on", node, rc);
 
     {
-        std::lock_guard lock(kdfMutex);
         rc = crypt_keyslot_add_by_volume_key(c, CRYPT_ANY_SLOT, nullptr, 0, passphrase.data(),
                                              passphrase.size());
     }
@@ -219,6 +231,7 @@ engine::Status LibCrypt::format(const std::string& node, const engine::LuksParam
 engine::Status LibCrypt::activate(const std::string& node, const std::string& name,
                                   const engine::SecretBuffer& passphrase)
 {
+    std::lock_guard hold(libraryLock);
     auto cd = initDevice(node);
     if (!cd)
         return cd.error();
@@ -229,7 +242,6 @@ engine::Status LibCrypt::activate(const std::string& node, const std::string& na
         return makeError(ErrorCode::NotLuks, fmt::format("'{}' holds no LUKS container", node));
 
     if (name.empty()) {
-        std::lock_guard lock(kdfMutex);
         rc = crypt_activate_by_passphrase(c, nullptr, CRYPT_ANY_SLOT, passphrase.data(),
                                           passphrase.size(), 0);
         if (rc == -EPERM)
@@ -244,7 +256,6 @@ engine::Status LibCrypt::activate(const std::string& node, const std::string& na
     engine::SecretBuffer key(512);
     std::size_t keyBytes = key.capacity();
     {
-        std::lock_guard lock(kdfMutex);
         rc = crypt_volume_key_get(c, CRYPT_ANY_SLOT, key.spare().data(), &keyBytes,
                                   passphrase.data(), passphrase.size());
     }
@@ -269,6 +280,7 @@ engine::Status LibCrypt::activate(const std::string& node, const std::string& na
 
 engine::Status LibCrypt::deactivate(const std::string& name, Deactivate how)
 {
+    std::lock_guard hold(libraryLock);
     if (crypt_status(nullptr, name.c_str()) < CRYPT_ACTIVE) {
         kept::forget(name);
         return makeError(ErrorCode::NoSuchDevice, fmt::format("no mapping '{}'", name));
@@ -290,12 +302,14 @@ engine::Status LibCrypt::deactivate(const std::string& name, Deactivate how)
 
 bool LibCrypt::mappingExists(const std::string& name)
 {
+    std::lock_guard hold(libraryLock);
     const crypt_status_info st = crypt_status(nullptr, name.c_str());
     return st == CRYPT_ACTIVE || st == CRYPT_BUSY;
 }
 
 engine::Result<engine::Crypt::Mapping> LibCrypt::mapping(const std::string& name)
 {
+    std::lock_guard hold(libraryLock);
     auto cd = initMapping(name);
     if (!cd)
         return cd.error();
@@ -313,6 +327,7 @@ engine::Result<engine::Crypt::Mapping> LibCrypt::mapping(const std::string& name
 
 engine::Status LibCrypt::resize(const std::string& name, const engine::SecretBuffer* passphrase)
 {
+    std::lock_guard hold(libraryLock);
     auto cd = initMapping(name);
     if (!cd)
         return cd.error();
@@ -333,8 +348,7 @@ engine::Status LibCrypt::resize(const std::string& name, const engine::SecretBuf
             engine::SecretBuffer key(512);
             std::size_t keyBytes = key.capacity();
             {
-                std::lock_guard lock(kdfMutex);
-                rc = crypt_volume_key_get(c, CRYPT_ANY_SLOT, key.spare().data(), &keyBytes,
+                        rc = crypt_volume_key_get(c, CRYPT_ANY_SLOT, key.spare().data(), &keyBytes,
                                           passphrase->data(), passphrase->size());
             }
             if (rc == -EPERM)
@@ -347,12 +361,16 @@ engine::Status LibCrypt::resize(const std::string& name, const engine::SecretBuf
             if (rc >= 0)
                 kept::keep(name, key.data(), key.size());
         }
-        if (rc < 0 && !passphrase)
+        if (rc < 0 && !passphrase) {
+            if (kept::find(name) >= 0)
+                log::warning(fmt::format("the volume key kept for '{}' did not load: {}", name,
+                                         std::strerror(-rc)));
             return makeError(ErrorCode::CredentialRequired,
                              fmt::format("the volume key of '{}' is in the kernel only (it was "
                                          "opened by another program, or before vaultd last "
                                          "started); the passphrase is needed to grow it",
                                          name));
+        }
         if (rc < 0)
             return failure("load the volume key of", name, rc);
     }

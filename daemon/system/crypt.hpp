@@ -1,8 +1,8 @@
 // The real Crypt port over libcryptsetup. Each call makes its own
-// crypt_device; KDF work (keyslot creation, passphrase checks) is serialised
-// process-wide, because a memory-hard KDF can take a gigabyte per run.
-// Opening a mapping keeps its volume key in vaultd's process keyring until
-// the mapping is closed, for resize(). Thread safe.
+// crypt_device, and calls run one at a time process-wide: libcryptsetup's
+// device-mapper backend is global state without locks, and the KDF can take
+// a gigabyte per run. Opening a mapping keeps its volume key in vaultd's
+// process keyring until the mapping is closed, for resize(). Thread safe.
 #pragma once
 
 #include "engine/ports.hpp"
@@ -11,6 +11,7 @@ namespace vaultd::system {
 
 class LibCrypt final : public engine::Crypt {
 public:
+    // Make it before starting any thread that uses it (see the keyring).
     LibCrypt();
 
     engine::Status format(const std::string& node, const engine::LuksParams& params,

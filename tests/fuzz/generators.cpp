@@ -103,6 +103,7 @@ const std::vector<Member> kMembers = {
     {kVolumeInterface, "Mount", "sa{sv}", true},
     {kVolumeInterface, "Unmount", "a{sv}", true},
     {kVolumeInterface, "Lock", "a{sv}", true},
+    {kVolumeInterface, "Grow", "a{sv}", true},
     {kManagerInterface, "Resolve", "s", false},
     {kPropertiesInterface, "Get", "ss", true},
     {kPropertiesInterface, "GetAll", "s", false},
@@ -347,7 +348,7 @@ void hostileOptionsCall(World& w, const Pools& pools, Call& c)
 {
     Rng& r = w.rng;
     static const std::array methods = {Method::Format, Method::Unlock, Method::Mount,
-                                       Method::Unmount, Method::Lock};
+                                       Method::Unmount, Method::Lock, Method::Grow};
     const Method m = methods[r.below(methods.size())];
     const OptionsDraft o = hostileOptions(w, pools, m);
     onTarget(w, c, m);
@@ -382,6 +383,12 @@ void hostileOptionsCall(World& w, const Pools& pools, Call& c)
     case Method::Lock:
         c.args = {optionsArg(o)};
         c.mustFail = !o.wellFormed || !w.isLuks();
+        break;
+    case Method::Grow:
+        // Nothing ever grows the fuzzer's disk: an open volume has nothing
+        // to do, anything else is refused.
+        c.args = {optionsArg(o)};
+        c.mustFail = !o.wellFormed || !w.isOpen();
         break;
     }
 }

@@ -264,6 +264,7 @@ const char* methodName(Method m)
     case Method::Mount: return "Mount";
     case Method::Unmount: return "Unmount";
     case Method::Lock: return "Lock";
+    case Method::Grow: return "Grow";
     }
     return "Lock";
 }
@@ -323,6 +324,10 @@ OptionsDraft hostileOptions(World& world, const Pools& pools, Method m)
         known.insert(known.end(), {{"label", "s"}, {"force", "s"}});
     if (m == Method::Unlock)
         known.insert(known.end(), {{"mount", "b"}, {"mount-point", "s"}});
+    // Grow's passphrase is a descriptor, which no value here is: always of
+    // the wrong type (the lab's grow scenarios pass real ones).
+    if (m == Method::Grow)
+        known.push_back({"passphrase", "h"});
 
     OptionsDraft d;
     Rng& r = world.rng;
@@ -334,6 +339,12 @@ OptionsDraft hostileOptions(World& world, const Pools& pools, Method m)
         if (how <= 1) {
             // A known key with the type it takes: only the value is hostile.
             const auto& [key, sig] = r.pick(known);
+            if (key == "passphrase") {
+                auto [value, what] = randomVariant(world, pools, sig);
+                d.dict[key] = value;
+                shown[key] = key + ":" + what;
+                continue;
+            }
             if (key == "label") {
                 d.label = r.pick(pools.labels);
                 d.dict[key] = sdbus::Variant(d.label);

@@ -42,7 +42,7 @@ bool labelAllowed(const std::string& label, const std::string& filesystem);
 // (sd-bus refuses anything else client side); ASCII only if World::asciiHuge.
 std::string hugeString(const World& world, std::size_t size, const std::string& head);
 
-enum class Method { Format, Unlock, Mount, Unmount, Lock };
+enum class Method { Format, Unlock, Mount, Unmount, Lock, Grow };
 const char* methodName(Method m);
 
 struct OptionsDraft {

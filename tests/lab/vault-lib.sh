@@ -15,6 +15,12 @@
 # on_tty ANSWERS CMD...     CMD on a pseudo-terminal, answering each prompt
 # no_crypt_mapping          no dm-crypt mapping exists at all
 # no_volume_key_in_kernel   no cryptsetup key is left in any keyring
+# start_writer DIR          write 256 KiB files of random bytes into DIR until
+#                           stopped, each one's checksum kept outside it
+# written                   how many files the writer has finished
+# stop_writer               stop it after the file it is writing
+# verify_written DIR        every file written reads back with its checksum
+# fs_size MOUNTPOINT        the filesystem's size in bytes, as df shows it
 
 source "$(dirname "${BASH_SOURCE[0]}")/guest/lib.sh"
 
@@ -88,6 +94,40 @@ fingerprint() {
         tail -c $((1 << 20)) "$dev"
     } | sha256sum | cut -d' ' -f1
     echo "$size"
+}
+
+start_writer() {
+    local dir=$1
+    : >"$PWD/written.sums"
+    rm -f "$PWD/writer.stop"
+    (
+        set +e
+        i=0
+        # A cap well inside a 1 GiB filesystem, should the writer run long.
+        while [[ ! -e $PWD/writer.stop ]] && ((i < 1600)); do
+            sum=$(head -c 262144 /dev/urandom | tee "$dir/w$i" | sha256sum) || break
+            echo "${sum%% *}  w$i" >>"$PWD/written.sums"
+            i=$((i + 1))
+        done
+    ) &
+    WRITER_PID=$!
+}
+
+written() {
+    wc -l <"$PWD/written.sums"
+}
+
+stop_writer() {
+    touch "$PWD/writer.stop"
+    wait "$WRITER_PID"
+}
+
+verify_written() {
+    (cd "$1" && sha256sum --quiet --check "$OLDPWD/written.sums")
+}
+
+fs_size() {
+    df -B1 --output=size "$1" | tail -n 1 | tr -d ' '
 }
 
 no_crypt_mapping() {

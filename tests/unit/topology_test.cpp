@@ -128,6 +128,19 @@ TEST_CASE("a LUKS mapping of a volume mounted at /secure leaves the volume free"
     CHECK_FALSE(reservedBy(t, "vdb").has_value());
 }
 
+TEST_CASE("vaultd's own private mount of a mapping under /run leaves the volume free", "[unit]")
+{
+    Topology t = machine();
+    addLuksMapping(t, "dm-0", "253:0", "data", "vdb");
+    addMount(t, "253:0", "/run/vaultd/grow/data", "xfs");
+    CHECK_FALSE(reservedBy(t, "vdb").has_value());
+
+    // Anywhere else under /run it is the system's.
+    t.mounts.clear();
+    addMount(t, "253:0", "/run/vaultd/growth", "xfs");
+    CHECK(reservedBy(t, "vdb").has_value());
+}
+
 TEST_CASE("a LUKS mapping that holds / reserves its disk", "[unit]")
 {
     Topology t;
