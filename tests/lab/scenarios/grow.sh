@@ -4,8 +4,10 @@
 # without asking for the passphrase, the filesystem then offers about
 # 2 GiB, and every file written before and during the growth reads back
 # with its checksum after the volume is locked and opened again. A second
-# grow changes nothing and says so.
+# grow changes nothing and says so. ec2-user, in the group vault, grows the
+# xfs one: no sudo.
 source "$(dirname "${BASH_SOURCE[0]}")/../vault-lib.sh"
+ensure_users
 
 growable_by() {
     volume_field "$1" growableBy
@@ -35,7 +37,11 @@ for fs in ext4 xfs btrfs; do
     check "$fs: and GrowableBy says by how much (1 GiB)" test "$(growable_by "$dev")" = $((1 << 30))
 
     written_before=$(written)
-    out=$(vaultctl grow "$dev" </dev/null)
+    if [[ $fs == xfs ]]; then
+        out=$(as_user ec2-user vaultctl grow "$dev" </dev/null)
+    else
+        out=$(vaultctl grow "$dev" </dev/null)
+    fi
     echo "$out"
     wait_for 60 written_more_than "$written_before"
     stop_writer

@@ -1,5 +1,6 @@
 # The classic walkthrough of encrypted EBS storage, through vaultd: attach,
-# format, unlock and mount, write, lock, unlock again, read back, detach.
+# format, unlock and mount, write, lock, unlock again, read back, grow with
+# the disk (no passphrase asked), detach.
 source "$(dirname "${BASH_SOURCE[0]}")/../vault-lib.sh"
 
 dev=$(lab_attach data 1G)
@@ -36,6 +37,12 @@ check "the marker text is nowhere on the raw device" \
 vaultctl unlock "$dev" --name storedev --mount /secure --key-file "$KEY_FILE"
 after=$(cd /secure && sha256sum random.bin marker.txt)
 check "the data reads back with identical checksums" test "$before" = "$after"
+
+lab_grow data 2G
+vaultctl grow storedev </dev/null
+check "/secure grew with its disk to about 2 GiB" test "$(fs_size /secure)" -ge $((1900 << 20))
+check "and the data still reads back" \
+    test "$before" = "$(cd /secure && sha256sum random.bin marker.txt)"
 vaultctl lock "$dev"
 check "locked again" volume_is "$dev" locked
 
