@@ -37,7 +37,8 @@ constexpr std::array vaultdErrors{
     KnownError{"NotLuks", exitFailure, "the device holds no LUKS container"},
     KnownError{"WrongState", exitFailure, "the volume is not in the right state"},
     KnownError{"TooSmall", exitFailure, "the device is too small"},
-    KnownError{"WouldShrink", exitFailure, "the device is smaller than the volume; vaultd never shrinks"},
+    KnownError{"WouldShrink", exitFailure,
+               "the device is smaller than the volume; vaultd never shrinks"},
     KnownError{"Failed", exitFailure, "the operation failed"},
 };
 

@@ -271,8 +271,8 @@ std::string formatGrowth(const std::string& device, const ActionReport& report)
     std::vector<std::string> parts;
     for (const auto& l : report.layers) {
         if (report.changed && l.before != l.after)
-            parts.push_back(fmt::format("{} {} -> {}", l.layer, humanSize(l.before),
-                                        humanSize(l.after)));
+            parts.push_back(
+                fmt::format("{} {} -> {}", l.layer, humanSize(l.before), humanSize(l.after)));
         else if (!report.changed)
             parts.push_back(fmt::format("{} {}", l.layer, humanSize(l.after)));
     }

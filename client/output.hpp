@@ -23,12 +23,12 @@ namespace vaultctl {
 struct ActionReport {
     Verb verb = Verb::lock;
     std::string device;
-    std::string filesystem;    // format
-    std::string label;         // format
-    std::string mappingName;   // unlock; empty if not known
-    std::string mountPoint;    // unlock (empty if not mounted), mount
-    bool wasUnlocked = false;  // unlock: it was unlocked already, as mappingName
-    bool deferred = false;     // lock --lazy: the mapping waits for its last user
+    std::string filesystem;         // format
+    std::string label;              // format
+    std::string mappingName;        // unlock; empty if not known
+    std::string mountPoint;         // unlock (empty if not mounted), mount
+    bool wasUnlocked = false;       // unlock: it was unlocked already, as mappingName
+    bool deferred = false;          // lock --lazy: the mapping waits for its last user
     std::vector<LayerSize> layers;  // grow: device, mapping, filesystem
     bool changed = false;           // grow: any layer grew
 };

@@ -206,7 +206,8 @@ GrowReply VaultClient::grow(const std::string& path, std::optional<UniqueFd> pas
     PropertyMap options;
     if (passphrase)
         options.emplace("passphrase", sdbus::Variant(toUnixFd(std::move(*passphrase))));
-    auto [layers, changed] = VolumeProxy(*connection_, path).Grow(withInteraction(std::move(options)));
+    auto [layers, changed] =
+        VolumeProxy(*connection_, path).Grow(withInteraction(std::move(options)));
     GrowReply reply;
     reply.changed = changed;
     for (const auto& layer : layers)

@@ -24,10 +24,10 @@ engine::Error bad(std::string_view origin, std::string message)
 // Every key the file may hold, as "table.key".
 const std::set<std::string> kKnownKeys = {
     "devices.allow-loop", "devices.ebs-models", "devices.instance-store-models",
-    "grow.automatic",     "grow.volumes",
-    "mount.base",         "mount.roots",        "mount.options",
-    "pbkdf.type",         "pbkdf.hash",         "pbkdf.time-ms",
-    "pbkdf.iterations",   "pbkdf.memory-kib",   "pbkdf.parallel",
+    "grow.automatic",     "grow.volumes",       "mount.base",
+    "mount.roots",        "mount.options",      "pbkdf.type",
+    "pbkdf.hash",         "pbkdf.time-ms",      "pbkdf.iterations",
+    "pbkdf.memory-kib",   "pbkdf.parallel",
 };
 
 engine::Status checkKeys(const toml::table& root, std::string_view origin)

@@ -38,9 +38,9 @@ private:
                Options options) override;
     void Unmount(sdbus::Result<>&& result, Options options) override;
     void Lock(sdbus::Result<bool>&& result, Options options) override;
-    void Grow(sdbus::Result<std::vector<sdbus::Struct<std::string, uint64_t, uint64_t>>, bool>&&
-                  result,
-              Options options) override;
+    void Grow(
+        sdbus::Result<std::vector<sdbus::Struct<std::string, uint64_t, uint64_t>>, bool>&& result,
+        Options options) override;
 
     std::string Device() override { return volume_.node; }
     std::string KernelName() override { return volume_.kernelName; }

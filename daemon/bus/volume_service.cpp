@@ -116,20 +116,21 @@ void VolumeService::growAutomatically()
             name, [name](engine::Operations& ops) { return ops.grow(name, nullptr); },
             [node = v.node, name](engine::Result<engine::GrowResult> r) {
                 if (!r) {
-                    log::warning(fmt::format("automatic growth of '{}' failed: {}", node,
-                                             r.error().message),
-                                 {{Field::Volume, name},
-                                  {Field::Device, node},
-                                  {Field::Operation, "grow"},
-                                  {Field::Error, engine::errorName(r.error().code)}});
+                    log::warning(
+                        fmt::format("automatic growth of '{}' failed: {}", node, r.error().message),
+                        {{Field::Volume, name},
+                         {Field::Device, node},
+                         {Field::Operation, "grow"},
+                         {Field::Error, engine::errorName(r.error().code)}});
                     return;
                 }
                 std::string sizes;
                 for (const auto& l : r.value().layers)
                     sizes += fmt::format("{}{} {} -> {}", sizes.empty() ? "" : ", ", l.layer,
                                          l.before, l.after);
-                log::info(fmt::format("automatic growth of '{}': done ({} bytes)", node, sizes),
-                          {{Field::Volume, name}, {Field::Device, node}, {Field::Operation, "grow"}});
+                log::info(
+                    fmt::format("automatic growth of '{}': done ({} bytes)", node, sizes),
+                    {{Field::Volume, name}, {Field::Device, node}, {Field::Operation, "grow"}});
             });
     }
 }

@@ -140,8 +140,8 @@ Result<Volume> Operations::inspectIn(const Topology& topology, const std::string
     if (!v.mappingName.empty()) {
         v.unlockedBy = ports_.records.find(v.mappingName, v.signature.uuid);
         if (auto m = ports_.crypt.mapping(v.mappingName); m && v.size > m.value().offset)
-            v.growableBy = v.size - m.value().offset - std::min(m.value().size,
-                                                                v.size - m.value().offset);
+            v.growableBy =
+                v.size - m.value().offset - std::min(m.value().size, v.size - m.value().offset);
     }
     return v;
 }
@@ -481,8 +481,7 @@ Result<Changed> Operations::unmountAll(const Topology& topology, const Volume& v
     for (const MountEntry* m : mounts) {
         if (auto st = ports_.mounter.unmount(m->target, lazy); !st) {
             if (st.error().code == ErrorCode::Busy)
-                return inUse(v, holdersOf(currentTopology(), mapping, mounts),
-                             canBeLazy);
+                return inUse(v, holdersOf(currentTopology(), mapping, mounts), canBeLazy);
             return st.error();
         }
         // Only the directories under our own base are ours to tidy away.
@@ -620,10 +619,10 @@ Result<GrowResult> Operations::grow(const std::string& kernelName, const SecretB
 
     auto fs = parseFilesystem(v.filesystemType);
     if (!fs)
-        return makeError(ErrorCode::WrongState,
-                         fmt::format("'{}' holds {}, which vaultd does not grow", v.mappingNode,
-                                     v.filesystemType.empty() ? "no filesystem"
-                                                              : quoted(v.filesystemType)));
+        return makeError(
+            ErrorCode::WrongState,
+            fmt::format("'{}' holds {}, which vaultd does not grow", v.mappingNode,
+                        v.filesystemType.empty() ? "no filesystem" : quoted(v.filesystemType)));
 
     GrowResult result;
     result.layers.push_back({"device", v.size, v.size});
@@ -668,7 +667,8 @@ Result<LayerSize> Operations::growFilesystem(const Volume& v, Filesystem fs,
 {
     const std::string name(filesystemName(fs));
     auto fail = [&](const Error& e) {
-        return makeError(e.code, fmt::format("the {} filesystem did not grow: {}", name, e.message));
+        return makeError(e.code,
+                         fmt::format("the {} filesystem did not grow: {}", name, e.message));
     };
     LayerSize layer{"filesystem", 0, 0};
 

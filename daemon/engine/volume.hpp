@@ -50,7 +50,7 @@ struct Volume {
     // How many bytes of the device the open mapping does not cover yet
     // (the device grew since it was opened): what Grow would add.
     std::uint64_t growableBy = 0;
-    Identity identity;                // serial, model, EBS volume id, requested name
+    Identity identity;  // serial, model, EBS volume id, requested name
     // Other devices with the same LUKS UUID (a volume and its copy from a
     // snapshot): neither can be chosen by the UUID alone.
     std::vector<std::string> duplicates;

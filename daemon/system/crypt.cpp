@@ -146,17 +146,18 @@ void keep(const std::string& name, const char* key, std::size_t bytes)
     const long id = syscall(SYS_add_key, "user", description(name).c_str(), &placeholder,
                             std::size_t{1}, KEY_SPEC_PROCESS_KEYRING);
     if (id < 0) {
-        log::warning(fmt::format("cannot keep the volume key of '{}': {}; growing it will need "
-                                 "the passphrase",
-                                 name, std::strerror(errno)));
+        log::warning(
+            fmt::format("cannot keep the volume key of '{}': {}; growing it will need "
+                        "the passphrase",
+                        name, std::strerror(errno)));
         return;
     }
     if (keyctl(KEYCTL_SETPERM, static_cast<unsigned long>(id), kPossessorAll) < 0 ||
         keyctl(KEYCTL_UPDATE, static_cast<unsigned long>(id), reinterpret_cast<unsigned long>(key),
                bytes) < 0) {
         keyctl(KEYCTL_INVALIDATE, static_cast<unsigned long>(id));
-        log::warning(fmt::format("cannot keep the volume key of '{}': {}", name,
-                                 std::strerror(errno)));
+        log::warning(
+            fmt::format("cannot keep the volume key of '{}': {}", name, std::strerror(errno)));
     }
 }
 
@@ -186,9 +187,10 @@ LibCrypt::LibCrypt()
     // afterwards share it. So it is made now, before the workers start.
     if (kept::keyctl(KEYCTL_GET_KEYRING_ID, static_cast<unsigned long>(KEY_SPEC_PROCESS_KEYRING),
                      1) < 0)
-        log::warning(fmt::format("no process keyring ({}): growing a volume will need its "
-                                 "passphrase",
-                                 std::strerror(errno)));
+        log::warning(
+            fmt::format("no process keyring ({}): growing a volume will need its "
+                        "passphrase",
+                        std::strerror(errno)));
 }
 
 engine::Status LibCrypt::format(const std::string& node, const engine::LuksParams& params,
@@ -348,7 +350,7 @@ engine::Status LibCrypt::resize(const std::string& name, const engine::SecretBuf
             engine::SecretBuffer key(512);
             std::size_t keyBytes = key.capacity();
             {
-                        rc = crypt_volume_key_get(c, CRYPT_ANY_SLOT, key.spare().data(), &keyBytes,
+                rc = crypt_volume_key_get(c, CRYPT_ANY_SLOT, key.spare().data(), &keyBytes,
                                           passphrase->data(), passphrase->size());
             }
             if (rc == -EPERM)

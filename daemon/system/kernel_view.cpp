@@ -74,7 +74,6 @@ engine::Error deviceError(const std::string& node, const char* what, int err)
                      fmt::format("failed to {} '{}': {}", what, node, std::strerror(err)));
 }
 
-
 std::uint64_t le(const unsigned char* p, int bytes)
 {
     std::uint64_t v = 0;
@@ -250,16 +249,16 @@ engine::Result<std::uint64_t> SystemKernelView::filesystemSize(engine::Filesyste
     if (!mountPoint.empty()) {
         struct statvfs st {};
         if (statvfs(mountPoint.c_str(), &st) != 0)
-            return engine::makeError(engine::ErrorCode::Failed,
-                                     fmt::format("cannot ask '{}' its size: {}", mountPoint,
-                                                 std::strerror(errno)));
+            return engine::makeError(
+                engine::ErrorCode::Failed,
+                fmt::format("cannot ask '{}' its size: {}", mountPoint, std::strerror(errno)));
         return static_cast<std::uint64_t>(st.f_blocks) * st.f_frsize;
     }
     const std::uint64_t size = superblockSize(fs, node);
     if (size == 0)
-        return engine::makeError(engine::ErrorCode::Failed,
-                                 fmt::format("cannot read the {} superblock on '{}'",
-                                             engine::filesystemName(fs), node));
+        return engine::makeError(
+            engine::ErrorCode::Failed,
+            fmt::format("cannot read the {} superblock on '{}'", engine::filesystemName(fs), node));
     return size;
 }
 

@@ -36,9 +36,9 @@ engine::Status SpawnedTools::grow(engine::Filesystem fs, const std::string& node
 {
     using engine::Filesystem;
     if (fs != Filesystem::Ext4 && mountPoint.empty())
-        return engine::makeError(engine::ErrorCode::WrongState,
-                                 fmt::format("{} grows only while mounted",
-                                             engine::filesystemName(fs)));
+        return engine::makeError(
+            engine::ErrorCode::WrongState,
+            fmt::format("{} grows only while mounted", engine::filesystemName(fs)));
     switch (fs) {
     case Filesystem::Ext4:
         if (mountPoint.empty()) {

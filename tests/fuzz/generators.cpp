@@ -347,8 +347,8 @@ void mountPoints(World& w, const Pools& pools, Call& c)
 void hostileOptionsCall(World& w, const Pools& pools, Call& c)
 {
     Rng& r = w.rng;
-    static const std::array methods = {Method::Format, Method::Unlock, Method::Mount,
-                                       Method::Unmount, Method::Lock, Method::Grow};
+    static const std::array methods = {Method::Format,  Method::Unlock, Method::Mount,
+                                       Method::Unmount, Method::Lock,   Method::Grow};
     const Method m = methods[r.below(methods.size())];
     const OptionsDraft o = hostileOptions(w, pools, m);
     onTarget(w, c, m);

@@ -255,7 +255,8 @@ TEST_CASE("a grow reports the layers that grew, or that nothing had to", "[unit]
     report.layers = {{"device", 2ull << 30, 2ull << 30},
                      {"mapping", (1ull << 30) - (16ull << 20), (2ull << 30) - (16ull << 20)},
                      {"filesystem", 950ull << 20, 1946ull << 20}};
-    CHECK(formatReport(report) == "grew /dev/vdb: mapping 1008.0M -> 2.0G, filesystem 950.0M -> 1.9G");
+    CHECK(formatReport(report) ==
+          "grew /dev/vdb: mapping 1008.0M -> 2.0G, filesystem 950.0M -> 1.9G");
     auto json = reportToJson(report);
     CHECK(json["changed"] == true);
     REQUIRE(json["layers"].size() == 3);
@@ -267,6 +268,7 @@ TEST_CASE("a grow reports the layers that grew, or that nothing had to", "[unit]
     report.layers = {{"device", 2ull << 30, 2ull << 30},
                      {"mapping", 2032ull << 20, 2032ull << 20},
                      {"filesystem", 1946ull << 20, 1946ull << 20}};
-    CHECK(formatReport(report) == "no change: /dev/vdb fills its device already (device 2.0G, "
-                                  "mapping 2.0G, filesystem 1.9G)");
+    CHECK(formatReport(report) ==
+          "no change: /dev/vdb fills its device already (device 2.0G, "
+          "mapping 2.0G, filesystem 1.9G)");
 }

@@ -156,7 +156,8 @@ std::string FakeKernel::dmNodeOf(const std::string& mappingName) const
     return {};
 }
 
-engine::Result<std::uint64_t> FakeKernel::filesystemSize(engine::Filesystem, const std::string& node,
+engine::Result<std::uint64_t> FakeKernel::filesystemSize(engine::Filesystem,
+                                                         const std::string& node,
                                                          const std::string& mountPoint)
 {
     auto it = filesystemSizes.find(node);
@@ -214,7 +215,8 @@ void FakeCrypt::open(const std::string& node, const std::string& name)
     // A filesystem already inside fills the mapping, as mkfs left it.
     if (inner.usage == "filesystem")
         kernel_.filesystemSizes.try_emplace(
-            std::string(kMapper) + name, kernel_.topology.nodes.at(fmt::format("dm-{}", minor)).size);
+            std::string(kMapper) + name,
+            kernel_.topology.nodes.at(fmt::format("dm-{}", minor)).size);
 }
 
 engine::Status FakeCrypt::deactivate(const std::string& name, Deactivate how)
@@ -374,8 +376,8 @@ engine::Status FakeTools::make(engine::Filesystem fs, const std::string& node,
     if (!failure.empty())
         return makeError(ErrorCode::Failed, failure);
     kernel_.signatures[node] = filesystemSignature(type, label);
-    const std::string dm = node.starts_with(kMapper) ? kernel_.dmNodeOf(node.substr(kMapper.size()))
-                                                     : std::string();
+    const std::string dm =
+        node.starts_with(kMapper) ? kernel_.dmNodeOf(node.substr(kMapper.size())) : std::string();
     if (!dm.empty())
         kernel_.filesystemSizes[node] = kernel_.topology.nodes.at(dm).size;
     return engine::Done{};
@@ -391,8 +393,8 @@ engine::Status FakeTools::grow(engine::Filesystem fs, const std::string& node,
         return makeError(ErrorCode::Failed, growFailure);
     if (growStuck)
         return engine::Done{};
-    const std::string dm = node.starts_with(kMapper) ? kernel_.dmNodeOf(node.substr(kMapper.size()))
-                                                     : std::string();
+    const std::string dm =
+        node.starts_with(kMapper) ? kernel_.dmNodeOf(node.substr(kMapper.size())) : std::string();
     if (dm.empty())
         return makeError(ErrorCode::NoSuchDevice, fmt::format("'{}' is no mapping", node));
     kernel_.filesystemSizes[node] = kernel_.topology.nodes.at(dm).size;

@@ -211,7 +211,7 @@ public:
     };
 
     std::vector<MakeCall> made;
-    std::string failure;  // when set, make() records the call and fails with it
+    std::string failure;      // when set, make() records the call and fails with it
     std::string growFailure;  // the same for grow()
     bool growStuck = false;   // grow() succeeds and changes nothing
 

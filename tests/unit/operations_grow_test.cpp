@@ -230,8 +230,8 @@ TEST_CASE("the automatic growth policy covers all volumes, or those it names", "
 
     CHECK_FALSE(GrowPolicy{}.covers(v));
     CHECK(GrowPolicy{true, {}}.covers(v));
-    for (const std::string& name : {kUuid, std::string("secure"), std::string("data"),
-                                    std::string("vol-0123456789abcdef0")})
+    for (const std::string& name :
+         {kUuid, std::string("secure"), std::string("data"), std::string("vol-0123456789abcdef0")})
         CHECK(GrowPolicy{false, {"other", name}}.covers(v));
     CHECK_FALSE(GrowPolicy{false, {"vol-0fedcba987654321f", "other"}}.covers(v));
 }

@@ -268,8 +268,7 @@ TEST_CASE("a btrfs filesystem inside a volume's LUKS mapping leaves the volume f
     CHECK_FALSE(reservedBy(t, "vdb").has_value());
 }
 
-TEST_CASE("a departed disk leaves with its partitions, and its mapping loses that slave",
-          "[unit]")
+TEST_CASE("a departed disk leaves with its partitions, and its mapping loses that slave", "[unit]")
 {
     Topology t = machine();
     t.nodes.at("vdb").diskseq = 7;
