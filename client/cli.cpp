@@ -137,6 +137,20 @@ void buildApp(CLI::App& app, Targets& targets)
                              "Enlarge an unlocked volume's mapping and filesystem to fill its "
                              "device, after the device grew; mounted or not");
     addDevice(grow, targets, "The unlocked volume, or its mapping name");
+
+    CLI::App* header = app.add_subcommand("header", "LUKS header backups");
+    header->require_subcommand(1);
+    CLI::App* headerList = header->add_subcommand("list", "List the header backups vaultd keeps");
+    headerList->callback([&targets] { targets.invocation.verb = Verb::headerList; });
+    CLI::App* backup =
+        header->add_subcommand("backup", "Write a backup of a volume's LUKS header to FILE");
+    backup->callback([&targets] { targets.invocation.verb = Verb::headerBackup; });
+    addDevice(backup, targets, "The volume");
+    backup
+        ->add_option("FILE", targets.invocation.headerFile,
+                     "The file to write; it must not exist yet (made with mode 0600)")
+        ->required()
+        ->type_name("");
     grow->add_option("--key-file", targets.invocation.keyFile,
                      "Read the passphrase from FILE if vaultd needs it (a volume it did not "
                      "unlock); - is standard input")
@@ -210,6 +224,8 @@ std::string_view verbName(Verb verb)
     case Verb::unmount: return "unmount";
     case Verb::lock: return "lock";
     case Verb::grow: return "grow";
+    case Verb::headerList: return "header list";
+    case Verb::headerBackup: return "header backup";
     }
     return "?";
 }

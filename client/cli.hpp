@@ -9,7 +9,18 @@
 
 namespace vaultctl {
 
-enum class Verb { list, status, format, unlock, mount, unmount, lock, grow };
+enum class Verb {
+    list,
+    status,
+    format,
+    unlock,
+    mount,
+    unmount,
+    lock,
+    grow,
+    headerList,
+    headerBackup
+};
 
 // The command word as typed, e.g. "unlock".
 std::string_view verbName(Verb verb);
@@ -35,6 +46,9 @@ struct Invocation {
 
     // lock
     bool lazy = false;
+
+    // header backup: the file to create (it must not exist)
+    std::string headerFile;
 
     // unlock --mount PATH and mount DEVICE PATH; unset means vaultd's default place.
     std::optional<std::string> mountPoint;

@@ -8,7 +8,11 @@
 
 #include <ostream>
 
+#include <fcntl.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 namespace vaultctl {
 namespace {
@@ -18,6 +22,8 @@ std::string actionPhrase(const Invocation& invocation)
 {
     switch (invocation.verb) {
     case Verb::list: return "list volumes";
+    case Verb::headerList: return "list header backups";
+    case Verb::headerBackup: return fmt::format("back up the header of '{}'", invocation.device);
     case Verb::status: return fmt::format("get the status of '{}'", invocation.device);
     default: return fmt::format("{} '{}'", verbName(invocation.verb), invocation.device);
     }
@@ -102,6 +108,8 @@ void CommandRunner::dispatch(VaultClient& client, const Invocation& invocation)
     case Verb::unmount: return unmount(client, invocation);
     case Verb::lock: return lock(client, invocation);
     case Verb::grow: return grow(client, invocation);
+    case Verb::headerList: return headerList(client, invocation);
+    case Verb::headerBackup: return headerBackup(client, invocation);
     }
 }
 
@@ -249,6 +257,38 @@ void CommandRunner::grow(VaultClient& client, const Invocation& invocation)
     action.layers = reply.layers;
     action.changed = reply.changed;
     report(invocation, action);
+}
+
+void CommandRunner::headerList(VaultClient& client, const Invocation& invocation)
+{
+    auto backups = client.headerBackups();
+    out_ << (invocation.json ? dumpJson(headerBackupsToJson(backups))
+                             : formatHeaderBackups(backups));
+}
+
+void CommandRunner::headerBackup(VaultClient& client, const Invocation& invocation)
+{
+    std::string path = client.resolve(invocation.device);
+    std::string device = deviceName(client.volume(path), invocation);
+    // Never over anything: a backup is a secret worth as much as the data.
+    UniqueFd file(open(invocation.headerFile.c_str(),
+                       O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!file.valid())
+        throw CommandError(exitUsage, fmt::format("cannot create '{}': {}", invocation.headerFile,
+                                                  std::strerror(errno)));
+    try {
+        auto [uuid, bytes] = authenticating(client, invocation, [&] {
+            return client.backupHeader(path, UniqueFd(dup(file.get())));
+        });
+        ActionReport action = actionOn(Verb::headerBackup, device);
+        action.luksUuid = uuid;
+        action.bytes = bytes;
+        action.file = invocation.headerFile;
+        report(invocation, action);
+    } catch (...) {
+        unlink(invocation.headerFile.c_str());  // nothing half written stays
+        throw;
+    }
 }
 
 void CommandRunner::report(const Invocation& invocation, const ActionReport& action)

@@ -36,6 +36,8 @@ private:
     void unmount(VaultClient& client, const Invocation& invocation);
     void lock(VaultClient& client, const Invocation& invocation);
     void grow(VaultClient& client, const Invocation& invocation);
+    void headerList(VaultClient& client, const Invocation& invocation);
+    void headerBackup(VaultClient& client, const Invocation& invocation);
 
     void report(const Invocation& invocation, const ActionReport& action);
     // Prints one failure: a sentence, or with --json an object that also

@@ -6,6 +6,7 @@
 #include <array>
 #include <cctype>
 #include <cmath>
+#include <ctime>
 
 namespace vaultctl {
 namespace {
@@ -282,6 +283,36 @@ std::string formatGrowth(const std::string& device, const ActionReport& report)
                        fmt::join(parts, ", "));
 }
 
+std::string formatHeaderBackups(const std::vector<HeaderBackupInfo>& backups)
+{
+    if (backups.empty())
+        return "no header backups\n";
+    std::vector<Row> rows{{"LUKS UUID", "DEVICE", "EBS VOLUME", "SIZE", "SAVED"}};
+    for (const auto& b : backups) {
+        char when[32] = "-";
+        const std::time_t t = static_cast<std::time_t>(b.savedAt);
+        std::tm tm{};
+        if (b.savedAt > 0 && gmtime_r(&t, &tm))
+            std::strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", &tm);
+        rows.push_back({printable(b.luksUuid), field(b.device), field(b.ebsVolumeId),
+                        humanSize(b.bytes), when});
+    }
+    return renderRows(rows);
+}
+
+nlohmann::ordered_json headerBackupsToJson(const std::vector<HeaderBackupInfo>& backups)
+{
+    nlohmann::ordered_json array = nlohmann::ordered_json::array();
+    for (const auto& b : backups)
+        array.push_back({{"luksUuid", b.luksUuid},
+                         {"device", b.device},
+                         {"ebsVolumeId", b.ebsVolumeId},
+                         {"serial", b.serial},
+                         {"savedAt", b.savedAt},
+                         {"bytes", b.bytes}});
+    return array;
+}
+
 std::string formatReport(const ActionReport& report)
 {
     std::string device = printable(report.device);
@@ -303,6 +334,12 @@ std::string formatReport(const ActionReport& report)
                 device);
         return fmt::format("locked {}", device);
     case Verb::grow: return formatGrowth(device, report);
+    case Verb::headerBackup:
+        return fmt::format(
+            "wrote the header of {} (LUKS UUID {}, {}) to {}; keep it as safe as "
+            "the data",
+            device, printable(report.luksUuid), humanSize(report.bytes), printable(report.file));
+    case Verb::headerList:
     case Verb::list:
     case Verb::status: break;
     }
@@ -325,6 +362,12 @@ nlohmann::ordered_json reportToJson(const ActionReport& report)
     case Verb::mount: object["mountPoint"] = report.mountPoint; break;
     case Verb::unmount:
     case Verb::lock: object["deferred"] = report.deferred; break;
+    case Verb::headerBackup:
+        object["luksUuid"] = report.luksUuid;
+        object["bytes"] = report.bytes;
+        object["file"] = report.file;
+        break;
+    case Verb::headerList: break;
     case Verb::grow: {
         object["changed"] = report.changed;
         nlohmann::ordered_json layers = nlohmann::ordered_json::array();

@@ -31,6 +31,9 @@ struct ActionReport {
     bool deferred = false;          // lock --lazy: the mapping waits for its last user
     std::vector<LayerSize> layers;  // grow: device, mapping, filesystem
     bool changed = false;           // grow: any layer grew
+    std::string luksUuid;           // header backup
+    std::uint64_t bytes = 0;        // header backup
+    std::string file;               // header backup
 };
 
 // Binary units with one decimal, as lsblk: 512B, 1.0K, 1.5G.
@@ -53,6 +56,10 @@ nlohmann::ordered_json volumeToJson(const VolumeProperties& volume);
 nlohmann::ordered_json volumesToJson(std::vector<VolumeProperties> volumes);
 
 // E.g. "unlocked /dev/vdb as storedev, mounted at /secure".
+// The header backups vaultd keeps: a table, or "no header backups".
+std::string formatHeaderBackups(const std::vector<HeaderBackupInfo>& backups);
+nlohmann::ordered_json headerBackupsToJson(const std::vector<HeaderBackupInfo>& backups);
+
 std::string formatReport(const ActionReport& report);
 nlohmann::ordered_json reportToJson(const ActionReport& report);
 

@@ -215,6 +215,22 @@ GrowReply VaultClient::grow(const std::string& path, std::optional<UniqueFd> pas
     return reply;
 }
 
+std::pair<std::string, std::uint64_t> VaultClient::backupHeader(const std::string& path,
+                                                                UniqueFd file)
+{
+    auto [uuid, bytes] = VolumeProxy(*connection_, path)
+                             .BackupHeader(toUnixFd(std::move(file)), withInteraction({}));
+    return {uuid, bytes};
+}
+
+std::vector<HeaderBackupInfo> VaultClient::headerBackups()
+{
+    std::vector<HeaderBackupInfo> out;
+    for (const auto& b : ManagerProxy(*connection_).ListHeaderBackups())
+        out.push_back({b.get<0>(), b.get<1>(), b.get<2>(), b.get<3>(), b.get<4>(), b.get<5>()});
+    return out;
+}
+
 PropertyMap VaultClient::withInteraction(PropertyMap options) const
 {
     if (interactive_)

@@ -79,6 +79,9 @@ public:
     bool lock(const std::string& path, bool lazy);
     // The passphrase only when vaultd asked for it (CredentialRequired).
     GrowReply grow(const std::string& path, std::optional<UniqueFd> passphrase);
+    // Writes the header to @file; returns the LUKS UUID and the bytes written.
+    std::pair<std::string, std::uint64_t> backupHeader(const std::string& path, UniqueFd file);
+    std::vector<HeaderBackupInfo> headerBackups();
 
     // From now on, tell vaultd that a person can answer a polkit prompt (a
     // text agent is running for this process).

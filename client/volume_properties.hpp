@@ -16,6 +16,16 @@ struct LayerSize {
     std::uint64_t after = 0;
 };
 
+// One header backup vaultd keeps (Manager.ListHeaderBackups).
+struct HeaderBackupInfo {
+    std::string luksUuid;
+    std::string device;
+    std::string ebsVolumeId;
+    std::string serial;
+    std::int64_t savedAt = 0;
+    std::uint64_t bytes = 0;
+};
+
 struct VolumeProperties {
     std::string device;
     std::string kernelName;

@@ -17,6 +17,7 @@
 #include "system/processes.hpp"
 #include "bus/volume_service.hpp"
 #include "system/crypt.hpp"
+#include "system/header_store.hpp"
 #include "system/kernel_view.hpp"
 #include "system/log.hpp"
 #include "system/mkfs.hpp"
@@ -60,7 +61,7 @@ private:
 
 struct Daemon::Parts {
     explicit Parts(engine::EngineConfig config)
-        : operations({kernel, crypt, mounter, mountPoints, tools, records, processes},
+        : operations({kernel, crypt, mounter, mountPoints, tools, records, processes, headers},
                      std::move(config)),
           connection(sdbus::createSystemBusConnection()),
           busLoop(io, *connection),
@@ -96,6 +97,7 @@ struct Daemon::Parts {
     system::SpawnedTools tools;
     system::RunDirUnlockRecords records;
     system::ProcProcesses processes;
+    system::DirHeaderStore headers{"/var/lib/vaultd/headers", crypt};
     engine::Operations operations;
     std::unique_ptr<sdbus::IConnection> connection;
     bus::BusLoop busLoop;

@@ -37,4 +37,15 @@ sdbus::ObjectPath ManagerObject::Resolve(const std::string& spec)
     return sdbus::ObjectPath(path.value());
 }
 
+std::vector<sdbus::Struct<std::string, std::string, std::string, std::string, int64_t, uint64_t>>
+ManagerObject::ListHeaderBackups()
+{
+    std::vector<
+        sdbus::Struct<std::string, std::string, std::string, std::string, int64_t, uint64_t>>
+        out;
+    for (const auto& b : service_.headerBackups())
+        out.emplace_back(b.luksUuid, b.device, b.ebsVolumeId, b.serial, b.savedAt, b.bytes);
+    return out;
+}
+
 }  // namespace vaultd::bus

@@ -26,6 +26,9 @@ public:
 private:
     std::string Version() override;
     sdbus::ObjectPath Resolve(const std::string& spec) override;
+    std::vector<
+        sdbus::Struct<std::string, std::string, std::string, std::string, int64_t, uint64_t>>
+    ListHeaderBackups() override;
 
     VolumeService& service_;
 };

@@ -194,23 +194,35 @@ void VolumeObject::Format(sdbus::Result<>&& result, sdbus::UnixFd passphrase,
     // Destroying what a device holds is a separate, stronger permission.
     const char* action = volume_.state == engine::VolumeState::Empty ? "org.vaultd.format"
                                                                      : "org.vaultd.format-destroy";
-    authorized(std::move(result), "format", action, statusOf(request), options,
-               [&service = service_, v = volume_, fd = std::move(passphrase),
-                req = request ? request.value() : engine::FormatRequest{}](sdbus::Result<>&& result,
-                                                                           const Caller&) mutable {
-                   service.run<engine::Changed>(
-                       v.kernelName,
-                       [name = v.kernelName, fd = std::move(fd), req = std::move(req)](
-                           engine::Operations& ops) -> engine::Result<engine::Changed> {
-                           auto secret = readPassphrase(fd);
-                           if (!secret)
-                               return secret.error();
-                           return ops.format(name, secret.value(), req);
-                       },
-                       [result = std::move(result), v](engine::Result<engine::Changed> r) mutable {
-                           reply(v, "format", result, r, [&](auto) { result.returnResults(); });
-                       });
-               });
+    authorized(
+        std::move(result), "format", action, statusOf(request), options,
+        [&service = service_, v = volume_, fd = std::move(passphrase),
+         req = request ? request.value() : engine::FormatRequest{}](sdbus::Result<>&& result,
+                                                                    const Caller&) mutable {
+            service.run<engine::FormatResult>(
+                v.kernelName,
+                [name = v.kernelName, fd = std::move(fd), req = std::move(req)](
+                    engine::Operations& ops) -> engine::Result<engine::FormatResult> {
+                    auto secret = readPassphrase(fd);
+                    if (!secret)
+                        return secret.error();
+                    return ops.format(name, secret.value(), req);
+                },
+                [result = std::move(result), v](engine::Result<engine::FormatResult> r) mutable {
+                    if (r && !r.value().backupProblem.empty())
+                        log::error(fmt::format("formatted '{}', but kept no backup of its "
+                                               "header: {}",
+                                               v.node, r.value().backupProblem),
+                                   {{Field::Volume, v.kernelName}, {Field::Device, v.node}});
+                    else if (r)
+                        log::info(
+                            fmt::format("header of '{}' backed up ({} bytes, LUKS "
+                                        "UUID {})",
+                                        v.node, r.value().backup.bytes, r.value().backup.luksUuid),
+                            {{Field::Volume, v.kernelName}, {Field::Device, v.node}});
+                    reply(v, "format", result, r, [&](auto&) { result.returnResults(); });
+                });
+        });
 }
 
 void VolumeObject::Unlock(sdbus::Result<std::string, std::string>&& result,
@@ -325,6 +337,28 @@ void VolumeObject::Grow(
                             layers.emplace_back(l.layer, l.before, l.after);
                         result.returnResults(layers, g.changed == engine::Changed::Yes);
                     });
+                });
+        });
+}
+
+void VolumeObject::BackupHeader(sdbus::Result<std::string, uint64_t>&& result, sdbus::UnixFd file,
+                                Options options)
+{
+    authorized(
+        std::move(result), "back up the header of", "org.vaultd.header", expectNoOptions(options),
+        options,
+        [&service = service_, v = volume_, file = std::move(file)](auto&& result,
+                                                                   const Caller&) mutable {
+            service.run<engine::HeaderBackup>(
+                v.kernelName,
+                [kernel = v.kernelName, file = std::move(file)](engine::Operations& ops) {
+                    return ops.exportHeader(kernel, file.get());
+                },
+                [result = std::move(result), v](engine::Result<engine::HeaderBackup> r) mutable {
+                    reply(v, "back up the header of", result, r,
+                          [&](const engine::HeaderBackup& b) {
+                              result.returnResults(b.luksUuid, b.bytes);
+                          });
                 });
         });
 }

@@ -38,6 +38,8 @@ private:
                Options options) override;
     void Unmount(sdbus::Result<>&& result, Options options) override;
     void Lock(sdbus::Result<bool>&& result, Options options) override;
+    void BackupHeader(sdbus::Result<std::string, uint64_t>&& result, sdbus::UnixFd file,
+                      Options options) override;
     void Grow(
         sdbus::Result<std::vector<sdbus::Struct<std::string, uint64_t, uint64_t>>, bool>&& result,
         Options options) override;

@@ -40,6 +40,8 @@ public:
 
     // Re-reads every device; safe to call as often as events arrive.
     void requestScan();
+    // A listing of a few small files; quick enough for the loop thread.
+    std::vector<engine::HeaderBackup> headerBackups() { return operations_.headerBackups(); }
     // Called once, after the first scan's objects exist.
     void whenReady(std::function<void()> ready);
     // Called on the loop thread for each lost volume, once torn down.

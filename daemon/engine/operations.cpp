@@ -177,8 +177,9 @@ Status Operations::checkFormatAllowed(const Topology& topology, const Volume& v,
     return Done{};
 }
 
-Result<Changed> Operations::format(const std::string& kernelName, const SecretBuffer& passphrase,
-                                   const FormatRequest& request)
+Result<FormatResult> Operations::format(const std::string& kernelName,
+                                        const SecretBuffer& passphrase,
+                                        const FormatRequest& request)
 {
     auto fs = parseFilesystem(request.filesystem);
     if (!fs)
@@ -224,7 +225,22 @@ Result<Changed> Operations::format(const std::string& kernelName, const SecretBu
         return made.error();
     if (!closed)
         return closed.error();
-    return Changed::Yes;
+
+    // The likeliest way to lose a volume is a damaged header: keep a copy
+    // from the first moment.
+    FormatResult result;
+    auto written = ports_.kernel.probe(v.node);
+    if (!written || !written.value().isLuks()) {
+        result.backupProblem = fmt::format("'{}' does not read back as LUKS to back it up", v.node);
+        return result;
+    }
+    auto kept = ports_.headers.save(
+        v.node, {written.value().uuid, v.node, v.identity.ebsVolumeId, v.identity.serial, 0, 0});
+    if (kept)
+        result.backup = kept.value();
+    else
+        result.backupProblem = kept.error().message;
+    return result;
 }
 
 Status Operations::stillTheDevice(const Volume& v)
@@ -554,6 +570,22 @@ std::vector<LostMapping> Operations::lostIn(const Topology& topology)
         lost.push_back(std::move(l));
     }
     return lost;
+}
+
+Result<HeaderBackup> Operations::exportHeader(const std::string& kernelName, int fd)
+{
+    auto found = inspect(kernelName);
+    if (!found)
+        return found.error();
+    const Volume& v = found.value();
+    if (!v.signature.isLuks())
+        return makeError(ErrorCode::NotLuks, fmt::format("'{}' holds no LUKS header", v.node));
+    auto bytes = ports_.headers.exportTo(v.node, v.signature.uuid, fd);
+    if (!bytes)
+        return bytes.error();
+    HeaderBackup b{v.signature.uuid, v.node, v.identity.ebsVolumeId, v.identity.serial, 0, 0};
+    b.bytes = bytes.value();
+    return b;
 }
 
 Result<LostMapping> Operations::tearDownLost(const std::string& mappingName)

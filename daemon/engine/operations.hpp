@@ -39,6 +39,13 @@ struct EngineConfig {
     IdentityRules identity;
 };
 
+// What a format did: the header backup it kept, or why it could not (the
+// volume is formatted either way).
+struct FormatResult {
+    HeaderBackup backup;
+    std::string backupProblem;
+};
+
 struct FormatRequest {
     std::string filesystem;
     std::string label;
@@ -116,8 +123,9 @@ public:
     // One volume, or NoSuchDevice if it is gone or not eligible.
     Result<Volume> inspect(const std::string& kernelName);
 
-    Result<Changed> format(const std::string& kernelName, const SecretBuffer& passphrase,
-                           const FormatRequest& request);
+    // Also keeps a backup of the new header (see HeaderStore).
+    Result<FormatResult> format(const std::string& kernelName, const SecretBuffer& passphrase,
+                                const FormatRequest& request);
     Result<UnlockResult> unlock(const std::string& kernelName, const SecretBuffer& passphrase,
                                 const UnlockRequest& request);
     // Where the filesystem is mounted: the mount point it has already, if any.
@@ -133,6 +141,11 @@ public:
     // null) is needed only when vaultd does not hold the volume key.
     // Refuses a device smaller than its mapping with WouldShrink.
     Result<GrowResult> grow(const std::string& kernelName, const SecretBuffer* passphrase);
+    // Writes a backup of the volume's LUKS header to @fd (a file the caller
+    // opened). Reads the device only.
+    Result<HeaderBackup> exportHeader(const std::string& kernelName, int fd);
+    // The header backups vaultd keeps.
+    std::vector<HeaderBackup> headerBackups() { return ports_.headers.list(); }
     // Detaches a lost mapping's mounts and takes its key out of the kernel.
     Result<LostMapping> tearDownLost(const std::string& mappingName);
 

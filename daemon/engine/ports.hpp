@@ -98,6 +98,13 @@ public:
     // mapping() says it is at hand, else from @passphrase, which then also
     // keeps it for next time; without either, CredentialRequired.
     virtual Status resize(const std::string& name, const SecretBuffer* passphrase) = 0;
+
+    // Writes the LUKS header of @node (binary headers, metadata, keyslot
+    // areas) to a new file @file, which must not exist; never writes @node.
+    virtual Status backupHeader(const std::string& node, const std::string& file) = 0;
+    // The LUKS UUID of the header in @file, loaded as libcryptsetup would
+    // restore it; InvalidArgument if it holds no valid header.
+    virtual Result<std::string> headerUuid(const std::string& file) = 0;
 };
 
 class Mounter {
@@ -162,6 +169,32 @@ public:
     virtual Status grow(Filesystem fs, const std::string& node, const std::string& mountPoint) = 0;
 };
 
+// What is known about a header backup vaultd keeps.
+struct HeaderBackup {
+    std::string luksUuid;
+    std::string device;       // the node it was taken from: /dev/nvme1n1
+    std::string ebsVolumeId;  // of that device, if it is an EBS volume
+    std::string serial;
+    std::int64_t savedAt = 0;  // seconds since the epoch
+    std::uint64_t bytes = 0;
+};
+
+// The header backups vaultd keeps, one per LUKS UUID, in its state
+// directory (/var/lib/vaultd/headers), readable by root alone.
+class HeaderStore {
+public:
+    virtual ~HeaderStore() = default;
+    // Keeps @node's header as the backup of @about.luksUuid, replacing any
+    // older one only once the new one is written in full and loads back
+    // with that UUID. Returns what was kept, savedAt and bytes filled in.
+    virtual Result<HeaderBackup> save(const std::string& node, HeaderBackup about) = 0;
+    virtual std::vector<HeaderBackup> list() = 0;
+    // Writes a fresh backup of @node's header, checked to load back as
+    // @luksUuid, to @fd (a file the caller opened); returns its size.
+    virtual Result<std::uint64_t> exportTo(const std::string& node, const std::string& luksUuid,
+                                           int fd) = 0;
+};
+
 struct Ports {
     KernelView& kernel;
     Crypt& crypt;
@@ -170,6 +203,7 @@ struct Ports {
     FilesystemTools& tools;
     UnlockRecords& records;
     Processes& processes;
+    HeaderStore& headers;
 };
 
 }  // namespace vaultd::engine

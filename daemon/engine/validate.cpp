@@ -1,5 +1,7 @@
 #include "engine/validate.hpp"
 
+#include <cctype>
+
 #include "engine/quote.hpp"
 
 #include <fmt/format.h>
@@ -136,6 +138,19 @@ std::string forceToken(std::string_view node, std::uint64_t size)
 std::string defaultMountPoint(std::string_view base, std::string_view mappingName)
 {
     return fmt::format("{}/{}", base, mappingName);
+}
+
+bool isUuid(std::string_view text)
+{
+    if (text.size() != 36)
+        return false;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        const unsigned char c = static_cast<unsigned char>(text[i]);
+        if (dash ? c != '-' : !std::isxdigit(c))
+            return false;
+    }
+    return true;
 }
 
 }  // namespace vaultd::engine

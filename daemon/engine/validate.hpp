@@ -30,6 +30,9 @@ bool isSystemDirectory(std::string_view path);
 // Whether @path is one of @roots or inside one.
 bool isUnderRoots(std::string_view path, const std::vector<std::string>& roots);
 
+// A UUID as libcryptsetup writes one: 8-4-4-4-12 hexadecimal digits.
+bool isUuid(std::string_view text);
+
 // Printable ASCII without quotes or backslashes, within the filesystem's limit.
 Status checkLabel(std::string_view label, Filesystem fs);
 

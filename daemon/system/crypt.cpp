@@ -382,4 +382,31 @@ engine::Status LibCrypt::resize(const std::string& name, const engine::SecretBuf
     return engine::Done{};
 }
 
+engine::Status LibCrypt::backupHeader(const std::string& node, const std::string& file)
+{
+    std::lock_guard hold(libraryLock);
+    auto cd = initDevice(node);
+    if (!cd)
+        return cd.error();
+    const int rc = crypt_header_backup(cd.value().get(), nullptr, file.c_str());
+    if (rc == -EINVAL || rc == -ENOENT)
+        return makeError(ErrorCode::NotLuks, fmt::format("'{}' holds no LUKS header", node));
+    if (rc < 0)
+        return failure("back up the header of", node, rc);
+    return engine::Done{};
+}
+
+engine::Result<std::string> LibCrypt::headerUuid(const std::string& file)
+{
+    std::lock_guard hold(libraryLock);
+    auto cd = initDevice(file);
+    if (!cd)
+        return cd.error();
+    if (crypt_load(cd.value().get(), CRYPT_LUKS, nullptr) < 0)
+        return makeError(ErrorCode::InvalidArgument,
+                         fmt::format("'{}' holds no valid LUKS header", file));
+    const char* uuid = crypt_get_uuid(cd.value().get());
+    return std::string(uuid ? uuid : "");
+}
+
 }  // namespace vaultd::system

@@ -24,6 +24,8 @@ public:
     bool mappingExists(const std::string& name) override;
     engine::Result<Mapping> mapping(const std::string& name) override;
     engine::Status resize(const std::string& name, const engine::SecretBuffer* passphrase) override;
+    engine::Status backupHeader(const std::string& node, const std::string& file) override;
+    engine::Result<std::string> headerUuid(const std::string& file) override;
 };
 
 }  // namespace vaultd::system

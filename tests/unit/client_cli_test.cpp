@@ -178,3 +178,15 @@ TEST_CASE("lock takes --lazy", "[unit]")
     CHECK(parsed({"lock", "vdb", "--lazy"}).lazy);
     refused({"unlock", "vdb", "--lazy"});
 }
+
+TEST_CASE("header list and header backup VOLUME FILE", "[unit]")
+{
+    CHECK(parsed({"header", "list"}).verb == Verb::headerList);
+    Invocation inv = parsed({"header", "backup", "vdb", "/root/vdb.header"});
+    CHECK(inv.verb == Verb::headerBackup);
+    CHECK(inv.device == "vdb");
+    CHECK(inv.headerFile == "/root/vdb.header");
+    refused({"header"});
+    refused({"header", "backup", "vdb"});
+    refused({"header", "restore", "vdb", "file"});
+}

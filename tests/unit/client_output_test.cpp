@@ -272,3 +272,30 @@ TEST_CASE("a grow reports the layers that grew, or that nothing had to", "[unit]
           "no change: /dev/vdb fills its device already (device 2.0G, "
           "mapping 2.0G, filesystem 1.9G)");
 }
+
+TEST_CASE("header backups list as a table, or say there are none", "[unit]")
+{
+    CHECK(formatHeaderBackups({}) == "no header backups\n");
+    std::vector<HeaderBackupInfo> backups{{"0b7f7a0e-3f8e-4c36-9d2a-6f2b1c9e8d11", "/dev/nvme1n1",
+                                           "vol-0123456789abcdef0", "vol0123456789abcdef0",
+                                           1796300000, 16ull << 20}};
+    const std::string table = formatHeaderBackups(backups);
+    CHECK_THAT(table, Catch::StartsWith("LUKS UUID") &&
+                          Catch::Contains("0b7f7a0e-3f8e-4c36-9d2a-6f2b1c9e8d11  /dev/nvme1n1  "
+                                          "vol-0123456789abcdef0  16.0M") &&
+                          Catch::Contains("2026-12-03"));
+    auto json = headerBackupsToJson(backups);
+    REQUIRE(json.size() == 1);
+    CHECK(json[0]["savedAt"] == 1796300000);
+    CHECK(json[0]["ebsVolumeId"] == "vol-0123456789abcdef0");
+
+    ActionReport report;
+    report.verb = Verb::headerBackup;
+    report.device = "/dev/nvme1n1";
+    report.luksUuid = "0b7f7a0e-3f8e-4c36-9d2a-6f2b1c9e8d11";
+    report.bytes = 16ull << 20;
+    report.file = "/root/nvme1n1.header";
+    CHECK(formatReport(report) ==
+          "wrote the header of /dev/nvme1n1 (LUKS UUID 0b7f7a0e-3f8e-4c36-9d2a-6f2b1c9e8d11, "
+          "16.0M) to /root/nvme1n1.header; keep it as safe as the data");
+}

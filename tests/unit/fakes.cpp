@@ -1,5 +1,7 @@
 #include "fakes.hpp"
 
+#include <unistd.h>
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -289,6 +291,56 @@ engine::Status FakeCrypt::resize(const std::string& name, const engine::SecretBu
     resizes.push_back(passphrase ? name + " with passphrase" : name);
     node.size = (device - engine::kLuks2DataOffset) / 4096 * 4096;
     return engine::Done{};
+}
+
+engine::Status FakeCrypt::backupHeader(const std::string& node, const std::string& file)
+{
+    auto outer = kernel_.signatures.find(node);
+    if (outer == kernel_.signatures.end() || !outer->second.isLuks())
+        return makeError(ErrorCode::NotLuks, fmt::format("'{}' holds no LUKS header", node));
+    headerFiles[file] = outer->second.uuid;
+    return engine::Done{};
+}
+
+engine::Result<std::string> FakeCrypt::headerUuid(const std::string& file)
+{
+    auto it = headerFiles.find(file);
+    if (it == headerFiles.end())
+        return makeError(ErrorCode::InvalidArgument,
+                         fmt::format("'{}' holds no valid LUKS header", file));
+    return it->second;
+}
+
+// FakeHeaderStore
+
+engine::Result<engine::HeaderBackup> FakeHeaderStore::save(const std::string& node,
+                                                           engine::HeaderBackup about)
+{
+    log_.push_back(fmt::format("back up the header of {} as {}", node, about.luksUuid));
+    if (!failure.empty())
+        return makeError(ErrorCode::Failed, failure);
+    about.bytes = 16 << 20;
+    about.savedAt = 1;
+    kept[about.luksUuid] = about;
+    return about;
+}
+
+std::vector<engine::HeaderBackup> FakeHeaderStore::list()
+{
+    std::vector<engine::HeaderBackup> all;
+    for (const auto& [uuid, b] : kept)
+        all.push_back(b);
+    return all;
+}
+
+engine::Result<std::uint64_t> FakeHeaderStore::exportTo(const std::string& node,
+                                                        const std::string& luksUuid, int fd)
+{
+    log_.push_back(fmt::format("export the header of {} as {}", node, luksUuid));
+    const std::string text = "header " + luksUuid;
+    if (write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size()))
+        return makeError(ErrorCode::Failed, "cannot write");
+    return text.size();
 }
 
 // FakeMounter

@@ -115,6 +115,10 @@ public:
     bool mappingExists(const std::string& name) override;
     engine::Result<Mapping> mapping(const std::string& name) override;
     engine::Status resize(const std::string& name, const engine::SecretBuffer* passphrase) override;
+    // A header "file" holds the UUID of the container it was taken from.
+    std::map<std::string, std::string> headerFiles;
+    engine::Status backupHeader(const std::string& node, const std::string& file) override;
+    engine::Result<std::string> headerUuid(const std::string& file) override;
 
 private:
     void open(const std::string& node, const std::string& name);
@@ -188,6 +192,24 @@ private:
     CallLog& log_;
 };
 
+class FakeHeaderStore final : public engine::HeaderStore {
+public:
+    explicit FakeHeaderStore(CallLog& log) : log_(log) {}
+
+    std::map<std::string, engine::HeaderBackup> kept;  // by LUKS UUID
+    std::string failure;                               // when set, save() fails with it
+
+    engine::Result<engine::HeaderBackup> save(const std::string& node,
+                                              engine::HeaderBackup about) override;
+    std::vector<engine::HeaderBackup> list() override;
+    // Writes "header UUID" to @fd.
+    engine::Result<std::uint64_t> exportTo(const std::string& node, const std::string& luksUuid,
+                                           int fd) override;
+
+private:
+    CallLog& log_;
+};
+
 class FakeUnlockRecords final : public engine::UnlockRecords {
 public:
     std::map<std::string, std::pair<std::string, uid_t>> byMapping;  // to LUKS UUID and uid
@@ -236,10 +258,11 @@ struct FakeSystem {
     FakeTools tools{kernel, log};
     FakeUnlockRecords records;
     FakeProcesses processes;
+    FakeHeaderStore headers{log};
 
     engine::Ports ports()
     {
-        return {kernel, crypt, mounter, mountPoints, tools, records, processes};
+        return {kernel, crypt, mounter, mountPoints, tools, records, processes, headers};
     }
 
     // A free disk /dev/<name> (devnum 252:<n>) holding @outer.

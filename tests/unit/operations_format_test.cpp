@@ -20,8 +20,9 @@ EngineConfig testConfig()
     return config;
 }
 
-Result<Changed> format(FakeSystem& sys, const std::string& device, const FormatRequest& request,
-                       const std::string& passphrase = kPassphrase)
+Result<FormatResult> format(FakeSystem& sys, const std::string& device,
+                            const FormatRequest& request,
+                            const std::string& passphrase = kPassphrase)
 {
     Operations ops(sys.ports(), testConfig());
     return ops.format(device, secret(passphrase), request);
@@ -37,10 +38,10 @@ TEST_CASE("formatting an empty device makes the filesystem through a temporary m
     auto formatted = format(sys, "vdb", {"ext4", "vault", ""});
 
     REQUIRE_THAT(formatted, Succeeds());
-    CHECK(formatted.value() == Changed::Yes);
-    CHECK(sys.log == CallLog{"format /dev/vdb open vaultd-format-vdb",
-                             "mkfs ext4 /dev/mapper/vaultd-format-vdb",
-                             "deactivate vaultd-format-vdb"});
+    CHECK(sys.log ==
+          CallLog{"format /dev/vdb open vaultd-format-vdb",
+                  "mkfs ext4 /dev/mapper/vaultd-format-vdb", "deactivate vaultd-format-vdb",
+                  "back up the header of /dev/vdb as 5e1f0000-0000-4000-8000-000000000001"});
     CHECK(sys.kernel.dmNodeOf("vaultd-format-vdb").empty());
 }
 
@@ -121,9 +122,10 @@ TEST_CASE("format with the right force token wipes the old signatures first", "[
     auto formatted = format(sys, "vdb", {"ext4", "", "/dev/vdb:1073741824"});
 
     REQUIRE_THAT(formatted, Succeeds());
-    CHECK(sys.log == CallLog{"wipe /dev/vdb", "format /dev/vdb open vaultd-format-vdb",
-                             "mkfs ext4 /dev/mapper/vaultd-format-vdb",
-                             "deactivate vaultd-format-vdb"});
+    CHECK(sys.log ==
+          CallLog{"wipe /dev/vdb", "format /dev/vdb open vaultd-format-vdb",
+                  "mkfs ext4 /dev/mapper/vaultd-format-vdb", "deactivate vaultd-format-vdb",
+                  "back up the header of /dev/vdb as 5e1f0000-0000-4000-8000-000000000001"});
 }
 
 TEST_CASE("a force token for another device or size writes nothing", "[unit]")
@@ -290,4 +292,34 @@ TEST_CASE("a failed mkfs still closes the temporary mapping and reports the mkfs
     CHECK_THAT(formatted.error().message, Catch::Contains("no space"));
     CHECK(sys.log.back() == "deactivate vaultd-format-vdb");
     CHECK(sys.kernel.dmNodeOf("vaultd-format-vdb").empty());
+}
+
+TEST_CASE("format keeps a backup of the new header, named by its UUID, with where it came from",
+          "[unit]")
+{
+    FakeSystem sys;
+    sys.attach("nvme1n1", kGiB);
+    Operations ops(sys.ports(), testConfig());
+
+    auto formatted = ops.format("nvme1n1", secret(kPassphrase), {"ext4", "", ""});
+
+    REQUIRE_THAT(formatted, Succeeds());
+    CHECK(formatted.value().backupProblem.empty());
+    const std::string uuid = sys.kernel.signatures.at("/dev/nvme1n1").uuid;
+    REQUIRE(sys.headers.kept.count(uuid));
+    CHECK(sys.headers.kept.at(uuid).device == "/dev/nvme1n1");
+    CHECK(formatted.value().backup.luksUuid == uuid);
+}
+
+TEST_CASE("a header backup that cannot be kept is reported, and the format stands", "[unit]")
+{
+    FakeSystem sys;
+    sys.attach("vdb", kGiB);
+    sys.headers.failure = "cannot create '/var/lib/vaultd/headers': No space left on device";
+
+    auto formatted = format(sys, "vdb", {"ext4", "", ""});
+
+    REQUIRE_THAT(formatted, Succeeds());
+    CHECK_THAT(formatted.value().backupProblem, Catch::Contains("No space left"));
+    CHECK(sys.kernel.signatures.at("/dev/vdb").isLuks());
 }

@@ -1,0 +1,163 @@
+// Header backups on image files: written whole or not at all, verified by
+// loading them back, and good enough to bring a destroyed header back.
+#include "system/header_store.hpp"
+
+#include <libcryptsetup.h>
+#include <sys/stat.h>
+
+#include <catch2/catch.hpp>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include "result_matchers.hpp"
+#include "system/crypt.hpp"
+#include "temp_dir.hpp"
+
+using namespace vaultd;
+using engine::ErrorCode;
+using testing::FailsWith;
+using testing::Succeeds;
+using testing::TempDir;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kPassphrase = "correct horse battery staple";
+
+engine::SecretBuffer secret(std::string_view text)
+{
+    engine::SecretBuffer buffer;
+    std::memcpy(buffer.spare().data(), text.data(), text.size());
+    buffer.commit(text.size());
+    return buffer;
+}
+
+struct CryptFree {
+    void operator()(crypt_device* cd) const { crypt_free(cd); }
+};
+
+// A LUKS2 image with the cheapest KDF; returns its UUID.
+std::string makeLuks(system::LibCrypt& crypt, const std::string& image)
+{
+    engine::LuksParams params;
+    params.pbkdf.type = "pbkdf2";
+    params.pbkdf.iterations = 1000;
+    REQUIRE_THAT(crypt.format(image, params, secret(kPassphrase), ""), Succeeds());
+    crypt_device* cd = nullptr;
+    REQUIRE(crypt_init(&cd, image.c_str()) == 0);
+    std::unique_ptr<crypt_device, CryptFree> owner(cd);
+    REQUIRE(crypt_load(cd, CRYPT_LUKS2, nullptr) == 0);
+    return crypt_get_uuid(cd);
+}
+
+mode_t modeOf(const std::string& path)
+{
+    struct stat st {};
+    REQUIRE(stat(path.c_str(), &st) == 0);
+    return st.st_mode & 07777;
+}
+
+void zero(const std::string& image, std::size_t bytes)
+{
+    std::fstream out(image, std::ios::in | std::ios::out | std::ios::binary);
+    const std::string zeros(bytes, '\0');
+    REQUIRE(out.write(zeros.data(), static_cast<std::streamsize>(zeros.size())));
+}
+
+}  // namespace
+
+TEST_CASE("a header backup is kept whole, private, and loads back with its UUID", "[host]")
+{
+    TempDir dir;
+    system::LibCrypt crypt;
+    const std::string image = dir.image("vol.img", 64ull << 20);
+    const std::string uuid = makeLuks(crypt, image);
+    const std::string store = dir / "state/headers";
+    system::DirHeaderStore headers(store, crypt);
+
+    auto kept = headers.save(image, {uuid, "/dev/nvme1n1", "vol-0123456789abcdef0", "s1", 0, 0});
+
+    REQUIRE_THAT(kept, Succeeds());
+    CHECK(kept.value().bytes == fs::file_size(store + "/" + uuid + ".img"));
+    CHECK(kept.value().bytes >= (16ull << 20));  // binary headers, metadata, keyslot areas
+    CHECK(kept.value().savedAt > 0);
+    CHECK(modeOf(store) == 0700);
+    CHECK(modeOf(store + "/" + uuid + ".img") == 0600);
+    CHECK(modeOf(store + "/" + uuid + ".json") == 0600);
+    CHECK_FALSE(fs::exists(store + "/" + uuid + ".img.new"));
+    CHECK(crypt.headerUuid(store + "/" + uuid + ".img").value() == uuid);
+
+    auto listed = headers.list();
+    REQUIRE(listed.size() == 1);
+    CHECK(listed.front().luksUuid == uuid);
+    CHECK(listed.front().device == "/dev/nvme1n1");
+    CHECK(listed.front().ebsVolumeId == "vol-0123456789abcdef0");
+    CHECK(listed.front().bytes == kept.value().bytes);
+
+    // Saved again, it replaces the one before.
+    REQUIRE_THAT(headers.save(image, {uuid, "/dev/nvme2n1", "", "", 0, 0}), Succeeds());
+    listed = headers.list();
+    REQUIRE(listed.size() == 1);
+    CHECK(listed.front().device == "/dev/nvme2n1");
+}
+
+TEST_CASE("a header that does not load back as the UUID asked for is not kept", "[host]")
+{
+    TempDir dir;
+    system::LibCrypt crypt;
+    const std::string image = dir.image("vol.img", 64ull << 20);
+    const std::string uuid = makeLuks(crypt, image);
+    const std::string other = dir.image("other.img", 64ull << 20);
+    makeLuks(crypt, other);
+    const std::string store = dir / "headers";
+    system::DirHeaderStore headers(store, crypt);
+    REQUIRE_THAT(headers.save(image, {uuid, "/dev/vdb", "", "", 0, 0}), Succeeds());
+    const auto before = fs::last_write_time(store + "/" + uuid + ".img");
+
+    // The device under the name is another container now.
+    auto wrong = headers.save(other, {uuid, "/dev/vdb", "", "", 0, 0});
+
+    REQUIRE_THAT(wrong, FailsWith(ErrorCode::Failed));
+    CHECK_THAT(wrong.error().message, Catch::Contains("not " + uuid));
+    CHECK(fs::last_write_time(store + "/" + uuid + ".img") == before);
+    CHECK(crypt.headerUuid(store + "/" + uuid + ".img").value() == uuid);
+    CHECK_FALSE(fs::exists(store + "/" + uuid + ".img.new"));
+    CHECK_FALSE(fs::exists(store + "/" + uuid + ".json.new"));
+}
+
+TEST_CASE("a backup is refused for what is not LUKS, and for a name that is no UUID", "[host]")
+{
+    TempDir dir;
+    system::LibCrypt crypt;
+    const std::string blank = dir.image("blank.img", 64ull << 20);
+    system::DirHeaderStore headers(dir / "headers", crypt);
+
+    CHECK_THAT(headers.save(blank, {"0b7f7a0e-3f8e-4c36-9d2a-6f2b1c9e8d11", "", "", "", 0, 0}),
+               FailsWith(ErrorCode::NotLuks));
+    CHECK_THAT(headers.save(blank, {"../../etc/passwd", "", "", "", 0, 0}),
+               FailsWith(ErrorCode::InvalidArgument));
+    CHECK(headers.list().empty());
+}
+
+TEST_CASE("a kept backup brings back a header whose both copies were destroyed", "[host]")
+{
+    TempDir dir;
+    system::LibCrypt crypt;
+    const std::string image = dir.image("vol.img", 64ull << 20);
+    const std::string uuid = makeLuks(crypt, image);
+    system::DirHeaderStore headers(dir / "headers", crypt);
+    REQUIRE_THAT(headers.save(image, {uuid, "/dev/vdb", "", "", 0, 0}), Succeeds());
+
+    zero(image, 32 << 10);  // the primary and the secondary binary header
+    CHECK_THAT(crypt.activate(image, "", secret(kPassphrase)), FailsWith(ErrorCode::NotLuks));
+
+    crypt_device* cd = nullptr;
+    REQUIRE(crypt_init(&cd, image.c_str()) == 0);
+    std::unique_ptr<crypt_device, CryptFree> owner(cd);
+    REQUIRE(crypt_header_restore(cd, CRYPT_LUKS2, (dir / "headers/" + uuid + ".img").c_str()) == 0);
+    CHECK_THAT(crypt.activate(image, "", secret(kPassphrase)), Succeeds());
+}
