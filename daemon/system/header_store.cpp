@@ -68,6 +68,16 @@ engine::Status writeNew(const std::string& path, const std::string& text)
 
 }  // namespace
 
+engine::Status DirHeaderStore::makeDirectory()
+{
+    std::error_code ec;
+    fs::create_directories(dir_, ec);
+    if (ec || chmod(dir_.c_str(), 0700) != 0)
+        return makeError(ErrorCode::Failed, fmt::format("cannot make '{}': {}", dir_,
+                                                        ec ? ec.message() : std::strerror(errno)));
+    return engine::Done{};
+}
+
 engine::Status DirHeaderStore::writeVerified(const std::string& node, const std::string& luksUuid,
                                              const std::string& file)
 {
@@ -101,11 +111,8 @@ engine::Result<engine::HeaderBackup> DirHeaderStore::save(const std::string& nod
         return makeError(ErrorCode::InvalidArgument,
                          fmt::format("'{}' is no LUKS UUID to name a backup by", about.luksUuid));
     std::lock_guard hold(lock_);
-    std::error_code ec;
-    fs::create_directories(dir_, ec);
-    if (ec || chmod(dir_.c_str(), 0700) != 0)
-        return makeError(ErrorCode::Failed, fmt::format("cannot make '{}': {}", dir_,
-                                                        ec ? ec.message() : std::strerror(errno)));
+    if (auto st = makeDirectory(); !st)
+        return st.error();
 
     const std::string base = dir_ + "/" + about.luksUuid;
     const std::string image = base + ".img", meta = base + ".json";
@@ -176,11 +183,8 @@ engine::Result<std::uint64_t> DirHeaderStore::exportTo(const std::string& node,
     if (!engine::isUuid(luksUuid))
         return makeError(ErrorCode::InvalidArgument, fmt::format("'{}' is no LUKS UUID", luksUuid));
     std::lock_guard hold(lock_);
-    std::error_code ec;
-    fs::create_directories(dir_, ec);
-    if (ec || chmod(dir_.c_str(), 0700) != 0)
-        return makeError(ErrorCode::Failed, fmt::format("cannot make '{}': {}", dir_,
-                                                        ec ? ec.message() : std::strerror(errno)));
+    if (auto st = makeDirectory(); !st)
+        return st.error();
     const std::string file = dir_ + "/" + luksUuid + ".export";
     unlink(file.c_str());
     if (auto st = writeVerified(node, luksUuid, file); !st)

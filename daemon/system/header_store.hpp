@@ -24,6 +24,8 @@ public:
                                            int fd) override;
 
 private:
+    // The store's directory, 0700, with its parents.
+    engine::Status makeDirectory();
     // Backs @node's header up to the new file @file and checks it loads back
     // as @luksUuid; removes the file on failure.
     engine::Status writeVerified(const std::string& node, const std::string& luksUuid,

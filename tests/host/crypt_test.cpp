@@ -11,11 +11,13 @@
 
 #include "engine/filesystem.hpp"
 #include "result_matchers.hpp"
+#include "secret.hpp"
 #include "temp_dir.hpp"
 
 using namespace vaultd;
 using engine::ErrorCode;
 using testing::FailsWith;
+using testing::secret;
 using testing::Succeeds;
 using testing::TempDir;
 
@@ -23,14 +25,6 @@ namespace {
 
 constexpr std::uint64_t kImageSize = 64ull << 20;
 const std::string kPassphrase = "correct horse battery staple";
-
-engine::SecretBuffer secret(std::string_view text)
-{
-    engine::SecretBuffer buffer;
-    std::memcpy(buffer.spare().data(), text.data(), text.size());
-    buffer.commit(text.size());
-    return buffer;
-}
 
 // The cheapest KDF libcryptsetup accepts, so the tests spend no time in it.
 engine::LuksParams quickParams(const std::string& label = "")

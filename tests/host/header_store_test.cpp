@@ -14,12 +14,14 @@
 #include <string>
 
 #include "result_matchers.hpp"
+#include "secret.hpp"
 #include "system/crypt.hpp"
 #include "temp_dir.hpp"
 
 using namespace vaultd;
 using engine::ErrorCode;
 using testing::FailsWith;
+using testing::secret;
 using testing::Succeeds;
 using testing::TempDir;
 namespace fs = std::filesystem;
@@ -27,14 +29,6 @@ namespace fs = std::filesystem;
 namespace {
 
 const std::string kPassphrase = "correct horse battery staple";
-
-engine::SecretBuffer secret(std::string_view text)
-{
-    engine::SecretBuffer buffer;
-    std::memcpy(buffer.spare().data(), text.data(), text.size());
-    buffer.commit(text.size());
-    return buffer;
-}
 
 struct CryptFree {
     void operator()(crypt_device* cd) const { crypt_free(cd); }

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "result_matchers.hpp"
+#include "secret.hpp"
 #include "system/crypt.hpp"
 #include "system/sysfs.hpp"
 #include "system/mkfs.hpp"
@@ -22,20 +23,13 @@
 using namespace vaultd;
 using engine::ErrorCode;
 using testing::FailsWith;
+using testing::secret;
 using testing::Succeeds;
 using testing::TempDir;
 
 namespace {
 
 constexpr std::uint64_t kMiB = 1ull << 20;
-
-engine::SecretBuffer secret(std::string_view text)
-{
-    engine::SecretBuffer buffer;
-    std::memcpy(buffer.spare().data(), text.data(), text.size());
-    buffer.commit(text.size());
-    return buffer;
-}
 
 void formatLuks(const std::string& image, const std::string& label)
 {
