@@ -1,14 +1,20 @@
 # A volume opened by hand (cryptsetup, whose key goes to the kernel keyring
-# and nowhere vaultd can reach) cannot be grown without the passphrase:
+# and nowhere vaultd can reach) cannot be grown without the passphrase, even
+# under the name of a mapping vaultd once opened and locked:
 # Grow says CredentialRequired and changes nothing (vaultctl with no terminal
 # says so too); `vaultctl grow` then asks for the passphrase on the terminal,
-# or reads --key-file, and the volume grows. From then on vaultd holds the key, and the next growth asks nothing.
+# or reads --key-file, and the volume grows. From then on vaultd holds the
+# key, and the next growth asks nothing.
 source "$(dirname "${BASH_SOURCE[0]}")/../vault-lib.sh"
 
 dev=$(lab_attach byhand 512M virtio)
 wait_state "$dev" empty
 vaultctl format "$dev" --fs ext4 --key-file "$KEY_FILE" >/dev/null
 wait_state "$dev" locked
+# Unlocked through vaultd under the same name first: locking must forget
+# the key it kept, or the grow below would need no passphrase.
+vaultctl unlock "$dev" --name byhand --key-file "$KEY_FILE" >/dev/null
+vaultctl lock "$dev" >/dev/null
 cryptsetup open --key-file "$KEY_FILE" "/dev/$dev" byhand
 mkdir -p /mnt/byhand
 mount /dev/mapper/byhand /mnt/byhand

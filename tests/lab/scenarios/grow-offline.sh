@@ -1,6 +1,6 @@
 # Growing what is not mounted, and what cannot grow: an ext4 volume that is
-# unlocked but not mounted grows offline; an unmounted xfs volume is mounted
-# for the call where only root can look, grown, and unmounted again; a
+# unlocked but not mounted grows offline; unmounted xfs and btrfs volumes are
+# mounted for the call where only root can look, grown, and unmounted again; a
 # locked volume is refused (unlocking opens it at its full size); a device
 # smaller than its mapping is refused with WouldShrink and nothing changes.
 source "$(dirname "${BASH_SOURCE[0]}")/../vault-lib.sh"
@@ -11,10 +11,11 @@ superblock_bytes() {
         awk -F: '/^Block count/ { c = $2 } /^Block size/ { s = $2 } END { print c * s }' ;;
     xfs) xfs_db -r -c 'sb 0' -c 'print dblocks blocksize' "$2" |
         awk '{ v[NR] = $3 } END { print v[1] * v[2] }' ;;
+    btrfs) btrfs inspect-internal dump-super "$2" | awk '$1 == "total_bytes" { print $2 }' ;;
     esac
 }
 
-for fs in ext4 xfs; do
+for fs in ext4 xfs btrfs; do
     dev=$(lab_attach "off-$fs" 1G virtio)
     wait_state "$dev" empty
     vaultctl format "$dev" --fs "$fs" --key-file "$KEY_FILE" >/dev/null
