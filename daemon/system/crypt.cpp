@@ -53,6 +53,24 @@ engine::Error wrongPassphrase(const std::string& node)
                      fmt::format("no keyslot of '{}' opens with that passphrase", node));
 }
 
+// The volume key a passphrase opens, from whichever keyslot takes it (the
+// KDF runs here).
+engine::Result<engine::SecretBuffer> volumeKeyFor(crypt_device* cd,
+                                                  const engine::SecretBuffer& passphrase,
+                                                  const std::string& subject)
+{
+    engine::SecretBuffer key(512);
+    std::size_t keyBytes = key.capacity();
+    const int rc = crypt_volume_key_get(cd, CRYPT_ANY_SLOT, key.spare().data(), &keyBytes,
+                                        passphrase.data(), passphrase.size());
+    if (rc == -EPERM)
+        return wrongPassphrase(subject);
+    if (rc < 0)
+        return failure("read the volume key of", subject, rc);
+    key.commit(keyBytes);
+    return key;
+}
+
 engine::Result<CryptPtr> initMapping(const std::string& name)
 {
     crypt_device* cd = nullptr;
@@ -214,10 +232,8 @@ engine::Status LibCrypt::format(const std::string& node, const engine::LuksParam
     if (rc < 0)
         return failure("write a LUKS2 header on", node, rc);
 
-    {
-        rc = crypt_keyslot_add_by_volume_key(c, CRYPT_ANY_SLOT, nullptr, 0, passphrase.data(),
-                                             passphrase.size());
-    }
+    rc = crypt_keyslot_add_by_volume_key(c, CRYPT_ANY_SLOT, nullptr, 0, passphrase.data(),
+                                         passphrase.size());
     if (rc < 0)
         return failure("add a keyslot to", node, rc);
 
@@ -255,17 +271,10 @@ engine::Status LibCrypt::activate(const std::string& node, const std::string& na
 
     // The passphrase gives the volume key once; it opens the mapping and is
     // kept for growing it later (see kept::).
-    engine::SecretBuffer key(512);
-    std::size_t keyBytes = key.capacity();
-    {
-        rc = crypt_volume_key_get(c, CRYPT_ANY_SLOT, key.spare().data(), &keyBytes,
-                                  passphrase.data(), passphrase.size());
-    }
-    if (rc == -EPERM)
-        return wrongPassphrase(node);
-    if (rc < 0)
-        return failure("unlock", node, rc);
-    key.commit(keyBytes);
+    auto opened = volumeKeyFor(c, passphrase, node);
+    if (!opened)
+        return opened.error();
+    const engine::SecretBuffer& key = opened.value();
     {
         ThreadKeyringScrub scrub;
         rc = crypt_activate_by_volume_key(c, name.c_str(), key.data(), key.size(), 0);
@@ -347,17 +356,10 @@ engine::Status LibCrypt::resize(const std::string& name, const engine::SecretBuf
             rc = crypt_activate_by_volume_key(c, nullptr, key->data(), key->size(),
                                               CRYPT_ACTIVATE_KEYRING_KEY);
         if (rc < 0 && passphrase) {
-            engine::SecretBuffer key(512);
-            std::size_t keyBytes = key.capacity();
-            {
-                rc = crypt_volume_key_get(c, CRYPT_ANY_SLOT, key.spare().data(), &keyBytes,
-                                          passphrase->data(), passphrase->size());
-            }
-            if (rc == -EPERM)
-                return wrongPassphrase(name);
-            if (rc < 0)
-                return failure("read the volume key of", name, rc);
-            key.commit(keyBytes);
+            auto opened = volumeKeyFor(c, *passphrase, name);
+            if (!opened)
+                return opened.error();
+            const engine::SecretBuffer& key = opened.value();
             rc = crypt_activate_by_volume_key(c, nullptr, key.data(), key.size(),
                                               CRYPT_ACTIVATE_KEYRING_KEY);
             if (rc >= 0)
