@@ -145,7 +145,7 @@ void buildApp(CLI::App& app, Targets& targets)
     CLI::App* backup =
         header->add_subcommand("backup", "Write a backup of a volume's LUKS header to FILE");
     backup->callback([&targets] { targets.invocation.verb = Verb::headerBackup; });
-    addDevice(backup, targets, "The volume");
+    addDevice(backup, targets, "The volume, or its mapping name");
     backup
         ->add_option("FILE", targets.invocation.headerFile,
                      "The file to write; it must not exist yet (made with mode 0600)")

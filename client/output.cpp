@@ -193,6 +193,22 @@ std::string formatTable(std::vector<VolumeProperties> volumes)
     return renderRows(rows);
 }
 
+// What a HeaderHealth means, and what to do about it.
+std::string headerHealthText(const std::string& health)
+{
+    if (health == "valid")
+        return "valid";
+    if (health == "primary-damaged")
+        return "primary-damaged (the first copy is gone; the second still opens it: take a "
+               "header backup now)";
+    if (health == "secondary-damaged")
+        return "secondary-damaged (the second copy is gone; take a header backup now)";
+    if (health == "overwritten")
+        return "overwritten (another signature was written over the LUKS header; a second copy "
+               "is intact underneath: do not format, restore the header from a backup)";
+    return printable(health);
+}
+
 std::string formatStatus(const VolumeProperties& volume)
 {
     std::string text;
@@ -206,6 +222,8 @@ std::string formatStatus(const VolumeProperties& volume)
     line("State", field(volume.state));
     line("LuksVersion", std::to_string(volume.luksVersion));
     line("LuksUuid", field(volume.luksUuid));
+    if (!volume.headerHealth.empty() && volume.headerHealth != "none")
+        line("Header", headerHealthText(volume.headerHealth));
     line("Label", field(volume.label));
     line("MappingName", field(volume.mappingName));
     line("MountPoint", field(volume.mountPoint));
@@ -252,6 +270,7 @@ nlohmann::ordered_json volumeToJson(const VolumeProperties& volume)
         {"links", volume.links},
         {"duplicates", volume.duplicates},
         {"growableBy", volume.growableBy},
+        {"headerHealth", volume.headerHealth},
     };
 }
 

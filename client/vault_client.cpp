@@ -111,6 +111,7 @@ VolumeProperties volumeFromProperties(const PropertyMap& properties)
     assign(properties, "Ephemeral", volume.ephemeral);
     assign(properties, "Duplicates", volume.duplicates);
     assign(properties, "GrowableBy", volume.growableBy);
+    assign(properties, "HeaderHealth", volume.headerHealth);
     return volume;
 }
 

@@ -46,6 +46,7 @@ struct VolumeProperties {
     bool ephemeral = false;
     std::vector<std::string> duplicates;  // other devices with the same LUKS UUID
     std::uint64_t growableBy = 0;         // device bytes the open mapping does not cover
+    std::string headerHealth;             // valid, primary-damaged, ..., none
 };
 
 }  // namespace vaultctl

@@ -148,6 +148,7 @@ void VolumeObject::update(engine::Volume v)
     note(old.identity.ephemeral != v.identity.ephemeral, "Ephemeral");
     note(old.duplicates != v.duplicates, "Duplicates");
     note(old.growableBy != v.growableBy, "GrowableBy");
+    note(old.headerHealth != v.headerHealth, "HeaderHealth");
     volume_ = std::move(v);
     if (!changed.empty())
         emitPropertiesChangedSignal(kInterface, changed);

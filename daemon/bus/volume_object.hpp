@@ -63,6 +63,10 @@ private:
     bool Ephemeral() override { return volume_.identity.ephemeral; }
     std::vector<std::string> Duplicates() override { return volume_.duplicates; }
     uint64_t GrowableBy() override { return volume_.growableBy; }
+    std::string HeaderHealth() override
+    {
+        return std::string(engine::headerHealthName(volume_.headerHealth));
+    }
 
     static constexpr uint32_t kNobody = 4294967295u;
 

@@ -135,6 +135,7 @@ Result<Volume> Operations::inspectIn(const Topology& topology, const std::string
         }
     }
     Volume v = describe(topology, node, outer.value(), inner);
+    v.headerHealth = judgeHeader(outer.value(), ports_.kernel.luksHeaders(v.node));
     v.links = ports_.kernel.links(node.name);
     v.identity = identityOf(node, v.links);
     if (!v.mappingName.empty()) {

@@ -57,6 +57,9 @@ public:
     // False when somebody holds the device open exclusively (a mount, a
     // mapping, another tool).
     virtual bool canOpenExclusively(const std::string& node) = 0;
+    // The LUKS binary headers found at the start of @node, read past the
+    // page cache; nothing found when it cannot be read.
+    virtual HeaderCopies luksHeaders(const std::string& node) = 0;
     // Erases every signature libblkid finds, so no old filesystem, partition
     // table or header survives a forced format.
     virtual Status wipeSignatures(const std::string& node) = 0;

@@ -28,6 +28,32 @@ std::string mappingNode(const BlockNode& mapping)
     return "/dev/mapper/" + mapping.dmName;
 }
 
+std::string_view headerHealthName(HeaderHealth health)
+{
+    switch (health) {
+    case HeaderHealth::None: return "none";
+    case HeaderHealth::Valid: return "valid";
+    case HeaderHealth::PrimaryDamaged: return "primary-damaged";
+    case HeaderHealth::SecondaryDamaged: return "secondary-damaged";
+    case HeaderHealth::Overwritten: return "overwritten";
+    }
+    return "none";
+}
+
+HeaderHealth judgeHeader(const Signature& outer, const HeaderCopies& copies)
+{
+    if (copies.primary == 1 && outer.isLuks())
+        return HeaderHealth::Valid;  // LUKS1 has no second copy
+    if (copies.primary == 2)
+        return copies.secondary ? HeaderHealth::Valid : HeaderHealth::SecondaryDamaged;
+    if (!copies.secondary)
+        return HeaderHealth::None;
+    // Only the secondary is left: over the primary lies either damage or
+    // another signature.
+    const bool foreign = !copies.foreign.empty() || (!outer.none() && !outer.isLuks());
+    return foreign ? HeaderHealth::Overwritten : HeaderHealth::PrimaryDamaged;
+}
+
 VolumeState deriveState(const Signature& signature, bool mapped, bool mounted)
 {
     if (signature.none())

@@ -33,6 +33,32 @@ struct Signature {
     bool isLuks() const { return type == "crypto_LUKS"; }
 };
 
+// The LUKS binary headers at the start of a device: LUKS2 keeps a primary
+// at offset 0 and a secondary right after its header area; LUKS1 only a
+// primary. Found by their magic and version (libcryptsetup checks the
+// checksums when it loads them).
+struct HeaderCopies {
+    unsigned primary = 0;    // 1 or 2: the start holds a LUKS binary header of that version
+    bool secondary = false;  // a LUKS2 secondary header is where one may be
+    // When the primary is gone: what else libblkid finds at the start with
+    // LUKS left out (it finds the secondary and calls the device LUKS).
+    std::string foreign;
+};
+
+// How the header of a device stands, as Status shows it.
+enum class HeaderHealth {
+    None,              // no LUKS header at all
+    Valid,             // every copy there
+    PrimaryDamaged,    // the primary is gone, the secondary is intact
+    SecondaryDamaged,  // the primary is there, the secondary is gone
+    Overwritten,  // another signature (a filesystem, ...) sits over it; the secondary is intact
+};
+
+std::string_view headerHealthName(HeaderHealth health);
+
+// Judges from what libblkid found on the device and the copies there.
+HeaderHealth judgeHeader(const Signature& outer, const HeaderCopies& copies);
+
 struct Volume {
     std::string kernelName;
     std::string node;                // /dev/vdb
@@ -50,6 +76,7 @@ struct Volume {
     // How many bytes of the device the open mapping does not cover yet
     // (the device grew since it was opened): what Grow would add.
     std::uint64_t growableBy = 0;
+    HeaderHealth headerHealth = HeaderHealth::None;
     Identity identity;  // serial, model, EBS volume id, requested name
     // Other devices with the same LUKS UUID (a volume and its copy from a
     // snapshot): neither can be chosen by the UUID alone.

@@ -201,6 +201,11 @@ std::optional<engine::SecretBuffer> read(const std::string& name)
 LibCrypt::LibCrypt()
 {
     crypt_set_log_callback(nullptr, &logFromLibrary, nullptr);
+    // libcryptsetup repairs a damaged LUKS2 header copy from the other one
+    // whenever it loads a header, unless metadata locking is off: vaultd
+    // never writes to a device by looking at it (a repair is for the user
+    // to ask, after a backup). Its own calls are serialised (libraryLock).
+    crypt_metadata_locking(nullptr, 0);
     // A thread that makes the process keyring has it alone; threads started
     // afterwards share it. So it is made now, before the workers start.
     if (kept::keyctl(KEYCTL_GET_KEYRING_ID, static_cast<unsigned long>(KEY_SPEC_PROCESS_KEYRING),

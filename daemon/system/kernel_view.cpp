@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <vector>
 
 #include "engine/identity.hpp"
 #include "system/sysfs.hpp"
@@ -101,18 +102,28 @@ bool readBlock(const std::string& node, std::uint64_t offset, unsigned char* blo
     return fd && pread(fd.get(), block, 4096, static_cast<off_t>(offset)) == 4096;
 }
 
+// A 4 KiB block aligned for O_DIRECT.
+struct AlignedBlock {
+    AlignedBlock()
+    {
+        void* raw = nullptr;
+        if (posix_memalign(&raw, 4096, 4096) == 0)
+            data = static_cast<unsigned char*>(raw);
+    }
+    ~AlignedBlock() { std::free(data); }
+    AlignedBlock(const AlignedBlock&) = delete;
+    AlignedBlock& operator=(const AlignedBlock&) = delete;
+    unsigned char* data = nullptr;
+};
+
 // What the filesystem's primary superblock says it spans, in bytes; 0 when
 // it is not the filesystem expected.
 std::uint64_t superblockSize(engine::Filesystem fs, const std::string& node)
 {
-    struct Aligned {
-        void operator()(unsigned char* p) const { std::free(p); }
-    };
-    void* raw = nullptr;
-    if (posix_memalign(&raw, 4096, 4096) != 0)
+    AlignedBlock block;
+    unsigned char* b = block.data;
+    if (!b)
         return 0;
-    std::unique_ptr<unsigned char, Aligned> block(static_cast<unsigned char*>(raw));
-    unsigned char* b = block.get();
     switch (fs) {
     case engine::Filesystem::Ext4: {
         if (!readBlock(node, 0, b))
@@ -260,6 +271,63 @@ engine::Result<std::uint64_t> SystemKernelView::filesystemSize(engine::Filesyste
             engine::ErrorCode::Failed,
             fmt::format("cannot read the {} superblock on '{}'", engine::filesystemName(fs), node));
     return size;
+}
+
+namespace {
+
+// The type of a signature other than LUKS on @node, or empty.
+std::string foreignOver(const std::string& node)
+{
+    UniqueFd fd(open(node.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+    if (!fd)
+        return {};
+    ProbePtr pr(blkid_new_probe(), &blkid_free_probe);
+    if (!pr || blkid_probe_set_device(pr.get(), fd.get(), 0, 0) != 0)
+        return {};
+    enableAll(pr.get(), BLKID_SUBLKS_TYPE | BLKID_SUBLKS_USAGE);
+    char luks[] = "crypto_LUKS";
+    char* notLuks[] = {luks, nullptr};
+    blkid_probe_filter_superblocks_type(pr.get(), BLKID_FLTR_NOTIN, notLuks);
+    if (blkid_do_safeprobe(pr.get()) != 0)
+        return {};
+    return readSignature(pr.get()).type;
+}
+
+}  // namespace
+
+engine::HeaderCopies SystemKernelView::luksHeaders(const std::string& node)
+{
+    // "LUKS\xba\xbe" starts a primary, "SKUL\xba\xbe" a LUKS2 secondary; a
+    // big-endian version follows.
+    static constexpr unsigned char primaryMagic[] = {'L', 'U', 'K', 'S', 0xba, 0xbe};
+    static constexpr unsigned char secondaryMagic[] = {'S', 'K', 'U', 'L', 0xba, 0xbe};
+    engine::HeaderCopies copies;
+    AlignedBlock block;
+    unsigned char* b = block.data;
+    if (!b || !readBlock(node, 0, b))
+        return copies;
+    if (std::memcmp(b, primaryMagic, 6) == 0 && (be(b + 6, 2) == 1 || be(b + 6, 2) == 2))
+        copies.primary = static_cast<unsigned>(be(b + 6, 2));
+    if (copies.primary == 1)
+        return copies;
+    // The secondary follows the primary's header area, whose size the
+    // primary gives; without one, every size LUKS2 allows is tried.
+    std::vector<std::uint64_t> offsets;
+    if (copies.primary == 2)
+        offsets.push_back(be(b + 8, 8));
+    else
+        for (std::uint64_t at = 16 << 10; at <= 4 << 20; at *= 2)
+            offsets.push_back(at);
+    for (std::uint64_t at : offsets) {
+        if (at % 4096 == 0 && readBlock(node, at, b) && std::memcmp(b, secondaryMagic, 6) == 0 &&
+            be(b + 6, 2) == 2) {
+            copies.secondary = true;
+            break;
+        }
+    }
+    if (copies.primary == 0 && copies.secondary)
+        copies.foreign = foreignOver(node);
+    return copies;
 }
 
 }  // namespace vaultd::system

@@ -16,6 +16,7 @@ public:
     engine::Result<DeviceIdentity> identityOf(const std::string& node) override;
     bool canOpenExclusively(const std::string& node) override;
     engine::Status wipeSignatures(const std::string& node) override;
+    engine::HeaderCopies luksHeaders(const std::string& node) override;
     engine::Result<std::uint64_t> filesystemSize(engine::Filesystem fs, const std::string& node,
                                                  const std::string& mountPoint) override;
 };

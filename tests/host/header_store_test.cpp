@@ -10,12 +10,15 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
 
 #include "result_matchers.hpp"
 #include "secret.hpp"
 #include "system/crypt.hpp"
+#include "system/kernel_view.hpp"
+#include "system/spawn.hpp"
 #include "temp_dir.hpp"
 
 using namespace vaultd;
@@ -154,4 +157,82 @@ TEST_CASE("a kept backup brings back a header whose both copies were destroyed",
     std::unique_ptr<crypt_device, CryptFree> owner(cd);
     REQUIRE(crypt_header_restore(cd, CRYPT_LUKS2, (dir / "headers/" + uuid + ".img").c_str()) == 0);
     CHECK_THAT(crypt.activate(image, "", secret(kPassphrase)), Succeeds());
+}
+
+namespace {
+
+engine::HeaderHealth healthOf(const std::string& image)
+{
+    system::SystemKernelView kernel;
+    auto outer = kernel.probe(image);
+    REQUIRE_THAT(outer, Succeeds());
+    return engine::judgeHeader(outer.value(), kernel.luksHeaders(image));
+}
+
+void zeroAt(const std::string& image, std::size_t offset, std::size_t bytes)
+{
+    std::fstream out(image, std::ios::in | std::ios::out | std::ios::binary);
+    out.seekp(static_cast<std::streamoff>(offset));
+    const std::string zeros(bytes, '\0');
+    REQUIRE(out.write(zeros.data(), static_cast<std::streamsize>(zeros.size())));
+}
+
+// Whether the first @bytes of @image are all zero: nothing repaired them.
+bool stillZero(const std::string& image, std::size_t bytes)
+{
+    std::ifstream in(image, std::ios::binary);
+    std::string start(bytes, '\1');
+    in.read(start.data(), static_cast<std::streamsize>(bytes));
+    return in && start.find_first_not_of('\0') == std::string::npos;
+}
+
+}  // namespace
+
+TEST_CASE("a header's health is read from its copies, and reading writes nothing", "[host]")
+{
+    TempDir dir;
+    system::LibCrypt crypt;
+    const std::string image = dir.image("vol.img", 64ull << 20);
+    makeLuks(crypt, image);
+    CHECK(healthOf(image) == engine::HeaderHealth::Valid);
+
+    const std::string copy = dir.image("copy.img", 0);
+    fs::copy_file(image, copy, fs::copy_options::overwrite_existing);
+    zeroAt(copy, 16 << 10, 4096);  // the secondary
+    CHECK(healthOf(copy) == engine::HeaderHealth::SecondaryDamaged);
+
+    zeroAt(image, 0, 4096);  // the primary
+    CHECK(healthOf(image) == engine::HeaderHealth::PrimaryDamaged);
+    CHECK(stillZero(image, 4096));
+    // libcryptsetup opens it from the secondary, and repairs nothing.
+    CHECK_THAT(crypt.activate(image, "", secret(kPassphrase)), Succeeds());
+    CHECK(healthOf(image) == engine::HeaderHealth::PrimaryDamaged);
+    CHECK(stillZero(image, 4096));
+
+    zeroAt(image, 0, 32 << 10);  // both
+    CHECK(healthOf(image) == engine::HeaderHealth::None);
+}
+
+TEST_CASE("a filesystem written over a LUKS2 header is told apart from no header", "[host]")
+{
+    TempDir dir;
+    system::LibCrypt crypt;
+    const std::string image = dir.image("vol.img", 64ull << 20);
+    makeLuks(crypt, image);
+    // The first 4 KiB of a fresh ext4 image (its superblock) over the primary.
+    const std::string ext4 = dir.image("ext4.img", 64ull << 20);
+    auto made = system::runTool("mkfs.ext4", {"-q", "-F", ext4});
+    REQUIRE_THAT(made, Succeeds());
+    REQUIRE(made.value().exitStatus == 0);
+    std::ifstream in(ext4, std::ios::binary);
+    std::string start(4096, '\0');
+    REQUIRE(in.read(start.data(), 4096));
+    std::fstream out(image, std::ios::in | std::ios::out | std::ios::binary);
+    REQUIRE(out.write(start.data(), 4096));
+    out.close();
+
+    // libblkid itself still calls it LUKS, from the secondary.
+    system::SystemKernelView kernel;
+    CHECK(kernel.luksHeaders(image).foreign == "ext4");
+    CHECK(healthOf(image) == engine::HeaderHealth::Overwritten);
 }

@@ -174,7 +174,8 @@ TEST_CASE("a volume's json has every property under lowerCamel keys", "[unit]")
                                          {"ephemeral", false},
                                          {"links", nlohmann::ordered_json::array()},
                                          {"duplicates", nlohmann::ordered_json::array()},
-                                         {"growableBy", 0}});
+                                         {"growableBy", 0},
+                                         {"headerHealth", ""}});
 }
 
 TEST_CASE("the list json is an array sorted by device", "[unit]")
@@ -298,4 +299,19 @@ TEST_CASE("header backups list as a table, or say there are none", "[unit]")
     CHECK(formatReport(report) ==
           "wrote the header of /dev/nvme1n1 (LUKS UUID 0b7f7a0e-3f8e-4c36-9d2a-6f2b1c9e8d11, "
           "16.0M) to /root/nvme1n1.header; keep it as safe as the data");
+}
+
+TEST_CASE("status names a damaged header and what to do", "[unit]")
+{
+    VolumeProperties v;
+    v.device = "/dev/vdb";
+    v.headerHealth = "none";
+    CHECK_THAT(formatStatus(v), !Catch::Contains("Header:"));
+    v.headerHealth = "valid";
+    CHECK_THAT(formatStatus(v), Catch::Contains("Header: valid\n"));
+    v.headerHealth = "overwritten";
+    CHECK_THAT(formatStatus(v), Catch::Contains("Header: overwritten (") &&
+                                    Catch::Contains("restore the header from a backup"));
+    v.headerHealth = "primary-damaged";
+    CHECK_THAT(formatStatus(v), Catch::Contains("take a header backup now"));
 }

@@ -168,6 +168,17 @@ engine::Result<std::uint64_t> FakeKernel::filesystemSize(engine::Filesystem,
     return mountPoint.empty() ? it->second : it->second / 100 * 95;
 }
 
+engine::HeaderCopies FakeKernel::luksHeaders(const std::string& node)
+{
+    if (auto it = headerCopies.find(node); it != headerCopies.end())
+        return it->second;
+    auto it = signatures.find(node);
+    if (it == signatures.end() || !it->second.isLuks())
+        return {};
+    const unsigned version = it->second.luksVersion ? it->second.luksVersion : 2;
+    return {version, version == 2, ""};
+}
+
 // FakeCrypt
 
 engine::Status FakeCrypt::format(const std::string& node, const engine::LuksParams& params,

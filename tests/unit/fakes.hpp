@@ -69,6 +69,9 @@ public:
     engine::Result<DeviceIdentity> identityOf(const std::string& node) override;
     bool canOpenExclusively(const std::string& node) override;
     engine::Status wipeSignatures(const std::string& node) override;
+    // A LUKS signature has both copies of its header, unless set here.
+    std::map<std::string, engine::HeaderCopies> headerCopies;  // by node
+    engine::HeaderCopies luksHeaders(const std::string& node) override;
     // What each filesystem's superblock spans, by node; mounted, df shows
     // 5 % less (the filesystem's own overhead).
     std::map<std::string, std::uint64_t> filesystemSizes;

@@ -1,5 +1,7 @@
-# Header backups: Format keeps one at once in /var/lib/vaultd/headers (root
-# only), listed by `vaultctl header list` with the device it came from;
+# Header backups and health: Format keeps a backup at once in
+# /var/lib/vaultd/headers (root only), listed by `vaultctl header list` with
+# the device it came from; status reports a destroyed primary header (and
+# writes nothing);
 # `vaultctl header backup` writes another to a new file of the caller's.
 # Either brings the volume back after both copies of its header are
 # destroyed: the data then reads back with its checksum. A backup is never
@@ -38,9 +40,27 @@ head -c 8M /dev/urandom >/media/vault/hdr/data.bin
 sum=$(sha256sum </media/vault/hdr/data.bin)
 vaultctl lock "$dev" >/dev/null
 
+check "a whole header reports valid" test "$(volume_field "$dev" headerHealth)" = valid
+header_is() {
+    [[ $(volume_field "$1" headerHealth) == "$2" ]]
+}
+
+# The primary destroyed: the secondary still opens it, and status says so.
+dd if=/dev/zero of="/dev/$dev" bs=4K count=1 conv=fsync status=none
+wait_for 30 header_is "$dev" primary-damaged
+vaultctl status "$dev" | grep Header
+check "status names the damage and the remedy" \
+    bash -c "vaultctl status $dev | grep -q '^Header: primary-damaged (.*take a header backup now)'"
+vaultctl unlock "$dev" --name hdr --key-file "$KEY_FILE" >/dev/null
+check "it still unlocks, from the secondary" volume_is "$dev" unlocked
+vaultctl lock "$dev" >/dev/null
+check "looking wrote nothing: the primary is still zero" \
+    test "$(head -c 4096 "/dev/$dev" | tr -d '\0' | wc -c)" = 0
+
 # Both binary headers (primary at 0, secondary at 16 KiB) destroyed.
 dd if=/dev/zero of="/dev/$dev" bs=32K count=1 conv=fsync status=none
 expect_error NotLuks vaultctl --json unlock "$dev" --name hdr --key-file "$KEY_FILE"
+wait_for 30 header_is "$dev" none
 # The restore itself is the administrator's, with cryptsetup, until vaultd has one.
 cryptsetup luksHeaderRestore --batch-mode --header-backup-file "$kept" "/dev/$dev"
 wait_state "$dev" locked
