@@ -77,7 +77,9 @@ struct Daemon::Parts {
     {
         for (const auto& e : udevMonitor.drain()) {
             log::debug(fmt::format("udev: {} {}", e.action, e.name));
-            if (e.action == "remove")
+            // Only a whole disk's removal: a partition goes whenever its
+            // table is re-read, and its event may carry the disk's number.
+            if (e.action == "remove" && e.disk)
                 operations.noteDeparted(e.diskseq);
         }
         service.requestScan();

@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <stdexcept>
+#include <string_view>
 
 namespace vaultd::system {
 
@@ -41,8 +42,10 @@ std::vector<DeviceEvent> UdevMonitor::drain()
     while (udev_device* dev = udev_monitor_receive_device(monitor_)) {
         const char* action = udev_device_get_action(dev);
         const char* name = udev_device_get_sysname(dev);
+        const char* devtype = udev_device_get_devtype(dev);
         const char* diskseq = udev_device_get_property_value(dev, "DISKSEQ");
         events.push_back({action ? action : "", name ? name : "",
+                          devtype && std::string_view(devtype) == "disk",
                           diskseq ? std::strtoull(diskseq, nullptr, 10) : 0});
         udev_device_unref(dev);
     }

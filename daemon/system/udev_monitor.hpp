@@ -17,7 +17,9 @@ namespace vaultd::system {
 struct DeviceEvent {
     std::string action;  // add, change, remove, ...
     std::string name;    // kernel name
-    // The disk's sequence number (a partition's event has none): 0 if absent.
+    // A whole disk (a partition's event may carry its disk's DISKSEQ too).
+    bool disk = false;
+    // The disk's sequence number: 0 if absent.
     std::uint64_t diskseq = 0;
 };
 
