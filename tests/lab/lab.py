@@ -4,10 +4,12 @@
     lab.py --build-dir BUILD --out OUTDIR [SCENARIO ...]
 
 The build machine's own kernel has no device-mapper, so the lab boots
-Debian's kernel under TCG, once for the whole run. The guest sees the host's
-root read-only over 9p under a tmpfs overlay: it runs the host's binaries and
-this repository's build at their host paths, and writes its logs straight
-into OUTDIR (a second, writable 9p share).
+Debian's kernel under TCG: one guest for each run of consecutive scenarios
+that want the same memory (DEFAULT_MEMORY_MIB unless a scenario says
+otherwise), one guest after another. A guest sees the host's root read-only
+over 9p under a tmpfs overlay: it runs the host's binaries and this
+repository's build at their host paths, and writes its logs straight into
+OUTDIR (a second, writable 9p share).
 
 Scenarios (tests/lab/scenarios/NAME.sh) ask the host, over a virtio-serial
 port, to attach, grow and detach disks; the harness does it through QMP, as a
@@ -52,6 +54,11 @@ SCSI_BUS = "scsi0.0"
 LOG_TAIL_LINES = 40
 # After the guest says it is done, powering off takes a second or two.
 POWEROFF_GRACE_S = 60
+# Guest memory for a scenario that declares none. TCG allocates guest memory
+# as the guest touches it, so a generous size costs little.
+DEFAULT_MEMORY_MIB = 4096
+# What each guest writes to OUTDIR besides the scenarios' logs.
+GUEST_LOGS = ("console", "vaultd", "dmesg")
 QMP_TIMEOUT_S = 30
 # PCI unplug needs the guest to answer ACPI; TCG can be slow at it.
 UNPLUG_TIMEOUT_S = 90
@@ -409,6 +416,8 @@ class Disk:
     bus: str
     serial: str
     image: Path
+    # Whether attach() found the image from an earlier attach.
+    reused: bool = False
 
     @property
     def qdev_id(self):
@@ -424,23 +433,29 @@ class Disks:
 
     An image outlives a detach, so a scenario can attach the same volume
     again and find its data; reset() forgets them all between scenarios.
+    A carried disk's image lives in carried_dir instead, which every guest
+    of the run shares: reset() detaches the disk but keeps the image, and a
+    later scenario, in this guest or a later one, attaches it as it was.
     """
 
-    def __init__(self, qmp, image_dir):
+    def __init__(self, qmp, image_dir, carried_dir):
         self.qmp = qmp
         self.image_dir = image_dir
+        self.carried_dir = carried_dir
         self.attached = {}
 
-    def attach(self, disk_id, size, bus, serial):
+    def attach(self, disk_id, size, bus, serial, carried=False):
+        """Attaches the image for disk_id, made size bytes big if it is new."""
         if not DISK_ID.fullmatch(disk_id):
             raise LabError(f"bad disk id {disk_id!r}: want {DISK_ID.pattern}")
         if not SERIAL.fullmatch(serial):
             raise LabError(f"bad serial {serial!r}: want {SERIAL.pattern}")
         if disk_id in self.attached:
             raise LabError(f"disk {disk_id} is already attached")
-        disk = Disk(disk_id, bus, serial, self.image_dir / f"{disk_id}.img")
+        image = (self.carried_dir if carried else self.image_dir) / f"{disk_id}.img"
+        disk = Disk(disk_id, bus, serial, image, reused=image.exists())
         device = device_properties(bus, disk.qdev_id, disk.node, serial)
-        if not disk.image.exists():
+        if not disk.reused:
             with open(disk.image, "wb") as f:
                 f.truncate(parse_size(size))
         self.qmp.execute("blockdev-add", {
@@ -490,7 +505,8 @@ class Disks:
         return disk, new_size
 
     def reset(self):
-        """Detaches what is still attached and deletes every image."""
+        """Detaches what is still attached, carried disks too, and deletes
+        every image but the carried ones."""
         leftovers = sorted(self.attached)
         for disk_id in leftovers:
             self.detach(disk_id)
@@ -516,6 +532,10 @@ class Results:
         self.out_dir = out_dir
         self.outcomes = {}      # name -> (passed, seconds)
         self.started = {}       # name -> host monotonic time
+        self.new_guest()
+
+    def new_guest(self):
+        """Starts the clock for a guest about to boot."""
         self.boot_start = time.monotonic()
         self.first_scenario_s = None
 
@@ -534,9 +554,9 @@ class Results:
         say(f"{name} FAILED (see {self.log_path(name)})")
         print_tail(self.log_path(name))
 
-    def close_unfinished(self, reason):
-        """Fails the scenarios the guest never reported on."""
-        for name in self.scenarios:
+    def close_unfinished(self, names, reason):
+        """Fails those of names that the guest never reported on."""
+        for name in names:
             if name in self.outcomes:
                 continue
             seconds = time.monotonic() - self.started[name] if name in self.started else 0.0
@@ -572,13 +592,15 @@ class Control:
     request and skips replies whose SEQ is not its own.
     """
 
-    def __init__(self, sock, disks, results, on_done):
+    def __init__(self, sock, disks, results, vaultd_log, on_done):
         self.sock = sock
         self.disks = disks
         self.results = results
+        self.vaultd_log = vaultd_log
         self.on_done = on_done
         self.verbs = {
-            "attach": self.attach, "detach": self.detach, "grow": self.grow,
+            "attach": self.attach, "attach-carried": self.attach_carried,
+            "detach": self.detach, "grow": self.grow,
             "storm-attach": self.storm_attach, "storm-detach": self.storm_detach,
             "booted": self.booted, "ready": self.ready, "start": self.start,
             "result": self.result, "reset": self.reset, "done": self.done,
@@ -612,6 +634,12 @@ class Control:
         disk = self.disks.attach(disk_id, size, bus, serial)
         return [disk.bus, disk.serial]
 
+    # Like attach, but the image outlives reset() and the guest; the third
+    # word says whether it was made now or found as an earlier one left it.
+    def attach_carried(self, disk_id, size, bus, serial):
+        disk = self.disks.attach(disk_id, size, bus, serial, carried=True)
+        return [disk.bus, disk.serial, "reused" if disk.reused else "new"]
+
     def detach(self, disk_id):
         disk = self.disks.detach(disk_id)
         return [disk.bus, disk.serial]
@@ -637,7 +665,7 @@ class Control:
     def ready(self, uptime, vaultd):
         say(f"guest services up at {float(uptime):.1f} s guest uptime (vaultd: {vaultd})")
         if vaultd == "failed":
-            print_tail(self.results.out_dir / "vaultd.log")
+            print_tail(self.vaultd_log)
         return []
 
     def start(self, name):
@@ -660,7 +688,7 @@ class Control:
 # qemu
 
 
-def qemu_command(kernel, initrd, sock_dir, out_dir, job):
+def qemu_command(kernel, initrd, sock_dir, out_dir, job, memory_mib):
     append = " ".join([
         "console=ttyS0", "panic=-1",
         f"lab.run={GUEST_DIR / 'run'}", f"lab.job={job}",
@@ -669,7 +697,7 @@ def qemu_command(kernel, initrd, sock_dir, out_dir, job):
         "qemu-system-x86_64",
         # i440fx: ACPI hotplug on the root bus, no PCIe root ports to manage.
         "-machine", "pc",
-        "-accel", "tcg,thread=multi", "-cpu", "max", "-smp", "2", "-m", "2048",
+        "-accel", "tcg,thread=multi", "-cpu", "max", "-smp", "2", "-m", str(memory_mib),
         "-nodefaults", "-nographic", "-no-reboot", "-serial", "stdio",
         "-kernel", str(kernel), "-initrd", str(initrd), "-append", append,
         "-virtfs", "local,path=/,mount_tag=root,security_model=none,readonly=on,multidevs=remap",
@@ -699,12 +727,14 @@ def copy_console(stream, path, echo):
                 sys.stdout.flush()
 
 
-def write_job(path, build_dir, out_dir, scenarios, scenario_timeout):
+def write_job(path, build_dir, out_dir, plan, scenario_timeout):
     """The guest's instructions, as shell assignments for guest/run to source."""
     values = {
         "LAB_REPO": REPO, "LAB_BUILD": build_dir, "LAB_OUT": out_dir,
-        "LAB_SCENARIOS": " ".join(scenarios), "LAB_SCENARIO_TIMEOUT": scenario_timeout,
-        "LAB_CTL_NAME": CTL_PORT_NAME,
+        "LAB_SCENARIOS": " ".join(plan.scenarios), "LAB_SCENARIO_TIMEOUT": scenario_timeout,
+        "LAB_CTL_NAME": CTL_PORT_NAME, "LAB_GUEST": plan.number,
+        "LAB_VAULTD_LOG": out_dir / plan.log_name("vaultd"),
+        "LAB_DMESG_LOG": out_dir / plan.log_name("dmesg"),
     }
     path.write_text("".join(f"{k}={shlex.quote(str(v))}\n" for k, v in values.items()))
 
@@ -721,16 +751,17 @@ class Guest:
                                         args=(self.qemu.stdout, console_log, echo))
         self.console.start()
 
-    def connect(self, sock_dir, results, image_dir):
+    def connect(self, sock_dir, results, image_dir, carried_dir, vaultd_log):
         self.qmp = Qmp(connect_unix(sock_dir / "qmp.sock", self.qemu, QMP_TIMEOUT_S))
         ctl_sock = connect_unix(sock_dir / "ctl.sock", self.qemu, QMP_TIMEOUT_S)
-        control = Control(ctl_sock, Disks(self.qmp, image_dir), results, self._poweroff_grace)
+        control = Control(ctl_sock, Disks(self.qmp, image_dir, carried_dir), results,
+                          vaultd_log, self._poweroff_grace)
         threading.Thread(target=control.serve, name="control", daemon=True).start()
 
     def wait(self, timeout):
         """Waits for qemu to end; returns False if it had to be killed."""
         try:
-            self.qemu.wait(timeout=timeout)
+            self.qemu.wait(timeout=max(timeout, 0))
             return True
         except subprocess.TimeoutExpired:
             self.kill()
@@ -759,7 +790,8 @@ def parse_args():
                         help="meson build directory (daemon/vaultd, client/vaultctl)")
     parser.add_argument("--out", required=True, type=Path, help="directory for logs and results.json")
     parser.add_argument("--timeout", type=float, default=20 * 60,
-                        help="seconds before qemu is killed (default: %(default)s)")
+                        help="seconds for all the guests together, from the first one's boot;"
+                             " then qemu is killed (default: %(default)s)")
     parser.add_argument("--scenario-timeout", type=int, default=300,
                         help="seconds each scenario may run (default: %(default)s)")
     parser.add_argument("--console", action="store_true", help="also echo the guest console")
@@ -780,8 +812,72 @@ def pick_scenarios(names):
     return list(dict.fromkeys(names))
 
 
+# A scenario's opening comments may hold one "# lab-guest: memory=SIZE".
+GUEST_DECLARATION = re.compile(r"#\s*lab-guest:(.*)")
+MEMORY = re.compile(r"([1-9]\d*)([MG])")
+
+
+def parse_memory(text):
+    """MiB in a guest memory size like 512M or 4G."""
+    match = MEMORY.fullmatch(text)
+    if not match:
+        raise LabError(f"bad memory size {text!r}: want a whole number of M or G, like 512M or 4G")
+    return int(match[1]) * (1024 if match[2] == "G" else 1)
+
+
+def guest_memory(path):
+    """The guest memory in MiB that a scenario declares in its opening
+    comments, or DEFAULT_MEMORY_MIB."""
+    memory = None
+    opening = True
+    for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+        line = line.strip()
+        opening = opening and (not line or line.startswith("#"))
+        match = GUEST_DECLARATION.fullmatch(line)
+        if not match:
+            continue
+        where = f"{path}:{number}"
+        if not opening:
+            raise LabError(f"{where}: a lab-guest line belongs in the comments at the top")
+        if memory is not None:
+            raise LabError(f"{where}: a second lab-guest line")
+        key, equals, value = match[1].strip().partition("=")
+        if key != "memory" or not equals:
+            raise LabError(f"{where}: want '# lab-guest: memory=SIZE', not {line!r}")
+        try:
+            memory = parse_memory(value)
+        except LabError as error:
+            raise LabError(f"{where}: {error}") from None
+    return DEFAULT_MEMORY_MIB if memory is None else memory
+
+
+@dataclasses.dataclass
+class GuestPlan:
+    """One guest's share of the run: consecutive scenarios wanting the same memory."""
+    number: int
+    memory_mib: int
+    scenarios: list
+
+    def log_name(self, stem):
+        """The first guest's logs keep their plain names; later ones get -2, -3, ..."""
+        return f"{stem}.log" if self.number == 1 else f"{stem}-{self.number}.log"
+
+
+def plan_guests(scenarios):
+    plans = []
+    for name in scenarios:
+        memory = guest_memory(SCENARIO_DIR / f"{name}.sh")
+        if plans and plans[-1].memory_mib == memory:
+            plans[-1].scenarios.append(name)
+        else:
+            plans.append(GuestPlan(len(plans) + 1, memory, [name]))
+    return plans
+
+
 # The guest mounts its own file systems there, hiding the host's.
 GUEST_MOUNTS = [Path(p) for p in ("/dev", "/proc", "/run", "/sys")]
+# console.log, vaultd-2.log, ...: what a guest writes besides scenario logs.
+GUEST_LOG = re.compile(rf"({'|'.join(GUEST_LOGS)})(-\d+)?\.log")
 
 
 def check_path(path):
@@ -793,31 +889,65 @@ def check_path(path):
 
 
 def prepare_out_dir(out_dir, scenarios):
+    clashes = [n for n in scenarios if GUEST_LOG.fullmatch(f"{n}.log")]
+    if clashes:
+        raise LabError(f"scenario {', '.join(clashes)}: its log would be a guest's log")
     out_dir.mkdir(parents=True, exist_ok=True)
-    stale = ["results.json", "console.log", "vaultd.log", "dmesg.log", *(f"{n}.log" for n in scenarios)]
-    for name in stale:
-        (out_dir / name).unlink(missing_ok=True)
+    # A guest's logs from an earlier run too, which may have had more guests.
+    stale = [p for p in out_dir.iterdir() if GUEST_LOG.fullmatch(p.name)]
+    stale += [out_dir / name for name in ("results.json", *(f"{n}.log" for n in scenarios))]
+    for path in stale:
+        path.unlink(missing_ok=True)
 
 
-def run_guest(args, kernel, initrd, build_dir, out_dir, results):
-    """Boots the guest, serves it until it ends; returns why it ended badly, or None."""
-    lab_dir = build_dir / "lab"
-    with tempfile.TemporaryDirectory(prefix="vaultd-lab.") as sock_dir, \
-         tempfile.TemporaryDirectory(prefix="run.", dir=lab_dir) as run_dir:
-        # Sockets live in /tmp: a unix socket path must stay under 108 bytes.
-        # The job and the images must be where the guest can see them.
-        sock_dir, run_dir = Path(sock_dir), Path(run_dir)
-        job = run_dir / "job.env"
-        write_job(job, build_dir, out_dir, results.scenarios, args.scenario_timeout)
-        command = qemu_command(kernel, initrd, sock_dir, out_dir, job)
-        guest = Guest(command, out_dir / "console.log", args.console)
+@dataclasses.dataclass
+class Run:
+    """What the guests of one lab.py run share."""
+    args: argparse.Namespace
+    kernel: Path
+    initrd: Path
+    build_dir: Path
+    out_dir: Path
+    # Each guest's job and disk images, and the carried images; under
+    # BUILD/lab, removed when the run ends.
+    run_dir: Path
+    results: Results
+    # time.monotonic() when the --timeout runs out.
+    deadline: float
+
+    @property
+    def carried_dir(self):
+        return self.run_dir / "carried"
+
+
+def run_guest(run, plan):
+    """Boots a guest for plan's scenarios and serves it until it ends;
+    returns why it ended badly, or None."""
+    timeout = run.args.timeout
+    if time.monotonic() >= run.deadline:
+        return f"the {timeout:.0f} s timeout ran out before guest {plan.number} could boot"
+    say(f"booting guest {plan.number} ({plan.memory_mib} MiB) for: {' '.join(plan.scenarios)}")
+    # The job and the images must be where the guest can see them.
+    guest_dir = run.run_dir / f"guest-{plan.number}"
+    guest_dir.mkdir()
+    job = guest_dir / "job.env"
+    write_job(job, run.build_dir, run.out_dir, plan, run.args.scenario_timeout)
+    # Sockets live in /tmp: a unix socket path must stay under 108 bytes.
+    with tempfile.TemporaryDirectory(prefix="vaultd-lab.") as sock_dir:
+        sock_dir = Path(sock_dir)
+        command = qemu_command(run.kernel, run.initrd, sock_dir, run.out_dir, job, plan.memory_mib)
+        run.results.new_guest()
+        guest = Guest(command, run.out_dir / plan.log_name("console"), run.args.console)
         try:
-            guest.connect(sock_dir, results, run_dir)
-            if not guest.wait(args.timeout):
-                return f"killed after the {args.timeout:.0f} s timeout"
+            guest.connect(sock_dir, run.results, guest_dir, run.carried_dir,
+                          run.out_dir / plan.log_name("vaultd"))
+            if not guest.wait(run.deadline - time.monotonic()):
+                return f"killed when the {timeout:.0f} s timeout ran out"
             if guest.qemu.returncode != 0:
                 return f"qemu exited with status {guest.qemu.returncode}"
             return None
+        except LabError as error:
+            return str(error)
         finally:
             guest.kill()
 
@@ -826,25 +956,34 @@ def main():
     args = parse_args()
     build_dir, out_dir = args.build_dir.resolve(), args.out.resolve()
     scenarios = pick_scenarios(args.scenarios)
+    plans = plan_guests(scenarios)
     for path in (REPO, build_dir, out_dir):
         check_path(path)
-    (build_dir / "lab").mkdir(parents=True, exist_ok=True)
+    lab_dir = build_dir / "lab"
+    lab_dir.mkdir(parents=True, exist_ok=True)
     prepare_out_dir(out_dir, scenarios)
 
     started = time.monotonic()
     kernel, version = find_kernel()
-    kernel, remade = boot_kernel(build_dir / "lab", kernel, version)
+    kernel, remade = boot_kernel(lab_dir, kernel, version)
     say(f"kernel {'extracted' if remade else 'ready'} in {time.monotonic() - started:.2f} s: {kernel}")
     step = time.monotonic()
-    initrd, remade = build_initramfs(build_dir / "lab", version)
+    initrd, remade = build_initramfs(lab_dir, version)
     say(f"initramfs {'built' if remade else 'up to date'} in {time.monotonic() - step:.2f} s: {initrd}")
 
-    say(f"booting the guest for: {' '.join(scenarios)}")
     results = Results(scenarios, out_dir)
-    trouble = run_guest(args, kernel, initrd, build_dir, out_dir, results)
-    if trouble:
-        say(f"guest trouble: {trouble}; console: {out_dir / 'console.log'}")
-    results.close_unfinished(trouble or "the guest stopped early; see console.log")
+    with tempfile.TemporaryDirectory(prefix="run.", dir=lab_dir) as run_dir:
+        run = Run(args, kernel, initrd, build_dir, out_dir, Path(run_dir), results,
+                  time.monotonic() + args.timeout)
+        run.carried_dir.mkdir()
+        for plan in plans:
+            trouble = run_guest(run, plan)
+            console = out_dir / plan.log_name("console")
+            if trouble:
+                seen = f"; console: {console}" if console.exists() else ""
+                say(f"guest {plan.number} trouble: {trouble}{seen}")
+            reason = trouble or f"guest {plan.number} stopped early; see {console.name}"
+            results.close_unfinished(plan.scenarios, reason)
 
     summary = results.summary()
     (out_dir / "results.json").write_text(json.dumps(summary, indent=2) + "\n")

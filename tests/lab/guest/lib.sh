@@ -4,6 +4,8 @@
 #     source "$(dirname "${BASH_SOURCE[0]}")/../guest/lib.sh"
 #
 # Disks:   lab_attach ID SIZE [virtio|nvme|scsi] [SERIAL]   (prints e.g. vdb)
+#          lab_attach_carried ID SIZE [virtio|nvme|scsi] [SERIAL]
+#                                           (the same, but the image is kept)
 #          lab_detach ID
 #          lab_grow ID SIZE                 (virtio and scsi; qemu cannot grow NVMe)
 # Checks:  wait_for TIMEOUT_S CMD...    poll until CMD succeeds (whole seconds)
@@ -17,6 +19,11 @@
 # the image, so attaching the same ID again brings the same data back (SIZE is
 # then ignored). After each scenario the harness unmounts, closes and
 # detaches whatever the scenario left on its disks.
+# A carried disk's image outlives the scenario and its guest: whichever later
+# scenario of the same lab.py run, in this guest or a later one, attaches the
+# ID with lab_attach_carried gets the image as it was left (SIZE only sizes a
+# new one), until the run ends. It is detached after each scenario like any
+# other, and is not the image lab_attach would give the same ID.
 # Progress goes to stderr; stdout carries only what a helper returns.
 
 # Command substitutions ($(lab_attach ...)) fail the scenario too, and an
@@ -151,16 +158,29 @@ lab__disk_has_size() {
 }
 
 lab_attach() {
-    (( $# >= 2 && $# <= 4 )) || fail "usage: lab_attach ID SIZE [virtio|nvme|scsi] [SERIAL]"
-    local id=$1 size=$2 bus=${3:-virtio} serial=${4:-$1} reply name
-    reply=$(lab__request attach "$id" "$size" "$bus" "$serial")
-    read -r bus serial <<<"$reply"
+    lab__attach lab_attach attach "$@"
+}
+
+lab_attach_carried() {
+    lab__attach lab_attach_carried attach-carried "$@"
+}
+
+# lab__attach HELPER VERB ID SIZE [BUS] [SERIAL]: for both of the above.
+lab__attach() {
+    local helper=$1 verb=$2
+    shift 2
+    (( $# >= 2 && $# <= 4 )) || fail "usage: $helper ID SIZE [virtio|nvme|scsi] [SERIAL]"
+    local id=$1 size=$2 bus=${3:-virtio} serial=${4:-$1} reply name image="" what=disk
+    reply=$(lab__request "$verb" "$id" "$size" "$bus" "$serial")
+    # A carried disk's reply says whether its image is new or was reused.
+    read -r bus serial image <<<"$reply"
     wait_for 60 lab__disk_has_node "$bus" "$serial" \
         || fail "lab: disk $id ($bus, serial $serial) did not appear in the guest"
     # udev's links (/dev/disk/by-id) exist once its queue is empty.
     lab__settle
     name=$(lab__disk_with_serial "$bus" "$serial")
-    echo "lab: attached disk $id ($bus, $size, serial $serial) as $name" >&2
+    [[ -z $image ]] || what="carried disk"
+    echo "lab: attached $what $id ($bus, $size${image:+, $image image}, serial $serial) as $name" >&2
     echo "$name"
 }
 
