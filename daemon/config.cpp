@@ -27,7 +27,7 @@ const std::set<std::string> kKnownKeys = {
     "grow.automatic",     "grow.volumes",       "mount.base",
     "mount.roots",        "mount.options",      "pbkdf.type",
     "pbkdf.hash",         "pbkdf.time-ms",      "pbkdf.iterations",
-    "pbkdf.memory-kib",   "pbkdf.parallel",
+    "pbkdf.memory-kib",   "pbkdf.parallel",     "pbkdf.smallest-instance-mib",
 };
 
 engine::Status checkKeys(const toml::table& root, std::string_view origin)
@@ -130,6 +130,7 @@ engine::Status readAll(const toml::table& root, engine::EngineConfig& c, std::st
 {
     int64_t time = c.pbkdf.timeMs, iter = c.pbkdf.iterations, mem = c.pbkdf.memoryKib,
             par = c.pbkdf.parallel;
+    int64_t smallest = static_cast<int64_t>(c.smallestInstanceMemory >> 20);
     for (auto step : {
              read(root, "devices.allow-loop", c.allowLoop, origin),
              readModels(root, "devices.ebs-models", c.identity.ebsModels, origin),
@@ -146,6 +147,7 @@ engine::Status readAll(const toml::table& root, engine::EngineConfig& c, std::st
              read(root, "pbkdf.iterations", iter, origin),
              read(root, "pbkdf.memory-kib", mem, origin),
              read(root, "pbkdf.parallel", par, origin),
+             read(root, "pbkdf.smallest-instance-mib", smallest, origin),
          }) {
         if (!step)
             return step;
@@ -158,6 +160,10 @@ engine::Status readAll(const toml::table& root, engine::EngineConfig& c, std::st
     c.pbkdf.iterations = static_cast<uint32_t>(iter);
     c.pbkdf.memoryKib = static_cast<uint32_t>(mem);
     c.pbkdf.parallel = static_cast<uint32_t>(par);
+    // Below 128 MiB no instance runs; above 1 TiB the cap means nothing.
+    if (smallest < 128 || smallest > (1 << 20))
+        return bad(origin, "pbkdf.smallest-instance-mib must be between 128 and 1048576");
+    c.smallestInstanceMemory = static_cast<std::uint64_t>(smallest) << 20;
     return engine::Done{};
 }
 

@@ -23,6 +23,7 @@
 #include "system/mkfs.hpp"
 #include "system/mount_points.hpp"
 #include "system/mounter.hpp"
+#include "system/passphrase_quality.hpp"
 #include "system/udev_monitor.hpp"
 #include "system/unlock_records.hpp"
 
@@ -61,8 +62,9 @@ private:
 
 struct Daemon::Parts {
     explicit Parts(engine::EngineConfig config)
-        : operations({kernel, crypt, mounter, mountPoints, tools, records, processes, headers},
-                     std::move(config)),
+        : operations(
+              {kernel, crypt, mounter, mountPoints, tools, records, processes, headers, quality},
+              std::move(config)),
           connection(sdbus::createSystemBusConnection()),
           busLoop(io, *connection),
           service(io, *connection, operations, busLoop),
@@ -100,6 +102,7 @@ struct Daemon::Parts {
     system::RunDirUnlockRecords records;
     system::ProcProcesses processes;
     system::DirHeaderStore headers{"/var/lib/vaultd/headers", crypt};
+    system::PwQuality quality;
     engine::Operations operations;
     std::unique_ptr<sdbus::IConnection> connection;
     bus::BusLoop busLoop;

@@ -22,6 +22,12 @@ std::string_view errorName(ErrorCode code)
     case ErrorCode::InvalidArgument: return "InvalidArgument";
     case ErrorCode::InvalidMountPoint: return "InvalidMountPoint";
     case ErrorCode::WrongState: return "WrongState";
+    case ErrorCode::WeakPassphrase: return "WeakPassphrase";
+    case ErrorCode::NoFreeKeyslot: return "NoFreeKeyslot";
+    case ErrorCode::LastKeyslot: return "LastKeyslot";
+    case ErrorCode::NotSupportedOnLuks1: return "NotSupportedOnLuks1";
+    case ErrorCode::InsufficientMemory: return "InsufficientMemory";
+    case ErrorCode::HeaderMismatch: return "HeaderMismatch";
     case ErrorCode::Failed: return "Failed";
     }
     return "Failed";

@@ -29,6 +29,12 @@ enum class ErrorCode {
     InvalidArgument,
     InvalidMountPoint,
     WrongState,
+    WeakPassphrase,
+    NoFreeKeyslot,
+    LastKeyslot,
+    NotSupportedOnLuks1,
+    InsufficientMemory,
+    HeaderMismatch,
     Failed,
 };
 

@@ -7,6 +7,7 @@
 #include <set>
 #include <utility>
 
+#include "engine/keys.hpp"
 #include "engine/quote.hpp"
 #include "engine/validate.hpp"
 
@@ -191,6 +192,8 @@ Result<FormatResult> Operations::format(const std::string& kernelName,
         return st.error();
     if (passphrase.empty())
         return makeError(ErrorCode::InvalidArgument, "the passphrase is empty");
+    if (auto st = checkStrength(passphrase, request.keyKind, request.acceptWeak); !st)
+        return st.error();
 
     const Topology topology = currentTopology();
     auto found = inspectIn(topology, kernelName);
@@ -209,7 +212,10 @@ Result<FormatResult> Operations::format(const std::string& kernelName,
 
     LuksParams params;
     params.label = request.label;
-    params.pbkdf = config_.pbkdf;
+    // Never what this machine's memory allows: what the smallest instance
+    // that may open the volume can afford.
+    params.pbkdf = cappedFor(config_.pbkdf, config_.smallestInstanceMemory);
+    params.keyKind = request.keyKind;
     // The filesystem is made through a short-lived mapping of our own, so the
     // volume is locked again when Format returns.
     const std::string temp = "vaultd-format-" + v.kernelName;
@@ -304,7 +310,7 @@ Result<UnlockResult> Operations::unlock(const std::string& kernelName,
             return nameInUse(topology, name);
         if (auto st = stillTheDevice(v); !st)
             return st.error();
-        if (auto st = ports_.crypt.activate(v.node, name, passphrase); !st)
+        if (auto st = openAffordably(v, name, passphrase); !st)
             return st.error();
         ports_.records.record(name, v.signature.uuid, request.owner.uid);
         result.mappingName = name;

@@ -36,6 +36,9 @@ struct EngineConfig {
     std::string mountOptions = "nodev,nosuid";
     GrowPolicy autoGrow;
     PbkdfSettings pbkdf;
+    // The least memory of any instance that may open a volume vaultd
+    // formats: new keyslots' argon2 costs are capped to suit it.
+    std::uint64_t smallestInstanceMemory = 512ull << 20;
     IdentityRules identity;
 };
 
@@ -49,7 +52,39 @@ struct FormatResult {
 struct FormatRequest {
     std::string filesystem;
     std::string label;
-    std::string force;  // "NODE:SIZE" of the device, to destroy what it holds
+    std::string force;                      // "NODE:SIZE" of the device, to destroy what it holds
+    KeyKind keyKind = KeyKind::Passphrase;  // a passphrase's strength is checked
+    bool acceptWeak = false;                // skip that check
+};
+
+// A new secret for a keyslot: a passphrase (its strength checked unless
+// @acceptWeak) or a key file's bytes.
+struct KeyRequest {
+    KeyKind kind = KeyKind::Passphrase;
+    bool acceptWeak = false;
+};
+
+// What a keyslot change did: the slot that holds the new secret, and why
+// the header backup could not be refreshed, if it could not.
+struct KeyslotResult {
+    int keyslot = 0;
+    std::string backupProblem;
+};
+
+struct RestoreRequest {
+    // "NODE:SIZE" of the device: restore although the UUID on the device
+    // differs from the backup's, or none can be read there.
+    std::string force;
+};
+
+struct RestoreResult {
+    std::string backupUuid;  // the header written
+    std::string deviceUuid;  // the one the device named before, or empty
+};
+
+struct RepairResult {
+    HeaderHealth before = HeaderHealth::None;
+    HeaderBackup backup;  // taken before the repair
 };
 
 // The caller an unlock or mount is for: who is recorded as having unlocked
@@ -144,6 +179,29 @@ public:
     // Writes a backup of the volume's LUKS header to @fd (a file the caller
     // opened). Reads the device only.
     Result<HeaderBackup> exportHeader(const std::string& kernelName, int fd);
+    // The volume's LUKS header: version, UUID, keyslots and their costs.
+    Result<HeaderInfo> keyslots(const std::string& kernelName);
+    // Adds a keyslot for @added, authorized by @existing, with the capped
+    // key derivation; refreshes the kept header backup.
+    Result<KeyslotResult> addKey(const std::string& kernelName, const SecretBuffer& existing,
+                                 const SecretBuffer& added, const KeyRequest& request);
+    // Adds @recoveryKey (from makeRecoveryKey) in a keyslot of its own.
+    Result<KeyslotResult> addRecoveryKey(const std::string& kernelName,
+                                         const SecretBuffer& existing,
+                                         const SecretBuffer& recoveryKey);
+    Result<KeyslotResult> changeKey(const std::string& kernelName, const SecretBuffer& old,
+                                    const SecretBuffer& replacement, const KeyRequest& request);
+    // Removes @keyslot. @authorizing must open another keyslot, which shows
+    // that one that works stays; the last keyslot is never removed.
+    Result<KeyslotResult> removeKey(const std::string& kernelName, int keyslot,
+                                    const SecretBuffer& authorizing);
+    // Writes the header in @file (a private copy of the caller's backup)
+    // over the locked volume's; see RestoreRequest.
+    Result<RestoreResult> restoreHeader(const std::string& kernelName, const std::string& file,
+                                        const RestoreRequest& request);
+    // Rewrites the damaged copy of a LUKS2 header from the intact one,
+    // after keeping a backup.
+    Result<RepairResult> repairHeader(const std::string& kernelName);
     // The header backups vaultd keeps.
     std::vector<HeaderBackup> headerBackups() { return ports_.headers.list(); }
     // Detaches a lost mapping's mounts and takes its key out of the kernel.
@@ -186,6 +244,13 @@ private:
     std::vector<LostMapping> lostIn(const Topology& topology);
     // The filesystem step of grow(): through its mount point, offline for
     // ext4, or through a private mount made for the purpose.
+    // Opens (or with an empty @name, checks) @passphrase on the keyslots
+    // whose derivation fits in memory now, the cheapest first.
+    Result<int> openAffordably(const Volume& v, const std::string& name,
+                               const SecretBuffer& passphrase, int except = kAnyKeyslot);
+    Result<Volume> luksVolume(const std::string& kernelName);
+    std::string refreshBackup(const Volume& v);
+    Status checkStrength(const SecretBuffer& secret, KeyKind kind, bool acceptWeak);
     Result<LayerSize> growFilesystem(const Volume& v, Filesystem fs, std::uint64_t mappingSize,
                                      bool mappingGrew);
 

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/error.hpp"
@@ -28,6 +29,36 @@ struct PbkdfSettings {
     std::uint32_t parallel = 4;
 };
 
+// How a keyslot's secret is meant to be used, as vaultd recorded it in a
+// LUKS2 token when it added the slot; a slot nothing says anything about is
+// a passphrase. Token: bound to a token of another program (clevis, systemd).
+enum class KeyKind { Passphrase, KeyFile, Recovery, Token };
+std::string_view keyKindName(KeyKind kind);
+
+struct Keyslot {
+    int slot = 0;
+    KeyKind kind = KeyKind::Passphrase;
+    std::string tokenType;  // for Token: "clevis", "systemd-tpm2", ...
+    std::string pbkdf;      // argon2id, argon2i or pbkdf2
+    std::string hash;       // pbkdf2's
+    std::uint32_t iterations = 0;
+    std::uint32_t memoryKib = 0;  // argon2's
+    std::uint32_t parallel = 0;   // argon2's
+    bool ignored = false;         // priority "ignore": tried only when named
+};
+
+// What a LUKS header says about itself and its keyslots.
+struct HeaderInfo {
+    int version = 2;  // 1 or 2
+    std::string uuid;
+    std::string label;
+    std::uint64_t dataOffset = 0;  // bytes from the start of the device
+    int maxKeyslots = 32;
+    std::vector<Keyslot> keyslots;  // the active ones, by number
+};
+
+constexpr int kAnyKeyslot = -1;
+
 struct LuksParams {
     std::string cipher = "aes";
     std::string mode = "xts-plain64";
@@ -35,6 +66,7 @@ struct LuksParams {
     std::uint32_t sectorSize = 4096;
     std::string label;
     PbkdfSettings pbkdf;
+    KeyKind keyKind = KeyKind::Passphrase;  // of the first keyslot's secret
 };
 
 class KernelView {
@@ -67,6 +99,9 @@ public:
     // it; not mounted (empty @mountPoint), what its superblock on @node spans.
     virtual Result<std::uint64_t> filesystemSize(Filesystem fs, const std::string& node,
                                                  const std::string& mountPoint) = 0;
+    // The memory this process could take now without pushing anything out:
+    // the kernel's MemAvailable, less where its cgroups' limits are closer.
+    virtual std::uint64_t memoryAvailable() = 0;
 };
 
 class Crypt {
@@ -76,8 +111,11 @@ public:
     // not empty, opens that mapping with the fresh volume key too.
     virtual Status format(const std::string& node, const LuksParams& params,
                           const SecretBuffer& passphrase, const std::string& activateAs) = 0;
-    virtual Status activate(const std::string& node, const std::string& name,
-                            const SecretBuffer& passphrase) = 0;
+    // Opens @node as mapping @name with @passphrase tried on @keyslot, or on
+    // every keyslot with kAnyKeyslot; an empty @name only checks it. Returns
+    // the keyslot that took it.
+    virtual Result<int> activate(const std::string& node, const std::string& name,
+                                 const SecretBuffer& passphrase, int keyslot) = 0;
     // Normal fails with Busy while anything holds the mapping. Deferred
     // removes it when the last user lets go (the key stays in the kernel
     // until then). Force replaces its table with an error target first, so
@@ -105,9 +143,35 @@ public:
     // Writes the LUKS header of @node (binary headers, metadata, keyslot
     // areas) to a new file @file, which must not exist; never writes @node.
     virtual Status backupHeader(const std::string& node, const std::string& file) = 0;
-    // The LUKS UUID of the header in @file, loaded as libcryptsetup would
-    // restore it; InvalidArgument if it holds no valid header.
-    virtual Result<std::string> headerUuid(const std::string& file) = 0;
+    // The header in @file (a backup) or on a device, loaded as libcryptsetup
+    // would use it; NotLuks if it holds no valid header.
+    virtual Result<HeaderInfo> header(const std::string& fileOrNode) = 0;
+    // Writes the header in @file over @node's; what follows it is untouched.
+    virtual Status restoreHeader(const std::string& node, const std::string& file) = 0;
+    // Rewrites a damaged copy of @node's LUKS2 header from the intact one.
+    virtual Status repairHeader(const std::string& node) = 0;
+
+    // A new keyslot for @added, authorized by @existing tried on
+    // @existingSlot (or kAnyKeyslot), with @pbkdf; records @kind. Returns
+    // its number. NoFreeKeyslot when the header has no room for another.
+    virtual Result<int> addKeyslot(const std::string& node, const SecretBuffer& existing,
+                                   int existingSlot, const SecretBuffer& added,
+                                   const PbkdfSettings& pbkdf, KeyKind kind) = 0;
+    // Moves the secret @old opens (on @oldSlot, or kAnyKeyslot) to
+    // @replacement, keeping its kind; @old no longer opens anything.
+    // Returns the keyslot that holds it now.
+    virtual Result<int> changeKey(const std::string& node, const SecretBuffer& old, int oldSlot,
+                                  const SecretBuffer& replacement, const PbkdfSettings& pbkdf) = 0;
+    // Destroys @keyslot and whatever vaultd recorded about it.
+    virtual Status removeKeyslot(const std::string& node, int keyslot) = 0;
+};
+
+// Whether a passphrase is good enough to protect a volume (libpwquality).
+class PassphraseQuality {
+public:
+    virtual ~PassphraseQuality() = default;
+    // WeakPassphrase, with the reason, when it is not.
+    virtual Status check(const SecretBuffer& passphrase) = 0;
 };
 
 class Mounter {
@@ -207,6 +271,7 @@ struct Ports {
     UnlockRecords& records;
     Processes& processes;
     HeaderStore& headers;
+    PassphraseQuality& quality;
 };
 
 }  // namespace vaultd::engine

@@ -43,6 +43,9 @@ struct HeaderCopies {
     // When the primary is gone: what else libblkid finds at the start with
     // LUKS left out (it finds the secondary and calls the device LUKS).
     std::string foreign;
+    // The LUKS UUID a binary header found names (the primary's, else the
+    // secondary's), or empty; read even where the metadata no longer loads.
+    std::string uuid;
 };
 
 // How the header of a device stands, as Status shows it.

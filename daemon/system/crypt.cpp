@@ -6,12 +6,16 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <map>
 #include <optional>
+#include <sys/stat.h>
 
 #include "system/log.hpp"
 
@@ -53,23 +57,186 @@ engine::Error wrongPassphrase(const std::string& node)
                      fmt::format("no keyslot of '{}' opens with that passphrase", node));
 }
 
-// The volume key a passphrase opens, from whichever keyslot takes it (the
-// KDF runs here).
-engine::Result<engine::SecretBuffer> volumeKeyFor(crypt_device* cd,
-                                                  const engine::SecretBuffer& passphrase,
-                                                  const std::string& subject)
+engine::Error outOfMemory(const std::string& subject, int keyslot)
+{
+    return makeError(ErrorCode::InsufficientMemory,
+                     keyslot == CRYPT_ANY_SLOT
+                         ? fmt::format("the key derivation for '{}' ran out of memory", subject)
+                         : fmt::format("the key derivation of keyslot {} of '{}' ran out of memory",
+                                       keyslot, subject));
+}
+
+// What a passphrase tried on a keyslot (or any) came to.
+engine::Error derivationFailure(const std::string& subject, int keyslot, int rc)
+{
+    if (rc == -EPERM)
+        return keyslot == CRYPT_ANY_SLOT
+                   ? wrongPassphrase(subject)
+                   : makeError(ErrorCode::WrongPassphrase,
+                               fmt::format("keyslot {} of '{}' does not open with that passphrase",
+                                           keyslot, subject));
+    if (rc == -ENOMEM)
+        return outOfMemory(subject, keyslot);
+    return failure("read the volume key of", subject, rc);
+}
+
+struct OpenedKey {
+    engine::SecretBuffer key;
+    int keyslot = 0;
+};
+
+// The volume key a passphrase opens, from @keyslot or whichever keyslot
+// takes it (the KDF runs here).
+engine::Result<OpenedKey> volumeKeyFor(crypt_device* cd, const engine::SecretBuffer& passphrase,
+                                       const std::string& subject, int keyslot = CRYPT_ANY_SLOT)
 {
     engine::SecretBuffer key(512);
     std::size_t keyBytes = key.capacity();
-    const int rc = crypt_volume_key_get(cd, CRYPT_ANY_SLOT, key.spare().data(), &keyBytes,
+    const int rc = crypt_volume_key_get(cd, keyslot, key.spare().data(), &keyBytes,
                                         passphrase.data(), passphrase.size());
-    if (rc == -EPERM)
-        return wrongPassphrase(subject);
     if (rc < 0)
-        return failure("read the volume key of", subject, rc);
+        return derivationFailure(subject, keyslot, rc);
     key.commit(keyBytes);
-    return key;
+    return OpenedKey{std::move(key), rc};
 }
+
+engine::Status loadLuks(crypt_device* cd, const std::string& subject)
+{
+    if (crypt_load(cd, CRYPT_LUKS, nullptr) < 0)
+        return makeError(ErrorCode::NotLuks,
+                         fmt::format("'{}' holds no valid LUKS header", subject));
+    return engine::Done{};
+}
+
+bool isLuks2(crypt_device* cd)
+{
+    const char* type = crypt_get_type(cd);
+    return type && std::strcmp(type, CRYPT_LUKS2) == 0;
+}
+
+// vaultd's note on a keyslot, kept in the LUKS2 header with the volume:
+// a token of this type naming the slot and what it holds. Other programs
+// skip token types they do not know.
+constexpr const char* kKindToken = "vaultd-keyslot";
+constexpr int kMaxTokens = 32;  // LUKS2's
+
+struct TokenNote {
+    engine::KeyKind kind = engine::KeyKind::Passphrase;
+    std::string type;  // a foreign token's
+};
+
+std::optional<engine::KeyKind> kindFromName(const std::string& name)
+{
+    for (auto k : {engine::KeyKind::KeyFile, engine::KeyKind::Recovery})
+        if (engine::keyKindName(k) == name)
+            return k;
+    return std::nullopt;
+}
+
+// Calls @f(token, type, keyslots, json) for every token of a LUKS2 header.
+template <typename F>
+void forEachToken(crypt_device* cd, F&& f)
+{
+    if (!isLuks2(cd))
+        return;
+    for (int token = 0; token < kMaxTokens; ++token) {
+        const char* text = nullptr;
+        if (crypt_token_json_get(cd, token, &text) < 0 || !text)
+            continue;
+        auto json = nlohmann::json::parse(text, nullptr, false);
+        if (!json.is_object() || !json.contains("type") || !json["type"].is_string())
+            continue;
+        std::vector<int> slots;
+        if (json.contains("keyslots") && json["keyslots"].is_array())
+            for (const auto& k : json["keyslots"])
+                if (k.is_string())
+                    try {
+                        slots.push_back(std::stoi(k.get<std::string>()));
+                    } catch (const std::exception&) {
+                    }
+        f(token, json["type"].get<std::string>(), slots, json);
+    }
+}
+
+// What the tokens say about each keyslot; a foreign token's binding wins
+// over vaultd's own note.
+std::map<int, TokenNote> tokenNotes(crypt_device* cd)
+{
+    std::map<int, TokenNote> notes;
+    forEachToken(cd, [&](int, const std::string& type, const std::vector<int>& slots,
+                         const nlohmann::json& json) {
+        for (int slot : slots) {
+            TokenNote& note = notes[slot];
+            if (type != kKindToken) {
+                note.kind = engine::KeyKind::Token;
+                note.type = type;
+            } else if (note.kind != engine::KeyKind::Token && json.contains("kind") &&
+                       json["kind"].is_string()) {
+                note.kind = kindFromName(json["kind"].get<std::string>())
+                                .value_or(engine::KeyKind::Passphrase);
+            }
+        }
+    });
+    return notes;
+}
+
+// Removes vaultd's notes on @keyslot, and any left naming no keyslot (a
+// destroyed keyslot's tokens lose it).
+void forgetKind(crypt_device* cd, int keyslot)
+{
+    std::vector<int> ours;
+    forEachToken(cd, [&](int token, const std::string& type, const std::vector<int>& slots,
+                         const nlohmann::json&) {
+        if (type == kKindToken &&
+            (slots.empty() || std::find(slots.begin(), slots.end(), keyslot) != slots.end()))
+            ours.push_back(token);
+    });
+    for (int token : ours)
+        crypt_token_json_set(cd, token, nullptr);
+}
+
+int noteKind(crypt_device* cd, int keyslot, engine::KeyKind kind)
+{
+    if (kind == engine::KeyKind::Passphrase || kind == engine::KeyKind::Token)
+        return 0;
+    const nlohmann::json note = {{"type", kKindToken},
+                                 {"keyslots", {std::to_string(keyslot)}},
+                                 {"kind", std::string(engine::keyKindName(kind))}};
+    return crypt_token_json_set(cd, CRYPT_ANY_TOKEN, note.dump().c_str());
+}
+
+engine::Error noFreeKeyslot(const std::string& node, int used, int max)
+{
+    return makeError(ErrorCode::NoFreeKeyslot,
+                     fmt::format("'{}' has no free keyslot: {} of {} are in use; remove one "
+                                 "first",
+                                 node, used, max));
+}
+
+int activeKeyslots(crypt_device* cd, int max)
+{
+    int used = 0;
+    for (int slot = 0; slot < max; ++slot) {
+        const crypt_keyslot_info st = crypt_keyslot_status(cd, slot);
+        used += st == CRYPT_SLOT_ACTIVE || st == CRYPT_SLOT_ACTIVE_LAST;
+    }
+    return used;
+}
+
+// libcryptsetup takes metadata locks only while this is in scope; a
+// repair writes only under them (see the constructor).
+class MetadataLocking {
+public:
+    MetadataLocking()
+    {
+        // Its lock files live there; it does not make the directory itself.
+        mkdir("/run/cryptsetup", 0700);
+        crypt_metadata_locking(nullptr, 1);
+    }
+    ~MetadataLocking() { crypt_metadata_locking(nullptr, 0); }
+    MetadataLocking(const MetadataLocking&) = delete;
+    MetadataLocking& operator=(const MetadataLocking&) = delete;
+};
 
 engine::Result<CryptPtr> initMapping(const std::string& name)
 {
@@ -241,6 +408,8 @@ engine::Status LibCrypt::format(const std::string& node, const engine::LuksParam
                                          passphrase.size());
     if (rc < 0)
         return failure("add a keyslot to", node, rc);
+    if (int noted = noteKind(c, rc, params.keyKind); noted < 0)
+        return failure("record the kind of the first keyslot of", node, noted);
 
     if (!activateAs.empty()) {
         ThreadKeyringScrub scrub;
@@ -251,8 +420,8 @@ engine::Status LibCrypt::format(const std::string& node, const engine::LuksParam
     return engine::Done{};
 }
 
-engine::Status LibCrypt::activate(const std::string& node, const std::string& name,
-                                  const engine::SecretBuffer& passphrase)
+engine::Result<int> LibCrypt::activate(const std::string& node, const std::string& name,
+                                       const engine::SecretBuffer& passphrase, int keyslot)
 {
     std::lock_guard hold(libraryLock);
     auto cd = initDevice(node);
@@ -260,26 +429,24 @@ engine::Status LibCrypt::activate(const std::string& node, const std::string& na
         return cd.error();
     crypt_device* c = cd.value().get();
 
-    int rc = crypt_load(c, CRYPT_LUKS, nullptr);
-    if (rc < 0)
+    if (crypt_load(c, CRYPT_LUKS, nullptr) < 0)
         return makeError(ErrorCode::NotLuks, fmt::format("'{}' holds no LUKS container", node));
 
     if (name.empty()) {
-        rc = crypt_activate_by_passphrase(c, nullptr, CRYPT_ANY_SLOT, passphrase.data(),
-                                          passphrase.size(), 0);
-        if (rc == -EPERM)
-            return wrongPassphrase(node);
+        const int rc = crypt_activate_by_passphrase(c, nullptr, keyslot, passphrase.data(),
+                                                    passphrase.size(), 0);
         if (rc < 0)
-            return failure("check a passphrase of", node, rc);
-        return engine::Done{};
+            return derivationFailure(node, keyslot, rc);
+        return rc;
     }
 
     // The passphrase gives the volume key once; it opens the mapping and is
     // kept for growing it later (see kept::).
-    auto opened = volumeKeyFor(c, passphrase, node);
+    auto opened = volumeKeyFor(c, passphrase, node, keyslot);
     if (!opened)
         return opened.error();
-    const engine::SecretBuffer& key = opened.value();
+    const engine::SecretBuffer& key = opened.value().key;
+    int rc = 0;
     {
         ThreadKeyringScrub scrub;
         rc = crypt_activate_by_volume_key(c, name.c_str(), key.data(), key.size(), 0);
@@ -291,7 +458,7 @@ engine::Status LibCrypt::activate(const std::string& node, const std::string& na
     if (rc < 0)
         return failure("unlock", node, rc);
     kept::keep(name, key.data(), key.size());
-    return engine::Done{};
+    return opened.value().keyslot;
 }
 
 engine::Status LibCrypt::deactivate(const std::string& name, Deactivate how)
@@ -364,7 +531,7 @@ engine::Status LibCrypt::resize(const std::string& name, const engine::SecretBuf
             auto opened = volumeKeyFor(c, *passphrase, name);
             if (!opened)
                 return opened.error();
-            const engine::SecretBuffer& key = opened.value();
+            const engine::SecretBuffer& key = opened.value().key;
             rc = crypt_activate_by_volume_key(c, nullptr, key.data(), key.size(),
                                               CRYPT_ACTIVATE_KEYRING_KEY);
             if (rc >= 0)
@@ -403,17 +570,186 @@ engine::Status LibCrypt::backupHeader(const std::string& node, const std::string
     return engine::Done{};
 }
 
-engine::Result<std::string> LibCrypt::headerUuid(const std::string& file)
+engine::Result<engine::HeaderInfo> LibCrypt::header(const std::string& fileOrNode)
 {
     std::lock_guard hold(libraryLock);
-    auto cd = initDevice(file);
+    auto cd = initDevice(fileOrNode);
     if (!cd)
         return cd.error();
-    if (crypt_load(cd.value().get(), CRYPT_LUKS, nullptr) < 0)
-        return makeError(ErrorCode::InvalidArgument,
-                         fmt::format("'{}' holds no valid LUKS header", file));
-    const char* uuid = crypt_get_uuid(cd.value().get());
-    return std::string(uuid ? uuid : "");
+    crypt_device* c = cd.value().get();
+    if (auto st = loadLuks(c, fileOrNode); !st)
+        return st.error();
+
+    engine::HeaderInfo info;
+    info.version = isLuks2(c) ? 2 : 1;
+    const char* uuid = crypt_get_uuid(c);
+    info.uuid = uuid ? uuid : "";
+    const char* label = info.version == 2 ? crypt_get_label(c) : nullptr;
+    info.label = label ? label : "";
+    info.dataOffset = crypt_get_data_offset(c) * 512;
+    info.maxKeyslots = crypt_keyslot_max(crypt_get_type(c));
+    const auto notes = tokenNotes(c);
+    for (int slot = 0; slot < info.maxKeyslots; ++slot) {
+        const crypt_keyslot_info st = crypt_keyslot_status(c, slot);
+        if (st != CRYPT_SLOT_ACTIVE && st != CRYPT_SLOT_ACTIVE_LAST)
+            continue;
+        engine::Keyslot k;
+        k.slot = slot;
+        if (auto it = notes.find(slot); it != notes.end()) {
+            k.kind = it->second.kind;
+            k.tokenType = it->second.type;
+        }
+        crypt_pbkdf_type p{};
+        if (crypt_keyslot_get_pbkdf(c, slot, &p) == 0) {
+            k.pbkdf = p.type ? p.type : "";
+            k.hash = p.hash ? p.hash : "";
+            k.iterations = p.iterations;
+            k.memoryKib = p.max_memory_kb;
+            k.parallel = p.parallel_threads;
+        }
+        k.ignored = crypt_keyslot_get_priority(c, slot) == CRYPT_SLOT_PRIORITY_IGNORE;
+        info.keyslots.push_back(std::move(k));
+    }
+    return info;
+}
+
+engine::Status LibCrypt::restoreHeader(const std::string& node, const std::string& file)
+{
+    std::lock_guard hold(libraryLock);
+    auto cd = initDevice(node);
+    if (!cd)
+        return cd.error();
+    const int rc = crypt_header_restore(cd.value().get(), CRYPT_LUKS, file.c_str());
+    if (rc < 0)
+        return failure("restore the header of", node, rc);
+    return engine::Done{};
+}
+
+engine::Status LibCrypt::repairHeader(const std::string& node)
+{
+    std::lock_guard hold(libraryLock);
+    MetadataLocking locking;
+    auto cd = initDevice(node);
+    if (!cd)
+        return cd.error();
+    const int rc = crypt_repair(cd.value().get(), CRYPT_LUKS, nullptr);
+    if (rc < 0)
+        return failure("repair the header of", node, rc);
+    return engine::Done{};
+}
+
+engine::Result<int> LibCrypt::addKeyslot(const std::string& node,
+                                         const engine::SecretBuffer& existing, int existingSlot,
+                                         const engine::SecretBuffer& added,
+                                         const engine::PbkdfSettings& pbkdf, engine::KeyKind kind)
+{
+    std::lock_guard hold(libraryLock);
+    auto cd = initDevice(node);
+    if (!cd)
+        return cd.error();
+    crypt_device* c = cd.value().get();
+    if (auto st = loadLuks(c, node); !st)
+        return st.error();
+    if (!isLuks2(c) && kind != engine::KeyKind::Passphrase)
+        return makeError(ErrorCode::NotSupportedOnLuks1,
+                         fmt::format("'{}' is LUKS1, which has no tokens to record a keyslot's "
+                                     "kind in",
+                                     node));
+    const int max = crypt_keyslot_max(crypt_get_type(c));
+    const int used = activeKeyslots(c, max);
+    if (used >= max)
+        return noFreeKeyslot(node, used, max);
+
+    auto opened = volumeKeyFor(c, existing, node, existingSlot);
+    if (!opened)
+        return opened.error();
+    crypt_pbkdf_type p = toPbkdf(pbkdf);
+    if (int rc = crypt_set_pbkdf_type(c, &p); rc < 0)
+        return failure("set the key derivation for", node, rc);
+    const engine::SecretBuffer& key = opened.value().key;
+    const int slot = crypt_keyslot_add_by_volume_key(c, CRYPT_ANY_SLOT, key.data(), key.size(),
+                                                     added.data(), added.size());
+    // The slots' key material must also fit in the header's keyslot area.
+    if (slot == -ENOSPC)
+        return noFreeKeyslot(node, used, max);
+    if (slot == -ENOMEM)
+        return outOfMemory(node, CRYPT_ANY_SLOT);
+    if (slot < 0)
+        return failure("add a keyslot to", node, slot);
+    if (int rc = noteKind(c, slot, kind); rc < 0) {
+        crypt_keyslot_destroy(c, slot);
+        return failure("record the kind of the new keyslot of", node, rc);
+    }
+    return slot;
+}
+
+engine::Result<int> LibCrypt::changeKey(const std::string& node, const engine::SecretBuffer& old,
+                                        int oldSlot, const engine::SecretBuffer& replacement,
+                                        const engine::PbkdfSettings& pbkdf)
+{
+    std::lock_guard hold(libraryLock);
+    auto cd = initDevice(node);
+    if (!cd)
+        return cd.error();
+    crypt_device* c = cd.value().get();
+    if (auto st = loadLuks(c, node); !st)
+        return st.error();
+    // Which slot @old opens, so that its kind moves with it.
+    auto opened = volumeKeyFor(c, old, node, oldSlot);
+    if (!opened)
+        return opened.error();
+    const int from = opened.value().keyslot;
+    const auto notes = tokenNotes(c);
+    const auto note = notes.find(from);
+    const engine::KeyKind kind =
+        note == notes.end() ? engine::KeyKind::Passphrase : note->second.kind;
+
+    crypt_pbkdf_type p = toPbkdf(pbkdf);
+    if (int rc = crypt_set_pbkdf_type(c, &p); rc < 0)
+        return failure("set the key derivation for", node, rc);
+    const engine::SecretBuffer& key = opened.value().key;
+    const int max = crypt_keyslot_max(crypt_get_type(c));
+    int to = 0;
+    if (activeKeyslots(c, max) < max) {
+        // The new secret goes in a new slot first; only then does the old
+        // one go: a failure in between leaves both working, never neither.
+        to = crypt_keyslot_add_by_volume_key(c, CRYPT_ANY_SLOT, key.data(), key.size(),
+                                             replacement.data(), replacement.size());
+        if (to < 0)
+            return to == -ENOMEM ? outOfMemory(node, CRYPT_ANY_SLOT)
+                                 : failure("add a keyslot to", node, to);
+        if (int rc = crypt_keyslot_destroy(c, from); rc < 0)
+            return failure(fmt::format("remove the old keyslot {} of", from).c_str(), node, rc);
+    } else {
+        // A full header: libcryptsetup rewrites the slot in place.
+        to = crypt_keyslot_change_by_passphrase(c, from, from, old.data(), old.size(),
+                                                replacement.data(), replacement.size());
+        if (to < 0)
+            return derivationFailure(node, from, to);
+    }
+    if (to != from) {
+        forgetKind(c, from);
+        if (noteKind(c, to, kind) < 0)
+            log::warning(fmt::format("keyslot {} of '{}' lost its note as a {}", to, node,
+                                     engine::keyKindName(kind)));
+    }
+    return to;
+}
+
+engine::Status LibCrypt::removeKeyslot(const std::string& node, int keyslot)
+{
+    std::lock_guard hold(libraryLock);
+    auto cd = initDevice(node);
+    if (!cd)
+        return cd.error();
+    crypt_device* c = cd.value().get();
+    if (auto st = loadLuks(c, node); !st)
+        return st.error();
+    forgetKind(c, keyslot);
+    const int rc = crypt_keyslot_destroy(c, keyslot);
+    if (rc < 0)
+        return failure(fmt::format("remove keyslot {} of", keyslot).c_str(), node, rc);
+    return engine::Done{};
 }
 
 }  // namespace vaultd::system

@@ -18,14 +18,24 @@ public:
                           const engine::SecretBuffer& passphrase,
                           const std::string& activateAs) override;
     // An empty @name only checks the passphrase against the keyslots.
-    engine::Status activate(const std::string& node, const std::string& name,
-                            const engine::SecretBuffer& passphrase) override;
+    engine::Result<int> activate(const std::string& node, const std::string& name,
+                                 const engine::SecretBuffer& passphrase, int keyslot) override;
     engine::Status deactivate(const std::string& name, Deactivate how) override;
     bool mappingExists(const std::string& name) override;
     engine::Result<Mapping> mapping(const std::string& name) override;
     engine::Status resize(const std::string& name, const engine::SecretBuffer* passphrase) override;
     engine::Status backupHeader(const std::string& node, const std::string& file) override;
-    engine::Result<std::string> headerUuid(const std::string& file) override;
+    engine::Result<engine::HeaderInfo> header(const std::string& fileOrNode) override;
+    engine::Status restoreHeader(const std::string& node, const std::string& file) override;
+    engine::Status repairHeader(const std::string& node) override;
+    engine::Result<int> addKeyslot(const std::string& node, const engine::SecretBuffer& existing,
+                                   int existingSlot, const engine::SecretBuffer& added,
+                                   const engine::PbkdfSettings& pbkdf,
+                                   engine::KeyKind kind) override;
+    engine::Result<int> changeKey(const std::string& node, const engine::SecretBuffer& old,
+                                  int oldSlot, const engine::SecretBuffer& replacement,
+                                  const engine::PbkdfSettings& pbkdf) override;
+    engine::Status removeKeyslot(const std::string& node, int keyslot) override;
 };
 
 }  // namespace vaultd::system

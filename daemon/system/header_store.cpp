@@ -92,14 +92,16 @@ engine::Status DirHeaderStore::writeVerified(const std::string& node, const std:
     if (auto st = syncFile(file); !st)
         return fail(st.error());
     // Verified the way it would be used: loaded back as a header.
-    auto uuid = crypt_.headerUuid(file);
-    if (!uuid)
-        return fail(uuid.error());
-    if (uuid.value() != luksUuid)
+    auto loaded = crypt_.header(file);
+    if (!loaded)
+        return fail(makeError(ErrorCode::Failed,
+                              fmt::format("the header saved from '{}' does not load back: {}", node,
+                                          loaded.error().message)));
+    if (loaded.value().uuid != luksUuid)
         return fail(makeError(ErrorCode::Failed,
                               fmt::format("the header read back from '{}' has UUID {}, not {}; "
                                           "the device changed while it was saved",
-                                          node, uuid.value(), luksUuid)));
+                                          node, loaded.value().uuid, luksUuid)));
     return engine::Done{};
 }
 

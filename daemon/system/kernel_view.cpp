@@ -12,14 +12,20 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <limits>
 #include <memory>
+#include <optional>
+#include <sstream>
 #include <vector>
 
 #include "engine/identity.hpp"
+#include "engine/validate.hpp"
 #include "system/sysfs.hpp"
 #include "system/unique_fd.hpp"
 
@@ -308,6 +314,14 @@ engine::HeaderCopies SystemKernelView::luksHeaders(const std::string& node)
         return copies;
     if (std::memcmp(b, primaryMagic, 6) == 0 && (be(b + 6, 2) == 1 || be(b + 6, 2) == 2))
         copies.primary = static_cast<unsigned>(be(b + 6, 2));
+    // Both versions keep the UUID as 40 bytes of text: LUKS1 at 168, LUKS2 at 424.
+    auto uuidAt = [&](std::size_t at) {
+        const char* text = reinterpret_cast<const char*>(b + at);
+        std::string uuid(text, strnlen(text, 40));
+        return engine::isUuid(uuid) ? uuid : std::string();
+    };
+    if (copies.primary)
+        copies.uuid = uuidAt(copies.primary == 1 ? 168 : 424);
     if (copies.primary == 1)
         return copies;
     // The secondary follows the primary's header area, whose size the
@@ -322,12 +336,70 @@ engine::HeaderCopies SystemKernelView::luksHeaders(const std::string& node)
         if (at % 4096 == 0 && readBlock(node, at, b) && std::memcmp(b, secondaryMagic, 6) == 0 &&
             be(b + 6, 2) == 2) {
             copies.secondary = true;
+            if (copies.uuid.empty())
+                copies.uuid = uuidAt(424);
             break;
         }
     }
     if (copies.primary == 0 && copies.secondary)
         copies.foreign = foreignOver(node);
     return copies;
+}
+
+namespace {
+
+// The first number after "@key" in a file of "key value" lines, or nothing.
+std::optional<std::uint64_t> fieldOf(const std::string& path, const std::string& key)
+{
+    std::ifstream in(path);
+    std::string name;
+    std::uint64_t value = 0;
+    std::string line;
+    while (std::getline(in, line)) {
+        std::istringstream fields(line);
+        if (fields >> name >> value && (name == key || name == key + ":"))
+            return value;
+    }
+    return std::nullopt;
+}
+
+std::optional<std::uint64_t> numberIn(const std::string& path)
+{
+    std::ifstream in(path);
+    std::uint64_t value = 0;
+    if (in >> value)
+        return value;
+    return std::nullopt;  // "max", or no such file
+}
+
+}  // namespace
+
+std::uint64_t SystemKernelView::memoryAvailable()
+{
+    std::uint64_t available = std::numeric_limits<std::uint64_t>::max();
+    if (auto kib = fieldOf("/proc/meminfo", "MemAvailable"))
+        available = *kib * 1024;
+    // cgroup v2 ("0::/system.slice/vaultd.service"): every level's limit
+    // counts, less what it holds already (but its reclaimable page cache).
+    std::ifstream self("/proc/self/cgroup");
+    std::string line;
+    while (std::getline(self, line)) {
+        if (!line.starts_with("0::/"))
+            continue;
+        std::string dir = "/sys/fs/cgroup" + line.substr(3);
+        while (dir.size() > std::string("/sys/fs/cgroup").size()) {
+            auto max = numberIn(dir + "/memory.max");
+            auto current = numberIn(dir + "/memory.current");
+            if (max && current) {
+                const std::uint64_t cache =
+                    fieldOf(dir + "/memory.stat", "inactive_file").value_or(0);
+                const std::uint64_t used = *current > cache ? *current - cache : 0;
+                available = std::min(available, *max > used ? *max - used : 0);
+            }
+            dir.erase(dir.rfind('/'));
+        }
+    }
+    return available;
 }
 
 }  // namespace vaultd::system

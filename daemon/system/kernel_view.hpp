@@ -19,6 +19,7 @@ public:
     engine::HeaderCopies luksHeaders(const std::string& node) override;
     engine::Result<std::uint64_t> filesystemSize(engine::Filesystem fs, const std::string& node,
                                                  const std::string& mountPoint) override;
+    std::uint64_t memoryAvailable() override;
 };
 
 }  // namespace vaultd::system

@@ -112,13 +112,14 @@ TEST_CASE("LibCrypt checks a passphrase against the keyslots when given no name"
     system::LibCrypt crypt;
     REQUIRE_THAT(crypt.format(image, quickParams(), secret(kPassphrase), ""), Succeeds());
 
-    CHECK_THAT(crypt.activate(image, "", secret(kPassphrase)), Succeeds());
+    CHECK_THAT(crypt.activate(image, "", secret(kPassphrase), engine::kAnyKeyslot), Succeeds());
 
-    auto wrong = crypt.activate(image, "", secret("wrong horse battery staple"));
+    auto wrong =
+        crypt.activate(image, "", secret("wrong horse battery staple"), engine::kAnyKeyslot);
     REQUIRE_THAT(wrong, FailsWith(ErrorCode::WrongPassphrase));
     CHECK_THAT(wrong.error().message, Catch::Contains(image));
     // A prefix of the right passphrase is a different passphrase.
-    CHECK_THAT(crypt.activate(image, "", secret("correct horse")),
+    CHECK_THAT(crypt.activate(image, "", secret("correct horse"), engine::kAnyKeyslot),
                FailsWith(ErrorCode::WrongPassphrase));
 }
 
@@ -128,7 +129,7 @@ TEST_CASE("LibCrypt finds no LUKS container on a blank image", "[host]")
     const std::string image = dir.image("blank.img", kImageSize);
     system::LibCrypt crypt;
 
-    auto opened = crypt.activate(image, "", secret(kPassphrase));
+    auto opened = crypt.activate(image, "", secret(kPassphrase), engine::kAnyKeyslot);
 
     REQUIRE_THAT(opened, FailsWith(ErrorCode::NotLuks));
     CHECK_THAT(opened.error().message, Catch::Contains(image));
@@ -154,7 +155,7 @@ TEST_CASE("LibCrypt formats with argon2id at a fixed small cost", "[host]")
     CHECK(pbkdf.iterations == 4);
     CHECK(pbkdf.max_memory_kb == 32768);
     CHECK(pbkdf.parallel_threads == 1);
-    CHECK_THAT(crypt.activate(image, "", secret(kPassphrase)), Succeeds());
+    CHECK_THAT(crypt.activate(image, "", secret(kPassphrase), engine::kAnyKeyslot), Succeeds());
 }
 
 TEST_CASE("LibCrypt refuses a pbkdf2 cost below libcryptsetup's minimum", "[host]")
@@ -176,7 +177,7 @@ TEST_CASE("LibCrypt reports a missing image as no such device", "[host]")
     TempDir dir;
     system::LibCrypt crypt;
 
-    CHECK_THAT(crypt.activate(dir / "missing.img", "", secret(kPassphrase)),
+    CHECK_THAT(crypt.activate(dir / "missing.img", "", secret(kPassphrase), engine::kAnyKeyslot),
                FailsWith(ErrorCode::NoSuchDevice));
     CHECK_THAT(crypt.format(dir / "missing.img", quickParams(), secret(kPassphrase), ""),
                FailsWith(ErrorCode::NoSuchDevice));

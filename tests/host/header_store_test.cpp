@@ -86,7 +86,7 @@ TEST_CASE("a header backup is kept whole, private, and loads back with its UUID"
     CHECK(modeOf(store + "/" + uuid + ".img") == 0600);
     CHECK(modeOf(store + "/" + uuid + ".json") == 0600);
     CHECK_FALSE(fs::exists(store + "/" + uuid + ".img.new"));
-    CHECK(crypt.headerUuid(store + "/" + uuid + ".img").value() == uuid);
+    CHECK(crypt.header(store + "/" + uuid + ".img").value().uuid == uuid);
 
     auto listed = headers.list();
     REQUIRE(listed.size() == 1);
@@ -121,7 +121,7 @@ TEST_CASE("a header that does not load back as the UUID asked for is not kept", 
     REQUIRE_THAT(wrong, FailsWith(ErrorCode::Failed));
     CHECK_THAT(wrong.error().message, Catch::Contains("not " + uuid));
     CHECK(fs::last_write_time(store + "/" + uuid + ".img") == before);
-    CHECK(crypt.headerUuid(store + "/" + uuid + ".img").value() == uuid);
+    CHECK(crypt.header(store + "/" + uuid + ".img").value().uuid == uuid);
     CHECK_FALSE(fs::exists(store + "/" + uuid + ".img.new"));
     CHECK_FALSE(fs::exists(store + "/" + uuid + ".json.new"));
 }
@@ -150,13 +150,14 @@ TEST_CASE("a kept backup brings back a header whose both copies were destroyed",
     REQUIRE_THAT(headers.save(image, {uuid, "/dev/vdb", "", "", 0, 0}), Succeeds());
 
     zero(image, 32 << 10);  // the primary and the secondary binary header
-    CHECK_THAT(crypt.activate(image, "", secret(kPassphrase)), FailsWith(ErrorCode::NotLuks));
+    CHECK_THAT(crypt.activate(image, "", secret(kPassphrase), engine::kAnyKeyslot),
+               FailsWith(ErrorCode::NotLuks));
 
     crypt_device* cd = nullptr;
     REQUIRE(crypt_init(&cd, image.c_str()) == 0);
     std::unique_ptr<crypt_device, CryptFree> owner(cd);
     REQUIRE(crypt_header_restore(cd, CRYPT_LUKS2, (dir / "headers/" + uuid + ".img").c_str()) == 0);
-    CHECK_THAT(crypt.activate(image, "", secret(kPassphrase)), Succeeds());
+    CHECK_THAT(crypt.activate(image, "", secret(kPassphrase), engine::kAnyKeyslot), Succeeds());
 }
 
 namespace {
@@ -205,7 +206,7 @@ TEST_CASE("a header's health is read from its copies, and reading writes nothing
     CHECK(healthOf(image) == engine::HeaderHealth::PrimaryDamaged);
     CHECK(stillZero(image, 4096));
     // libcryptsetup opens it from the secondary, and repairs nothing.
-    CHECK_THAT(crypt.activate(image, "", secret(kPassphrase)), Succeeds());
+    CHECK_THAT(crypt.activate(image, "", secret(kPassphrase), engine::kAnyKeyslot), Succeeds());
     CHECK(healthOf(image) == engine::HeaderHealth::PrimaryDamaged);
     CHECK(stillZero(image, 4096));
 

@@ -166,7 +166,8 @@ TEST_CASE("wiping a LUKS2 image leaves no header libcryptsetup can recover", "[h
 
     CHECK(probed(image).none());
     system::LibCrypt crypt;
-    CHECK_THAT(crypt.activate(image, "", secret("correct horse")), FailsWith(ErrorCode::NotLuks));
+    CHECK_THAT(crypt.activate(image, "", secret("correct horse"), engine::kAnyKeyslot),
+               FailsWith(ErrorCode::NotLuks));
 }
 
 TEST_CASE("wiping an image with a partition table removes the table", "[host]")

@@ -176,7 +176,7 @@ engine::HeaderCopies FakeKernel::luksHeaders(const std::string& node)
     if (it == signatures.end() || !it->second.isLuks())
         return {};
     const unsigned version = it->second.luksVersion ? it->second.luksVersion : 2;
-    return {version, version == 2, ""};
+    return {version, version == 2, "", it->second.uuid};
 }
 
 // FakeCrypt
@@ -197,24 +197,54 @@ engine::Status FakeCrypt::format(const std::string& node, const engine::LuksPara
     return engine::Done{};
 }
 
-engine::Status FakeCrypt::activate(const std::string& node, const std::string& name,
-                                   const engine::SecretBuffer& passphrase)
+std::vector<FakeCrypt::Slot>& FakeCrypt::slotsOf(const std::string& node)
+{
+    auto it = keyslots.find(node);
+    if (it == keyslots.end())
+        it = keyslots.emplace(node, std::vector<Slot>{Slot{0, rightPassphrase}}).first;
+    return it->second;
+}
+
+engine::Result<int> FakeCrypt::match(const std::string& node, const engine::SecretBuffer& secret,
+                                     int keyslot)
 {
     auto outer = kernel_.signatures.find(node);
     if (outer == kernel_.signatures.end() || !outer->second.isLuks())
         return makeError(ErrorCode::NotLuks, fmt::format("'{}' holds no LUKS container", node));
-    if (std::string_view(passphrase.data(), passphrase.size()) != rightPassphrase)
-        return makeError(ErrorCode::WrongPassphrase,
-                         fmt::format("no keyslot of '{}' opens with that passphrase", node));
-    if (name.empty())
-        return engine::Done{};
+    const std::string_view given(secret.data(), secret.size());
+    for (const Slot& s : slotsOf(node)) {
+        if (keyslot != engine::kAnyKeyslot ? s.slot != keyslot : s.ignored)
+            continue;
+        derivations.push_back(fmt::format("{} {}", node, s.slot));
+        if (s.secret == given)
+            return s.slot;
+    }
+    return makeError(ErrorCode::WrongPassphrase,
+                     fmt::format("no keyslot of '{}' opens with that passphrase", node));
+}
+
+int FakeCrypt::freeSlot(const std::string& node)
+{
+    const auto& slots = slotsOf(node);
+    for (int n = 0; n < maxKeyslots; ++n)
+        if (std::none_of(slots.begin(), slots.end(), [&](const Slot& s) { return s.slot == n; }))
+            return n;
+    return -1;
+}
+
+engine::Result<int> FakeCrypt::activate(const std::string& node, const std::string& name,
+                                        const engine::SecretBuffer& passphrase, int keyslot)
+{
+    auto slot = match(node, passphrase, keyslot);
+    if (!slot || name.empty())
+        return slot;
     if (mappingExists(name))
         return makeError(ErrorCode::Busy, fmt::format("the name '{}' is in use", name));
     log_.push_back(fmt::format("activate {} as {}", node, name));
     activations.push_back(fmt::format("{} {}", node, name));
     open(node, name);
     keptKeys.insert(name);
-    return engine::Done{};
+    return slot;
 }
 
 void FakeCrypt::open(const std::string& node, const std::string& name)
@@ -313,13 +343,108 @@ engine::Status FakeCrypt::backupHeader(const std::string& node, const std::strin
     return engine::Done{};
 }
 
-engine::Result<std::string> FakeCrypt::headerUuid(const std::string& file)
+engine::Result<engine::HeaderInfo> FakeCrypt::header(const std::string& fileOrNode)
 {
+    engine::HeaderInfo info;
+    info.dataOffset = engine::kLuks2DataOffset;
+    info.maxKeyslots = maxKeyslots;
+    if (auto it = headerFiles.find(fileOrNode); it != headerFiles.end()) {
+        info.uuid = it->second;
+        return info;
+    }
+    auto outer = kernel_.signatures.find(fileOrNode);
+    if (outer == kernel_.signatures.end() || !outer->second.isLuks())
+        return makeError(ErrorCode::NotLuks,
+                         fmt::format("'{}' holds no valid LUKS header", fileOrNode));
+    info.uuid = outer->second.uuid;
+    info.version = outer->second.luksVersion == 1 ? 1 : 2;
+    for (const Slot& s : slotsOf(fileOrNode)) {
+        engine::Keyslot k;
+        k.slot = s.slot;
+        k.kind = s.kind;
+        k.pbkdf = s.pbkdf;
+        k.memoryKib = s.memoryKib;
+        k.ignored = s.ignored;
+        info.keyslots.push_back(k);
+    }
+    std::sort(info.keyslots.begin(), info.keyslots.end(),
+              [](const auto& a, const auto& b) { return a.slot < b.slot; });
+    return info;
+}
+
+engine::Status FakeCrypt::restoreHeader(const std::string& node, const std::string& file)
+{
+    log_.push_back(fmt::format("restore the header of {} from {}", node, file));
     auto it = headerFiles.find(file);
     if (it == headerFiles.end())
-        return makeError(ErrorCode::InvalidArgument,
-                         fmt::format("'{}' holds no valid LUKS header", file));
-    return it->second;
+        return makeError(ErrorCode::Failed, "no such header file");
+    kernel_.signatures[node] = luksSignature(it->second);
+    kernel_.headerCopies.erase(node);
+    return engine::Done{};
+}
+
+engine::Status FakeCrypt::repairHeader(const std::string& node)
+{
+    log_.push_back("repair the header of " + node);
+    kernel_.headerCopies.erase(node);
+    return engine::Done{};
+}
+
+engine::Result<int> FakeCrypt::addKeyslot(const std::string& node,
+                                          const engine::SecretBuffer& existing, int existingSlot,
+                                          const engine::SecretBuffer& added,
+                                          const engine::PbkdfSettings& pbkdf, engine::KeyKind kind)
+{
+    auto from = match(node, existing, existingSlot);
+    if (!from)
+        return from;
+    const int slot = freeSlot(node);
+    if (slot < 0)
+        return makeError(ErrorCode::NoFreeKeyslot, "no free keyslot");
+    log_.push_back(fmt::format("add keyslot {} to {}", slot, node));
+    pbkdfsUsed.push_back(pbkdf);
+    slotsOf(node).push_back(
+        Slot{slot, std::string(added.data(), added.size()), kind, pbkdf.type, pbkdf.memoryKib});
+    return slot;
+}
+
+engine::Result<int> FakeCrypt::changeKey(const std::string& node, const engine::SecretBuffer& old,
+                                         int oldSlot, const engine::SecretBuffer& replacement,
+                                         const engine::PbkdfSettings& pbkdf)
+{
+    auto from = match(node, old, oldSlot);
+    if (!from)
+        return from;
+    auto& slots = slotsOf(node);
+    const int to = freeSlot(node) < 0 ? from.value() : freeSlot(node);
+    log_.push_back(fmt::format("move keyslot {} of {} to {}", from.value(), node, to));
+    pbkdfsUsed.push_back(pbkdf);
+    for (Slot& s : slots) {
+        if (s.slot == from.value()) {
+            s.slot = to;
+            s.secret = std::string(replacement.data(), replacement.size());
+            s.pbkdf = pbkdf.type;
+            s.memoryKib = pbkdf.memoryKib;
+        }
+    }
+    return to;
+}
+
+engine::Status FakeCrypt::removeKeyslot(const std::string& node, int keyslot)
+{
+    log_.push_back(fmt::format("remove keyslot {} of {}", keyslot, node));
+    auto& slots = slotsOf(node);
+    std::erase_if(slots, [&](const Slot& s) { return s.slot == keyslot; });
+    return engine::Done{};
+}
+
+engine::Status FakeQuality::check(const engine::SecretBuffer& passphrase)
+{
+    const std::string text(passphrase.data(), passphrase.size());
+    checked.push_back(text);
+    if (weak.count(text))
+        return makeError(ErrorCode::WeakPassphrase, "the passphrase is too weak: fake rule");
+    return engine::Done{};
 }
 
 // FakeHeaderStore

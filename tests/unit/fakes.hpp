@@ -77,6 +77,8 @@ public:
     std::map<std::string, std::uint64_t> filesystemSizes;
     engine::Result<std::uint64_t> filesystemSize(engine::Filesystem fs, const std::string& node,
                                                  const std::string& mountPoint) override;
+    std::uint64_t memory = 8ull << 30;
+    std::uint64_t memoryAvailable() override { return memory; }
 
     // The kernel name of the dm device carrying mapping @name, or empty.
     std::string dmNodeOf(const std::string& mappingName) const;
@@ -112,8 +114,23 @@ public:
     engine::Status format(const std::string& node, const engine::LuksParams& params,
                           const engine::SecretBuffer& passphrase,
                           const std::string& activateAs) override;
-    engine::Status activate(const std::string& node, const std::string& name,
-                            const engine::SecretBuffer& passphrase) override;
+    // A LUKS node's keyslots; one without an entry has slot 0, a passphrase
+    // of 128 MiB argon2id cost that rightPassphrase opens.
+    struct Slot {
+        int slot = 0;
+        std::string secret;
+        engine::KeyKind kind = engine::KeyKind::Passphrase;
+        std::string pbkdf = "argon2id";
+        std::uint32_t memoryKib = 131072;
+        bool ignored = false;
+    };
+    std::map<std::string, std::vector<Slot>> keyslots;  // by node
+    int maxKeyslots = 32;
+    std::vector<std::string> derivations;  // "NODE SLOT" for each secret tried on a slot
+    std::vector<Slot>& slotsOf(const std::string& node);
+
+    engine::Result<int> activate(const std::string& node, const std::string& name,
+                                 const engine::SecretBuffer& passphrase, int keyslot) override;
     engine::Status deactivate(const std::string& name, Deactivate how) override;
     bool mappingExists(const std::string& name) override;
     engine::Result<Mapping> mapping(const std::string& name) override;
@@ -121,9 +138,24 @@ public:
     // A header "file" holds the UUID of the container it was taken from.
     std::map<std::string, std::string> headerFiles;
     engine::Status backupHeader(const std::string& node, const std::string& file) override;
-    engine::Result<std::string> headerUuid(const std::string& file) override;
+    engine::Result<engine::HeaderInfo> header(const std::string& fileOrNode) override;
+    engine::Status restoreHeader(const std::string& node, const std::string& file) override;
+    engine::Status repairHeader(const std::string& node) override;
+    engine::Result<int> addKeyslot(const std::string& node, const engine::SecretBuffer& existing,
+                                   int existingSlot, const engine::SecretBuffer& added,
+                                   const engine::PbkdfSettings& pbkdf,
+                                   engine::KeyKind kind) override;
+    engine::Result<int> changeKey(const std::string& node, const engine::SecretBuffer& old,
+                                  int oldSlot, const engine::SecretBuffer& replacement,
+                                  const engine::PbkdfSettings& pbkdf) override;
+    engine::Status removeKeyslot(const std::string& node, int keyslot) override;
+    std::vector<engine::PbkdfSettings> pbkdfsUsed;  // of every keyslot added
 
 private:
+    // The slot of @node that @secret opens (only @keyslot, unless any).
+    engine::Result<int> match(const std::string& node, const engine::SecretBuffer& secret,
+                              int keyslot);
+    int freeSlot(const std::string& node);
     void open(const std::string& node, const std::string& name);
 
     FakeKernel& kernel_;
@@ -213,6 +245,14 @@ private:
     CallLog& log_;
 };
 
+// Weak: the passphrases listed.
+class FakeQuality final : public engine::PassphraseQuality {
+public:
+    std::set<std::string> weak = {"password1"};
+    std::vector<std::string> checked;
+    engine::Status check(const engine::SecretBuffer& passphrase) override;
+};
+
 class FakeUnlockRecords final : public engine::UnlockRecords {
 public:
     std::map<std::string, std::pair<std::string, uid_t>> byMapping;  // to LUKS UUID and uid
@@ -262,10 +302,11 @@ struct FakeSystem {
     FakeUnlockRecords records;
     FakeProcesses processes;
     FakeHeaderStore headers{log};
+    FakeQuality quality;
 
     engine::Ports ports()
     {
-        return {kernel, crypt, mounter, mountPoints, tools, records, processes, headers};
+        return {kernel, crypt, mounter, mountPoints, tools, records, processes, headers, quality};
     }
 
     // A free disk /dev/<name> (devnum 252:<n>) holding @outer.

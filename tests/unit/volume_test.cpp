@@ -150,15 +150,15 @@ TEST_CASE("a header's health follows from its copies and what lies over it", "[u
     luks1.luksVersion = 1;
     const Signature ext4 = filesystemSignature("ext4");
 
-    CHECK(judgeHeader(luks2, {2, true, ""}) == HeaderHealth::Valid);
-    CHECK(judgeHeader(luks1, {1, false, ""}) == HeaderHealth::Valid);
-    CHECK(judgeHeader(luks2, {2, false, ""}) == HeaderHealth::SecondaryDamaged);
+    CHECK(judgeHeader(luks2, {2, true, "", ""}) == HeaderHealth::Valid);
+    CHECK(judgeHeader(luks1, {1, false, "", ""}) == HeaderHealth::Valid);
+    CHECK(judgeHeader(luks2, {2, false, "", ""}) == HeaderHealth::SecondaryDamaged);
     // libblkid finds the secondary and says LUKS, or finds nothing at all.
-    CHECK(judgeHeader(luks2, {0, true, ""}) == HeaderHealth::PrimaryDamaged);
-    CHECK(judgeHeader(Signature{}, {0, true, ""}) == HeaderHealth::PrimaryDamaged);
+    CHECK(judgeHeader(luks2, {0, true, "", ""}) == HeaderHealth::PrimaryDamaged);
+    CHECK(judgeHeader(Signature{}, {0, true, "", ""}) == HeaderHealth::PrimaryDamaged);
     // Something else at the start, with LUKS left out of the probe.
-    CHECK(judgeHeader(luks2, {0, true, "swap"}) == HeaderHealth::Overwritten);
-    CHECK(judgeHeader(ext4, {0, true, ""}) == HeaderHealth::Overwritten);
+    CHECK(judgeHeader(luks2, {0, true, "swap", ""}) == HeaderHealth::Overwritten);
+    CHECK(judgeHeader(ext4, {0, true, "", ""}) == HeaderHealth::Overwritten);
     CHECK(judgeHeader(ext4, {}) == HeaderHealth::None);
     CHECK(judgeHeader(Signature{}, {}) == HeaderHealth::None);
     CHECK(headerHealthName(HeaderHealth::PrimaryDamaged) == "primary-damaged");
