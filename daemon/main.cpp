@@ -4,6 +4,7 @@
 #include <malloc.h>
 #include <sdbus-c++/Error.h>
 
+#include <csignal>
 #include <cstdio>
 #include <exception>
 
@@ -18,6 +19,9 @@ int main(int argc, char** argv)
     // arenas would each keep the memory a job freed, and resident memory
     // would creep with every worker that ever ran one.
     mallopt(M_ARENA_MAX, 2);
+    // A client that closes its end of a pipe vaultd writes to (a recovery
+    // key's) is an error for that call, never the end of the daemon.
+    std::signal(SIGPIPE, SIG_IGN);
     CLI::App app{"vaultd: encrypted block storage as a service"};
     std::string configPath = VAULTD_CONFIG_PATH;
     bool debug = false;

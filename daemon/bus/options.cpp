@@ -39,6 +39,23 @@ engine::Status take(const Options& options, const std::string& key, T& into)
     return engine::Done{};
 }
 
+// "key-kind": what a secret is, "passphrase" when absent.
+engine::Status takeKind(const Options& options, engine::KeyKind& kind)
+{
+    std::string name = "passphrase";
+    if (auto st = take(options, "key-kind", name); !st)
+        return st;
+    if (name == "passphrase")
+        kind = engine::KeyKind::Passphrase;
+    else if (name == "keyfile")
+        kind = engine::KeyKind::KeyFile;
+    else
+        return makeError(ErrorCode::InvalidArgument,
+                         fmt::format("option 'key-kind' must be 'passphrase' or 'keyfile', not {}",
+                                     engine::quoted(name)));
+    return engine::Done{};
+}
+
 }  // namespace
 
 engine::Result<engine::FormatRequest> decodeFormat(const std::string& filesystem,
@@ -46,8 +63,32 @@ engine::Result<engine::FormatRequest> decodeFormat(const std::string& filesystem
 {
     engine::FormatRequest r;
     r.filesystem = filesystem;
-    for (auto st : {onlyKnown(options, {"label", "force", "interactive"}),
-                    take(options, "label", r.label), take(options, "force", r.force)}) {
+    for (auto st :
+         {onlyKnown(options, {"label", "force", "key-kind", "accept-weak", "interactive"}),
+          take(options, "label", r.label), take(options, "force", r.force),
+          takeKind(options, r.keyKind), take(options, "accept-weak", r.acceptWeak)}) {
+        if (!st)
+            return st.error();
+    }
+    return r;
+}
+
+engine::Result<engine::KeyRequest> decodeKey(const Options& options)
+{
+    engine::KeyRequest r;
+    for (auto st : {onlyKnown(options, {"key-kind", "accept-weak", "interactive"}),
+                    takeKind(options, r.kind), take(options, "accept-weak", r.acceptWeak)}) {
+        if (!st)
+            return st.error();
+    }
+    return r;
+}
+
+engine::Result<engine::RestoreRequest> decodeRestore(const Options& options)
+{
+    engine::RestoreRequest r;
+    for (auto st :
+         {onlyKnown(options, {"force", "interactive"}), take(options, "force", r.force)}) {
         if (!st)
             return st.error();
     }

@@ -22,6 +22,9 @@ engine::Result<engine::UnlockRequest> decodeUnlock(const std::string& name, cons
 engine::Result<engine::LockRequest> decodeLock(const Options& options);
 // Grow's only option of its own: the passphrase's descriptor, if given.
 engine::Result<std::optional<sdbus::UnixFd>> decodeGrow(const Options& options);
+// AddKeyslot's and ChangePassphrase's: key-kind (s) and accept-weak (b).
+engine::Result<engine::KeyRequest> decodeKey(const Options& options);
+engine::Result<engine::RestoreRequest> decodeRestore(const Options& options);
 // For methods that take no options of their own yet.
 engine::Status expectNoOptions(const Options& options);
 

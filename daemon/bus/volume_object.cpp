@@ -1,13 +1,20 @@
 #include "bus/volume_object.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <chrono>
+#include <cstring>
 #include <vector>
 
 #include "bus/bus_error.hpp"
 #include "bus/options.hpp"
 #include "bus/volume_service.hpp"
 #include "engine/error.hpp"
+#include "engine/keys.hpp"
 #include "engine/secret_buffer.hpp"
+#include "system/header_store.hpp"
 #include "system/log.hpp"
 #include "system/secret_reader.hpp"
 
@@ -18,6 +25,8 @@ using log::Field;
 using Clock = std::chrono::milliseconds;
 
 constexpr std::chrono::seconds kSecretTimeout{10};
+// No LUKS header backup, keyslot areas and all, comes near this.
+constexpr std::uint64_t kMaxHeaderBytes = 160ull << 20;
 constexpr const char* kInterface = org::vaultd::Vault1::Volume_adaptor::INTERFACE_NAME;
 
 // Object paths allow only [A-Za-z0-9_]; anything else becomes _XX.
@@ -39,6 +48,46 @@ engine::Result<engine::SecretBuffer> readPassphrase(const sdbus::UnixFd& fd)
     if (auto st = system::readSecret(fd.get(), secret, kSecretTimeout); !st)
         return st.error();
     return secret;
+}
+
+// Writes @key and a newline to @fd, the write end of the caller's pipe, in
+// one go or not at all: vaultd never waits on a caller's pipe.
+engine::Status deliverKey(int fd, const engine::SecretBuffer& key)
+{
+    struct stat st {};
+    if (fstat(fd, &st) != 0 || !S_ISFIFO(st.st_mode))
+        return engine::makeError(engine::ErrorCode::InvalidArgument,
+                                 "key_out must be the write end of a pipe");
+    const int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0)
+        return engine::makeError(engine::ErrorCode::InvalidArgument, "key_out cannot be written");
+    engine::SecretBuffer line(key.size() + 1);
+    auto out = line.spare();
+    std::memcpy(out.data(), key.data(), key.size());
+    out[key.size()] = '\n';
+    line.commit(key.size() + 1);
+    const ssize_t n = write(fd, line.data(), line.size());
+    if (n != static_cast<ssize_t>(line.size()))
+        return engine::makeError(engine::ErrorCode::InvalidArgument,
+                                 "the recovery key could not be written to key_out (the pipe is "
+                                 "full or closed); no keyslot was added");
+    return engine::Done{};
+}
+
+// Two secrets, each read from its descriptor; the first failure wins.
+struct TwoSecrets {
+    engine::SecretBuffer first, second;
+};
+
+engine::Result<TwoSecrets> readTwo(const sdbus::UnixFd& a, const sdbus::UnixFd& b)
+{
+    auto first = readPassphrase(a);
+    if (!first)
+        return first.error();
+    auto second = readPassphrase(b);
+    if (!second)
+        return second.error();
+    return TwoSecrets{std::move(first).value(), std::move(second).value()};
 }
 
 void logOutcome(const engine::Volume& v, std::string_view verb, const engine::Error* error)
@@ -360,6 +409,197 @@ void VolumeObject::BackupHeader(sdbus::Result<std::string, uint64_t>&& result, s
                           [&](const engine::HeaderBackup& b) {
                               result.returnResults(b.luksUuid, b.bytes);
                           });
+                });
+        });
+}
+
+void VolumeObject::ListKeyslots(
+    sdbus::Result<uint32_t, std::vector<sdbus::Struct<uint32_t, std::string, std::string, uint32_t,
+                                                      uint32_t, uint32_t>>>&& result,
+    Options options)
+{
+    // What any header says to anyone who can read the device's metadata:
+    // no secret, so no authorization; it runs on a worker like the rest.
+    using Slots = std::vector<
+        sdbus::Struct<uint32_t, std::string, std::string, uint32_t, uint32_t, uint32_t>>;
+    if (auto st = expectNoOptions(options); !st) {
+        reply(volume_, "list the keyslots of", result, st, [](auto&) {});
+        return;
+    }
+    service_.run<engine::HeaderInfo>(
+        volume_.kernelName,
+        [kernel = volume_.kernelName](engine::Operations& ops) { return ops.keyslots(kernel); },
+        [result = std::move(result), v = volume_](engine::Result<engine::HeaderInfo> r) mutable {
+            reply(v, "list the keyslots of", result, r, [&](const engine::HeaderInfo& h) {
+                Slots slots;
+                for (const auto& k : h.keyslots) {
+                    std::string kind(engine::keyKindName(k.kind));
+                    if (k.kind == engine::KeyKind::Token)
+                        kind += ":" + k.tokenType;
+                    slots.emplace_back(static_cast<uint32_t>(k.slot), kind, k.pbkdf, k.iterations,
+                                       k.memoryKib, k.parallel);
+                }
+                result.returnResults(static_cast<uint32_t>(h.version), slots);
+            });
+        });
+}
+
+void VolumeObject::AddKeyslot(sdbus::Result<uint32_t>&& result, sdbus::UnixFd existing,
+                              sdbus::UnixFd added, Options options)
+{
+    auto request = decodeKey(options);
+    authorized(
+        std::move(result), "add a keyslot to", "org.vaultd.manage-keys", statusOf(request), options,
+        [&service = service_, v = volume_, existing = std::move(existing), added = std::move(added),
+         req = request ? request.value() : engine::KeyRequest{}](auto&& result,
+                                                                 const Caller&) mutable {
+            service.run<engine::KeyslotResult>(
+                v.kernelName,
+                [kernel = v.kernelName, existing = std::move(existing), added = std::move(added),
+                 req](engine::Operations& ops) -> engine::Result<engine::KeyslotResult> {
+                    auto secrets = readTwo(existing, added);
+                    if (!secrets)
+                        return secrets.error();
+                    return ops.addKey(kernel, secrets.value().first, secrets.value().second, req);
+                },
+                [result = std::move(result), v](engine::Result<engine::KeyslotResult> r) mutable {
+                    reply(v, "add a keyslot to", result, r, [&](const engine::KeyslotResult& k) {
+                        result.returnResults(static_cast<uint32_t>(k.keyslot));
+                    });
+                });
+        });
+}
+
+void VolumeObject::AddRecoveryKey(sdbus::Result<uint32_t>&& result, sdbus::UnixFd existing,
+                                  sdbus::UnixFd keyOut, Options options)
+{
+    authorized(
+        std::move(result), "add a recovery key to", "org.vaultd.manage-keys",
+        expectNoOptions(options), options,
+        [&service = service_, v = volume_, existing = std::move(existing),
+         keyOut = std::move(keyOut)](auto&& result, const Caller&) mutable {
+            service.run<engine::KeyslotResult>(
+                v.kernelName,
+                [kernel = v.kernelName, existing = std::move(existing), keyOut = std::move(keyOut)](
+                    engine::Operations& ops) -> engine::Result<engine::KeyslotResult> {
+                    auto secret = readPassphrase(existing);
+                    if (!secret)
+                        return secret.error();
+                    // Delivered first: a key the caller never got must not
+                    // sit in a keyslot.
+                    const engine::SecretBuffer key = engine::makeRecoveryKey();
+                    if (auto st = deliverKey(keyOut.get(), key); !st)
+                        return st.error();
+                    return ops.addRecoveryKey(kernel, secret.value(), key);
+                },
+                [result = std::move(result), v](engine::Result<engine::KeyslotResult> r) mutable {
+                    reply(v, "add a recovery key to", result, r,
+                          [&](const engine::KeyslotResult& k) {
+                              result.returnResults(static_cast<uint32_t>(k.keyslot));
+                          });
+                });
+        });
+}
+
+void VolumeObject::ChangePassphrase(sdbus::Result<uint32_t>&& result, sdbus::UnixFd old,
+                                    sdbus::UnixFd replacement, Options options)
+{
+    auto request = decodeKey(options);
+    authorized(
+        std::move(result), "change a passphrase of", "org.vaultd.manage-keys", statusOf(request),
+        options,
+        [&service = service_, v = volume_, old = std::move(old),
+         replacement = std::move(replacement),
+         req = request ? request.value() : engine::KeyRequest{}](auto&& result,
+                                                                 const Caller&) mutable {
+            service.run<engine::KeyslotResult>(
+                v.kernelName,
+                [kernel = v.kernelName, old = std::move(old), replacement = std::move(replacement),
+                 req](engine::Operations& ops) -> engine::Result<engine::KeyslotResult> {
+                    auto secrets = readTwo(old, replacement);
+                    if (!secrets)
+                        return secrets.error();
+                    return ops.changeKey(kernel, secrets.value().first, secrets.value().second,
+                                         req);
+                },
+                [result = std::move(result), v](engine::Result<engine::KeyslotResult> r) mutable {
+                    reply(v, "change a passphrase of", result, r,
+                          [&](const engine::KeyslotResult& k) {
+                              result.returnResults(static_cast<uint32_t>(k.keyslot));
+                          });
+                });
+        });
+}
+
+void VolumeObject::RemoveKeyslot(sdbus::Result<>&& result, uint32_t keyslot,
+                                 sdbus::UnixFd authorizing, Options options)
+{
+    engine::Status request = expectNoOptions(options);
+    if (request && keyslot > 31)
+        request =
+            engine::makeError(engine::ErrorCode::InvalidArgument,
+                              fmt::format("keyslot {} does not exist: LUKS has 0 to 31", keyslot));
+    authorized(
+        std::move(result), "remove a keyslot of", "org.vaultd.manage-keys", request, options,
+        [&service = service_, v = volume_, keyslot, authorizing = std::move(authorizing)](
+            auto&& result, const Caller&) mutable {
+            service.run<engine::KeyslotResult>(
+                v.kernelName,
+                [kernel = v.kernelName, keyslot, authorizing = std::move(authorizing)](
+                    engine::Operations& ops) -> engine::Result<engine::KeyslotResult> {
+                    auto secret = readPassphrase(authorizing);
+                    if (!secret)
+                        return secret.error();
+                    return ops.removeKey(kernel, static_cast<int>(keyslot), secret.value());
+                },
+                [result = std::move(result), v](engine::Result<engine::KeyslotResult> r) mutable {
+                    reply(v, "remove a keyslot of", result, r,
+                          [&](const engine::KeyslotResult&) { result.returnResults(); });
+                });
+        });
+}
+
+void VolumeObject::RestoreHeader(sdbus::Result<std::string, std::string>&& result,
+                                 sdbus::UnixFd file, Options options)
+{
+    auto request = decodeRestore(options);
+    authorized(
+        std::move(result), "restore the header of", "org.vaultd.header", statusOf(request), options,
+        [&service = service_, v = volume_, file = std::move(file),
+         req = request ? request.value() : engine::RestoreRequest{}](auto&& result,
+                                                                     const Caller&) mutable {
+            service.run<engine::RestoreResult>(
+                v.kernelName,
+                [kernel = v.kernelName, file = std::move(file),
+                 req](engine::Operations& ops) -> engine::Result<engine::RestoreResult> {
+                    auto copy = system::copyToMemory(file.get(), kMaxHeaderBytes);
+                    if (!copy)
+                        return copy.error();
+                    return ops.restoreHeader(kernel, system::memoryPath(copy.value()), req);
+                },
+                [result = std::move(result), v](engine::Result<engine::RestoreResult> r) mutable {
+                    reply(v, "restore the header of", result, r,
+                          [&](const engine::RestoreResult& x) {
+                              result.returnResults(x.backupUuid, x.deviceUuid);
+                          });
+                });
+        });
+}
+
+void VolumeObject::RepairHeader(sdbus::Result<std::string>&& result, Options options)
+{
+    authorized(
+        std::move(result), "repair the header of", "org.vaultd.header", expectNoOptions(options),
+        options, [&service = service_, v = volume_](auto&& result, const Caller&) mutable {
+            service.run<engine::RepairResult>(
+                v.kernelName,
+                [kernel = v.kernelName](engine::Operations& ops) {
+                    return ops.repairHeader(kernel);
+                },
+                [result = std::move(result), v](engine::Result<engine::RepairResult> r) mutable {
+                    reply(v, "repair the header of", result, r, [&](const engine::RepairResult& x) {
+                        result.returnResults(std::string(engine::headerHealthName(x.before)));
+                    });
                 });
         });
 }

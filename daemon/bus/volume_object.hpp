@@ -43,6 +43,21 @@ private:
     void Grow(
         sdbus::Result<std::vector<sdbus::Struct<std::string, uint64_t, uint64_t>>, bool>&& result,
         Options options) override;
+    void ListKeyslots(
+        sdbus::Result<uint32_t, std::vector<sdbus::Struct<uint32_t, std::string, std::string,
+                                                          uint32_t, uint32_t, uint32_t>>>&& result,
+        Options options) override;
+    void AddKeyslot(sdbus::Result<uint32_t>&& result, sdbus::UnixFd existing, sdbus::UnixFd added,
+                    Options options) override;
+    void AddRecoveryKey(sdbus::Result<uint32_t>&& result, sdbus::UnixFd existing,
+                        sdbus::UnixFd keyOut, Options options) override;
+    void ChangePassphrase(sdbus::Result<uint32_t>&& result, sdbus::UnixFd old,
+                          sdbus::UnixFd replacement, Options options) override;
+    void RemoveKeyslot(sdbus::Result<>&& result, uint32_t keyslot, sdbus::UnixFd authorizing,
+                       Options options) override;
+    void RestoreHeader(sdbus::Result<std::string, std::string>&& result, sdbus::UnixFd file,
+                       Options options) override;
+    void RepairHeader(sdbus::Result<std::string>&& result, Options options) override;
 
     std::string Device() override { return volume_.node; }
     std::string KernelName() override { return volume_.kernelName; }

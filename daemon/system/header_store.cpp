@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <vector>
 
 #include "engine/validate.hpp"
 #include "system/unique_fd.hpp"
@@ -228,6 +230,60 @@ engine::Result<std::uint64_t> DirHeaderStore::exportTo(const std::string& node,
         return makeError(ErrorCode::Failed,
                          fmt::format("cannot sync the backup: {}", std::strerror(errno)));
     return total;
+}
+
+engine::Result<UniqueFd> copyToMemory(int fd, std::uint64_t maxBytes)
+{
+    UniqueFd copy(memfd_create("vaultd-header", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+    if (!copy)
+        return failed("make a private copy of", "the header backup");
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    std::vector<char> buffer(1 << 16);
+    std::uint64_t total = 0;
+    for (;;) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        pollfd p{fd, POLLIN, 0};
+        const int ready = left.count() > 0 ? poll(&p, 1, static_cast<int>(left.count())) : 0;
+        if (ready < 0 && errno == EINTR)
+            continue;
+        if (ready <= 0)
+            return makeError(ErrorCode::InvalidArgument,
+                             "the header backup did not arrive within 10 seconds");
+        const ssize_t n = read(fd, buffer.data(), buffer.size());
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return makeError(
+                ErrorCode::InvalidArgument,
+                fmt::format("cannot read the header backup: {}", std::strerror(errno)));
+        if (n == 0)
+            break;
+        total += static_cast<std::uint64_t>(n);
+        if (total > maxBytes)
+            return makeError(ErrorCode::InvalidArgument,
+                             fmt::format("the header backup is larger than {} MiB, which no "
+                                         "LUKS header is",
+                                         maxBytes >> 20));
+        for (ssize_t done = 0; done < n;) {
+            const ssize_t w =
+                write(copy.get(), buffer.data() + done, static_cast<std::size_t>(n - done));
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                return failed("copy", "the header backup");
+            done += w;
+        }
+    }
+    if (fcntl(copy.get(), F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) !=
+        0)
+        return failed("seal", "the copy of the header backup");
+    return copy;
+}
+
+std::string memoryPath(const UniqueFd& fd)
+{
+    return fmt::format("/proc/self/fd/{}", fd.get());
 }
 
 }  // namespace vaultd::system

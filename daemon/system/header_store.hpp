@@ -10,6 +10,7 @@
 #include <string>
 
 #include "engine/ports.hpp"
+#include "system/unique_fd.hpp"
 
 namespace vaultd::system {
 
@@ -35,5 +36,12 @@ private:
     engine::Crypt& crypt_;
     std::mutex lock_;
 };
+
+// A private, sealed copy of the header backup a caller passed as @fd (at
+// most @maxBytes, read within a few seconds), in memory: checked and
+// restored from it, it cannot change in between. Its path for libcryptsetup
+// is memoryPath() of the descriptor.
+engine::Result<UniqueFd> copyToMemory(int fd, std::uint64_t maxBytes);
+std::string memoryPath(const UniqueFd& fd);
 
 }  // namespace vaultd::system

@@ -104,6 +104,14 @@ const std::vector<Member> kMembers = {
     {kVolumeInterface, "Unmount", "a{sv}", true},
     {kVolumeInterface, "Lock", "a{sv}", true},
     {kVolumeInterface, "Grow", "a{sv}", true},
+    {kVolumeInterface, "BackupHeader", "ha{sv}", true},
+    {kVolumeInterface, "ListKeyslots", "a{sv}", true},
+    {kVolumeInterface, "AddKeyslot", "hha{sv}", true},
+    {kVolumeInterface, "AddRecoveryKey", "hha{sv}", true},
+    {kVolumeInterface, "ChangePassphrase", "hha{sv}", true},
+    {kVolumeInterface, "RemoveKeyslot", "uha{sv}", true},
+    {kVolumeInterface, "RestoreHeader", "ha{sv}", true},
+    {kVolumeInterface, "RepairHeader", "a{sv}", true},
     {kManagerInterface, "Resolve", "s", false},
     {kPropertiesInterface, "Get", "ss", true},
     {kPropertiesInterface, "GetAll", "s", false},
@@ -123,6 +131,8 @@ std::vector<Arg> rightArgs(World& w, Call& c, const std::string& signature)
         } else if (signature[i] == 's') {
             args.push_back(stringArg(w.rng.pick(std::vector<std::string>{
                 "ext4", "fuzz-sig", w.sandbox + "/m/sig", kVolumeInterface, "State"})));
+        } else if (signature[i] == 'u') {
+            args.push_back(arg(std::uint32_t{7}, "u:7"));
         } else if (signature[i] == 'v') {
             args.push_back(arg(sdbus::Variant(std::string("empty")), "v:s"));
         } else if (signature.compare(i, 5, "a{sv}") == 0) {
@@ -139,6 +149,8 @@ Arg lookalike(World& w, const Arg& right)
     if (right.signature == "h")
         return r.oneIn(2) ? arg(std::int32_t{0}, "i:0 (fd as a number)")
                           : arg(std::numeric_limits<std::uint64_t>::max(), "t:2^64-1");
+    if (right.signature == "u")
+        return arg(std::string("7"), "s:7");
     if (right.signature == "s")
         return r.oneIn(2) ? arg(sdbus::ObjectPath("/etc"), "o:/etc")
                           : arg(std::vector<std::string>{"ext4"}, "as");
