@@ -735,6 +735,7 @@ def write_job(path, build_dir, out_dir, plan, scenario_timeout):
         "LAB_CTL_NAME": CTL_PORT_NAME, "LAB_GUEST": plan.number,
         "LAB_VAULTD_LOG": out_dir / plan.log_name("vaultd"),
         "LAB_DMESG_LOG": out_dir / plan.log_name("dmesg"),
+        "LAB_VAULTD_CONFIG": plan.wants.vaultd_config,
     }
     path.write_text("".join(f"{k}={shlex.quote(str(v))}\n" for k, v in values.items()))
 
@@ -812,9 +813,13 @@ def pick_scenarios(names):
     return list(dict.fromkeys(names))
 
 
-# A scenario's opening comments may hold one "# lab-guest: memory=SIZE".
+# A scenario's opening comments may hold one "# lab-guest: KEY=VALUE ...",
+# with memory=SIZE (the guest's memory) and vaultd-config=FILE (a file in
+# tests/lab/ that vaultd runs with instead of vaultd-lab.conf).
 GUEST_DECLARATION = re.compile(r"#\s*lab-guest:(.*)")
 MEMORY = re.compile(r"([1-9]\d*)([MG])")
+CONFIG_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\.conf")
+DEFAULT_VAULTD_CONFIG = "vaultd-lab.conf"
 
 
 def parse_memory(text):
@@ -825,10 +830,22 @@ def parse_memory(text):
     return int(match[1]) * (1024 if match[2] == "G" else 1)
 
 
-def guest_memory(path):
-    """The guest memory in MiB that a scenario declares in its opening
-    comments, or DEFAULT_MEMORY_MIB."""
-    memory = None
+def parse_config(text):
+    """A vaultd configuration file in tests/lab/, by name."""
+    if not CONFIG_NAME.fullmatch(text) or not (REPO / "tests" / "lab" / text).is_file():
+        raise LabError(f"bad vaultd-config {text!r}: want the name of a .conf file in tests/lab/")
+    return text
+
+
+@dataclasses.dataclass(frozen=True)
+class GuestWants:
+    memory_mib: int = DEFAULT_MEMORY_MIB
+    vaultd_config: str = DEFAULT_VAULTD_CONFIG
+
+
+def guest_wants(path):
+    """What a scenario declares in its opening comments about its guest."""
+    declared = None
     opening = True
     for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
         line = line.strip()
@@ -839,24 +856,37 @@ def guest_memory(path):
         where = f"{path}:{number}"
         if not opening:
             raise LabError(f"{where}: a lab-guest line belongs in the comments at the top")
-        if memory is not None:
+        if declared is not None:
             raise LabError(f"{where}: a second lab-guest line")
-        key, equals, value = match[1].strip().partition("=")
-        if key != "memory" or not equals:
-            raise LabError(f"{where}: want '# lab-guest: memory=SIZE', not {line!r}")
+        values = {}
+        for item in match[1].split():
+            key, equals, value = item.partition("=")
+            if key not in ("memory", "vaultd-config") or not equals or key in values:
+                raise LabError(f"{where}: want '# lab-guest: memory=SIZE vaultd-config=FILE' "
+                               f"(either or both, once each), not {line!r}")
+            values[key] = value
+        if not values:
+            raise LabError(f"{where}: an empty lab-guest line")
         try:
-            memory = parse_memory(value)
+            declared = GuestWants(
+                parse_memory(values["memory"]) if "memory" in values else DEFAULT_MEMORY_MIB,
+                parse_config(values["vaultd-config"]) if "vaultd-config" in values
+                else DEFAULT_VAULTD_CONFIG)
         except LabError as error:
             raise LabError(f"{where}: {error}") from None
-    return DEFAULT_MEMORY_MIB if memory is None else memory
+    return declared or GuestWants()
 
 
 @dataclasses.dataclass
 class GuestPlan:
-    """One guest's share of the run: consecutive scenarios wanting the same memory."""
+    """One guest's share of the run: consecutive scenarios wanting the same guest."""
     number: int
-    memory_mib: int
+    wants: GuestWants
     scenarios: list
+
+    @property
+    def memory_mib(self):
+        return self.wants.memory_mib
 
     def log_name(self, stem):
         """The first guest's logs keep their plain names; later ones get -2, -3, ..."""
@@ -866,11 +896,11 @@ class GuestPlan:
 def plan_guests(scenarios):
     plans = []
     for name in scenarios:
-        memory = guest_memory(SCENARIO_DIR / f"{name}.sh")
-        if plans and plans[-1].memory_mib == memory:
+        wants = guest_wants(SCENARIO_DIR / f"{name}.sh")
+        if plans and plans[-1].wants == wants:
             plans[-1].scenarios.append(name)
         else:
-            plans.append(GuestPlan(len(plans) + 1, memory, [name]))
+            plans.append(GuestPlan(len(plans) + 1, wants, [name]))
     return plans
 
 
@@ -926,7 +956,8 @@ def run_guest(run, plan):
     timeout = run.args.timeout
     if time.monotonic() >= run.deadline:
         return f"the {timeout:.0f} s timeout ran out before guest {plan.number} could boot"
-    say(f"booting guest {plan.number} ({plan.memory_mib} MiB) for: {' '.join(plan.scenarios)}")
+    say(f"booting guest {plan.number} ({plan.memory_mib} MiB, {plan.wants.vaultd_config}) for: "
+        f"{' '.join(plan.scenarios)}")
     # The job and the images must be where the guest can see them.
     guest_dir = run.run_dir / f"guest-{plan.number}"
     guest_dir.mkdir()
