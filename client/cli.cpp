@@ -35,6 +35,18 @@ std::string checkForceValue(const std::string& value)
     return {};
 }
 
+// A keyslot number as keyslot list shows it; whether it is in use is vaultd's to say.
+std::string checkSlotValue(const std::string& value)
+{
+    bool digits = !value.empty() && value.size() <= 9 &&
+                  std::all_of(value.begin(), value.end(),
+                              [](unsigned char c) { return std::isdigit(c) != 0; });
+    if (!digits)
+        return fmt::format("'{}' is not a keyslot number (0, 1, ...; see vaultctl keyslot list)",
+                           value);
+    return {};
+}
+
 CLI::App* addVerb(CLI::App& app, Targets& targets, Verb verb, const std::string& description)
 {
     CLI::App* sub = app.add_subcommand(std::string(verbName(verb)), description);
@@ -47,11 +59,72 @@ void addDevice(CLI::App* sub, Targets& targets, const std::string& description)
     sub->add_option("DEVICE", targets.invocation.device, description)->required()->type_name("");
 }
 
-void addKeyFile(CLI::App* sub, Targets& targets)
-{
-    sub->add_option("--key-file", targets.invocation.keyFile,
+void addKeyFile(CLI::App* sub, Targets& targets,
+                const std::string& description =
                     "Read the passphrase from FILE, exact bytes; - is standard input")
-        ->type_name("FILE");
+{
+    sub->add_option("--key-file", targets.invocation.keyFile, description)->type_name("FILE");
+}
+
+void addAllowWeak(CLI::App* sub, Targets& targets)
+{
+    sub->add_flag("--allow-weak-passphrase", targets.invocation.allowWeak,
+                  "Accept a passphrase that vaultd's strength check finds weak");
+}
+
+CLI::App* addNested(CLI::App* group, Targets& targets, Verb verb, const std::string& description)
+{
+    std::string_view name = verbName(verb);
+    CLI::App* sub =
+        group->add_subcommand(std::string(name.substr(name.find(' ') + 1)), description);
+    sub->callback([&targets, verb] { targets.invocation.verb = verb; });
+    return sub;
+}
+
+// keyslot add and keyslot change: the secret that opens a slot now, and the new one.
+void addKeyChange(CLI::App* sub, Targets& targets, const std::string& existing,
+                  const std::string& added)
+{
+    addDevice(sub, targets, "The volume, or its mapping name");
+    addKeyFile(sub, targets, existing);
+    sub->add_option("--new-key-file", targets.invocation.newKeyFile, added)->type_name("FILE");
+    addAllowWeak(sub, targets);
+}
+
+void addKeyslots(CLI::App& app, Targets& targets)
+{
+    CLI::App* keyslot = app.add_subcommand("keyslot", "The keyslots of a LUKS volume");
+    keyslot->require_subcommand(1);
+
+    addDevice(addNested(keyslot, targets, Verb::keyslotList,
+                        "List a volume's keyslots: kind and key derivation cost"),
+              targets, "The volume, or its mapping name");
+    addKeyChange(addNested(keyslot, targets, Verb::keyslotAdd,
+                           "Add a keyslot with a new passphrase or key file"),
+                 targets,
+                 "Read a passphrase that opens the volume now from FILE, exact bytes; - is "
+                 "standard input",
+                 "Read the new keyslot's key file from FILE, exact bytes; - is standard input "
+                 "(default: ask for a new passphrase, twice)");
+    addKeyChange(addNested(keyslot, targets, Verb::keyslotChange,
+                           "Replace a passphrase (or key file) with a new one; its keyslot "
+                           "keeps its kind"),
+                 targets,
+                 "Read the passphrase to replace from FILE, exact bytes; - is standard input",
+                 "Read the new key file from FILE, exact bytes; - is standard input (default: "
+                 "ask for a new passphrase, twice)");
+
+    CLI::App* remove =
+        addNested(keyslot, targets, Verb::keyslotRemove,
+                  "Destroy a keyslot; the passphrase of another keyslot shows a way in remains");
+    addDevice(remove, targets, "The volume, or its mapping name");
+    remove->add_option("SLOT", targets.invocation.keyslot, "The keyslot number (keyslot list)")
+        ->required()
+        ->type_name("")
+        ->check(CLI::Validator(checkSlotValue, ""));
+    addKeyFile(remove, targets,
+               "Read the passphrase of a keyslot that stays from FILE, exact bytes; - is "
+               "standard input");
 }
 
 void addFormat(CLI::App& app, Targets& targets)
@@ -71,7 +144,10 @@ void addFormat(CLI::App& app, Targets& targets)
                     "Destroy what the device holds; NODE:SIZE must name its node and size in bytes")
         ->type_name("NODE:SIZE")
         ->check(CLI::Validator(checkForceValue, ""));
-    addKeyFile(sub, targets);
+    addKeyFile(sub, targets,
+               "Read the key from FILE, exact bytes (a key file: no strength check); - is "
+               "standard input");
+    addAllowWeak(sub, targets);
 }
 
 void addUnlock(CLI::App& app, Targets& targets)
@@ -138,19 +214,43 @@ void buildApp(CLI::App& app, Targets& targets)
                              "device, after the device grew; mounted or not");
     addDevice(grow, targets, "The unlocked volume, or its mapping name");
 
-    CLI::App* header = app.add_subcommand("header", "LUKS header backups");
+    CLI::App* header = app.add_subcommand("header", "LUKS header backups, restore and repair");
     header->require_subcommand(1);
-    CLI::App* headerList = header->add_subcommand("list", "List the header backups vaultd keeps");
-    headerList->callback([&targets] { targets.invocation.verb = Verb::headerList; });
-    CLI::App* backup =
-        header->add_subcommand("backup", "Write a backup of a volume's LUKS header to FILE");
-    backup->callback([&targets] { targets.invocation.verb = Verb::headerBackup; });
+    addNested(header, targets, Verb::headerList, "List the header backups vaultd keeps");
+    CLI::App* backup = addNested(header, targets, Verb::headerBackup,
+                                 "Write a backup of a volume's LUKS header to FILE");
     addDevice(backup, targets, "The volume, or its mapping name");
     backup
         ->add_option("FILE", targets.invocation.headerFile,
                      "The file to write; it must not exist yet (made with mode 0600)")
         ->required()
         ->type_name("");
+    CLI::App* restore =
+        addNested(header, targets, Verb::headerRestore,
+                  "Write the header backup in FILE over a locked volume's header; the data is "
+                  "not touched");
+    addDevice(restore, targets, "The locked volume");
+    restore->add_option("FILE", targets.invocation.headerFile, "The header backup to read")
+        ->required()
+        ->type_name("");
+    restore
+        ->add_option("--force", targets.invocation.force,
+                     "Restore although the device names another LUKS UUID, or none; NODE:SIZE "
+                     "must name its node and size in bytes")
+        ->type_name("NODE:SIZE")
+        ->check(CLI::Validator(checkForceValue, ""));
+    addDevice(addNested(header, targets, Verb::headerRepair,
+                        "Rewrite the damaged copy of a LUKS2 header from the intact one, after "
+                        "keeping a backup"),
+              targets, "The volume, or its mapping name");
+
+    addKeyslots(app, targets);
+    CLI::App* recovery = addVerb(app, targets, Verb::recoveryKey,
+                                 "Make a recovery key in a keyslot of its own, and show it once");
+    addDevice(recovery, targets, "The volume, or its mapping name");
+    addKeyFile(recovery, targets,
+               "Read a passphrase that opens the volume now from FILE, exact bytes; - is "
+               "standard input");
     grow->add_option("--key-file", targets.invocation.keyFile,
                      "Read the passphrase from FILE if vaultd needs it (a volume it did not "
                      "unlock); - is standard input")
@@ -175,12 +275,15 @@ std::string usageProblem(const CLI::App& app, const CLI::ParseError& error)
     return lowerFirst(error.what());
 }
 
+// The deepest command given so far, e.g. "see 'vaultctl keyslot remove --help'".
 std::string helpHint(const CLI::App& app)
 {
-    if (app.get_subcommands().empty())
-        return fmt::format("see '{} --help'", programName);
-    return fmt::format("see '{} {} --help'", programName,
-                       app.get_subcommands().front()->get_name());
+    std::string command(programName);
+    for (const CLI::App* at = &app; !at->get_subcommands().empty();) {
+        at = at->get_subcommands().front();
+        command += " " + at->get_name();
+    }
+    return fmt::format("see '{} --help'", command);
 }
 
 ParseOutcome outcomeOfError(const CLI::App& app, const CLI::ParseError& error)
@@ -211,6 +314,14 @@ void finishUnlock(Targets& targets)
         inv.mountPoint = targets.mountValue;
 }
 
+// Standard input holds one secret: it cannot be both the one that opens the volume and the new.
+std::string secretsProblem(const Invocation& inv)
+{
+    if (inv.keyFile == "-" && inv.newKeyFile == "-")
+        return "--key-file and --new-key-file cannot both be - (standard input holds one secret)";
+    return {};
+}
+
 }  // namespace
 
 std::string_view verbName(Verb verb)
@@ -226,6 +337,13 @@ std::string_view verbName(Verb verb)
     case Verb::grow: return "grow";
     case Verb::headerList: return "header list";
     case Verb::headerBackup: return "header backup";
+    case Verb::headerRestore: return "header restore";
+    case Verb::headerRepair: return "header repair";
+    case Verb::keyslotList: return "keyslot list";
+    case Verb::keyslotAdd: return "keyslot add";
+    case Verb::keyslotChange: return "keyslot change";
+    case Verb::keyslotRemove: return "keyslot remove";
+    case Verb::recoveryKey: return "recovery-key";
     }
     return "?";
 }
@@ -245,6 +363,13 @@ ParseOutcome parseCommandLine(const std::vector<std::string>& args)
     }
 
     finishUnlock(targets);
+    if (auto problem = secretsProblem(targets.invocation); !problem.empty()) {
+        ParseOutcome outcome;
+        outcome.exitCode = exitUsage;
+        outcome.error = fmt::format("{}: {}; see '{} {} --help'", programName, problem, programName,
+                                    verbName(targets.invocation.verb));
+        return outcome;
+    }
     ParseOutcome outcome;
     outcome.invocation = std::move(targets.invocation);
     return outcome;

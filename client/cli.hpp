@@ -2,6 +2,7 @@
 // so every rule about arguments is testable on its own. Pure; thread safe.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,7 +20,14 @@ enum class Verb {
     lock,
     grow,
     headerList,
-    headerBackup
+    headerBackup,
+    headerRestore,
+    headerRepair,
+    keyslotList,
+    keyslotAdd,
+    keyslotChange,
+    keyslotRemove,
+    recoveryKey
 };
 
 // The command word as typed, e.g. "unlock".
@@ -35,10 +43,19 @@ struct Invocation {
     // format
     std::string filesystem = "ext4";
     std::optional<std::string> label;
-    std::optional<std::string> force;  // "NODE:SIZE"
+    std::optional<std::string> force;  // "NODE:SIZE"; also header restore's
 
-    // format, unlock and grow; "-" means standard input.
+    // format, unlock, grow and the keyslot commands; "-" means standard input. For the keyslot
+    // commands and recovery-key it is the secret that opens a keyslot already.
     std::optional<std::string> keyFile;
+
+    // keyslot add and keyslot change: the new secret's key file; unset, it is prompted for.
+    std::optional<std::string> newKeyFile;
+    // format, keyslot add and keyslot change: accept a passphrase vaultd finds weak.
+    bool allowWeak = false;
+
+    // keyslot remove
+    std::uint32_t keyslot = 0;
 
     // unlock
     std::optional<std::string> mappingName;  // unset: the EBS volume id, else luks-<kernel name>
@@ -47,7 +64,7 @@ struct Invocation {
     // lock
     bool lazy = false;
 
-    // header backup: the file to create (it must not exist)
+    // header backup: the file to create (it must not exist); header restore: the file to read.
     std::string headerFile;
 
     // unlock --mount PATH and mount DEVICE PATH; unset means vaultd's default place.

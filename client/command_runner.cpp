@@ -11,8 +11,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 namespace vaultctl {
 namespace {
@@ -24,6 +26,14 @@ std::string actionPhrase(const Invocation& invocation)
     case Verb::list: return "list volumes";
     case Verb::headerList: return "list header backups";
     case Verb::headerBackup: return fmt::format("back up the header of '{}'", invocation.device);
+    case Verb::headerRestore: return fmt::format("restore the header of '{}'", invocation.device);
+    case Verb::headerRepair: return fmt::format("repair the header of '{}'", invocation.device);
+    case Verb::keyslotList: return fmt::format("list the keyslots of '{}'", invocation.device);
+    case Verb::keyslotAdd: return fmt::format("add a keyslot to '{}'", invocation.device);
+    case Verb::keyslotChange: return fmt::format("change a key of '{}'", invocation.device);
+    case Verb::keyslotRemove:
+        return fmt::format("remove keyslot {} from '{}'", invocation.keyslot, invocation.device);
+    case Verb::recoveryKey: return fmt::format("make a recovery key for '{}'", invocation.device);
     case Verb::status: return fmt::format("get the status of '{}'", invocation.device);
     default: return fmt::format("{} '{}'", verbName(invocation.verb), invocation.device);
     }
@@ -79,6 +89,79 @@ std::string mappingNameFor(const Invocation& invocation, const VolumeProperties&
     return "luks-" + volume.kernelName;
 }
 
+constexpr const char* wrongPassphraseError = "org.vaultd.Vault1.Error.WrongPassphrase";
+
+// A secret that opens a keyslot, in its memfd, and whether it came from a key file that ends
+// in a newline (the usual reason a key file opens nothing).
+struct OpeningSecret {
+    UniqueFd memfd;
+    bool newline = false;
+};
+
+OpeningSecret openingSecret(const std::optional<std::string>& keyFile, const SecretPrompt& prompt)
+{
+    // The buffer is wiped as soon as the memfd holds the secret.
+    SecretBuffer secret = obtainSecret(keyFile, prompt);
+    bool newline = keyFile && !secret.bytes().empty() && secret.bytes().back() == std::byte{'\n'};
+    return {secretToMemfd(secret), newline};
+}
+
+// Runs @call; a WrongPassphrase for a key file that ends with a newline says so.
+template <typename Call>
+auto notingNewline(const Invocation& invocation, const OpeningSecret& secret, Call call)
+{
+    try {
+        return call();
+    } catch (const sdbus::Error& error) {
+        if (!secret.newline || error.getName() != wrongPassphraseError)
+            throw;
+        throw CommandError(exitWrongPassphrase,
+                           fmt::format("cannot {}: {}; the key file ends with a newline, "
+                                       "which counts as part of the passphrase",
+                                       actionPhrase(invocation), error.getMessage()),
+                           error.getName());
+    }
+}
+
+// @lead: "Passphrase", "Current passphrase", ... The passphrase that opens a keyslot now.
+SecretPrompt openingPrompt(std::string_view lead, const std::string& device,
+                           const Invocation& invocation, std::string_view tail = "")
+{
+    SecretPrompt prompt;
+    prompt.prompt = fmt::format("{} for {}{}: ", lead, device, tail);
+    prompt.stdinTaken = invocation.newKeyFile == "-";
+    return prompt;
+}
+
+// The new secret of keyslot add and change, asked twice.
+SecretPrompt newSecretPrompt(const std::string& device, const Invocation& invocation)
+{
+    SecretPrompt prompt;
+    prompt.prompt = fmt::format("New passphrase for {}: ", device);
+    prompt.repeat = "Repeat new passphrase: ";
+    prompt.what = "the new passphrase";
+    prompt.option = "--new-key-file";
+    prompt.stdinTaken = invocation.keyFile == "-";
+    return prompt;
+}
+
+KeyRequest keyRequestFor(const Invocation& invocation)
+{
+    return {invocation.newKeyFile ? "keyfile" : "passphrase", invocation.allowWeak};
+}
+
+// A descriptor of the header backup for one call, read from its start.
+UniqueFd rewoundFile(const UniqueFd& file)
+{
+    UniqueFd copy(fcntl(file.get(), F_DUPFD_CLOEXEC, 0));
+    if (!copy.valid())
+        throw CommandError(exitFailure,
+                           fmt::format("cannot pass the header backup: {}", std::strerror(errno)));
+    // A pipe or FIFO cannot seek, and needs not: it is read once.
+    (void)lseek(copy.get(), 0, SEEK_SET);
+    return copy;
+}
+
 }  // namespace
 
 int CommandRunner::run(const Invocation& invocation)
@@ -110,6 +193,13 @@ void CommandRunner::dispatch(VaultClient& client, const Invocation& invocation)
     case Verb::grow: return grow(client, invocation);
     case Verb::headerList: return headerList(client, invocation);
     case Verb::headerBackup: return headerBackup(client, invocation);
+    case Verb::headerRestore: return headerRestore(client, invocation);
+    case Verb::headerRepair: return headerRepair(client, invocation);
+    case Verb::keyslotList: return keyslotList(client, invocation);
+    case Verb::keyslotAdd: return keyslotAdd(client, invocation);
+    case Verb::keyslotChange: return keyslotChange(client, invocation);
+    case Verb::keyslotRemove: return keyslotRemove(client, invocation);
+    case Verb::recoveryKey: return recoveryKey(client, invocation);
     }
 }
 
@@ -122,8 +212,21 @@ void CommandRunner::list(VaultClient& client, const Invocation& invocation)
 
 void CommandRunner::status(VaultClient& client, const Invocation& invocation)
 {
-    VolumeProperties volume = client.volume(client.resolve(invocation.device));
-    out_ << (invocation.json ? dumpJson(volumeToJson(volume)) : formatStatus(volume));
+    std::string path = client.resolve(invocation.device);
+    VolumeProperties volume = client.volume(path);
+    // The keyslots are extra: a vaultd without ListKeyslots, or a header it cannot read,
+    // still leaves the properties to show.
+    std::optional<KeyslotList> keyslots;
+    if (volume.luksVersion == 0) {
+        keyslots = KeyslotList{};
+    } else {
+        try {
+            keyslots = client.listKeyslots(path);
+        } catch (const sdbus::Error&) {
+        }
+    }
+    out_ << (invocation.json ? dumpJson(volumeToJson(volume, keyslots))
+                             : formatStatus(volume, keyslots));
 }
 
 template <typename Call>
@@ -149,10 +252,10 @@ void CommandRunner::format(VaultClient& client, const Invocation& invocation)
     std::string device = deviceName(volume, invocation);
     // The buffer is wiped as soon as the memfd holds the passphrase.
     UniqueFd passphrase = secretToMemfd(obtainPassphrase(invocation.keyFile, device, true));
-    authenticating(client, invocation, [&] {
-        client.format(path, rewoundCopy(passphrase),
-                      {invocation.filesystem, invocation.label, invocation.force});
-    });
+    FormatRequest request{invocation.filesystem, invocation.label, invocation.force,
+                          invocation.keyFile ? "keyfile" : "passphrase", invocation.allowWeak};
+    authenticating(client, invocation,
+                   [&] { client.format(path, rewoundCopy(passphrase), request); });
 
     ActionReport action = actionOn(Verb::format, device);
     action.filesystem = invocation.filesystem;
@@ -167,30 +270,16 @@ void CommandRunner::unlock(VaultClient& client, const Invocation& invocation)
 
     std::string device = deviceName(volume, invocation);
     std::string name = mappingNameFor(invocation, volume);
-    bool newline = false;
-    UniqueFd passphrase = [&] {
-        SecretBuffer secret = obtainPassphrase(invocation.keyFile, device, false);
-        // Key files are used byte for byte, as cryptsetup does; a trailing
-        // newline an editor added is the usual reason one does not open.
-        newline = invocation.keyFile && !secret.bytes().empty() &&
-                  secret.bytes().back() == std::byte{'\n'};
-        return secretToMemfd(secret);
-    }();
-    UnlockReply reply;
-    try {
-        reply = authenticating(client, invocation, [&] {
-            return client.unlock(path, rewoundCopy(passphrase),
+    // Key files are used byte for byte, as cryptsetup does; a trailing
+    // newline an editor added is the usual reason one does not open.
+    OpeningSecret passphrase =
+        openingSecret(invocation.keyFile, openingPrompt("Passphrase", device, invocation));
+    UnlockReply reply = notingNewline(invocation, passphrase, [&] {
+        return authenticating(client, invocation, [&] {
+            return client.unlock(path, rewoundCopy(passphrase.memfd),
                                  {name, invocation.mount, invocation.mountPoint});
         });
-    } catch (const sdbus::Error& error) {
-        if (!newline || error.getName() != "org.vaultd.Vault1.Error.WrongPassphrase")
-            throw;
-        throw CommandError(exitWrongPassphrase,
-                           fmt::format("cannot unlock '{}': {}; the key file ends with a newline, "
-                                       "which counts as part of the passphrase",
-                                       invocation.device, error.getMessage()),
-                           error.getName());
-    }
+    });
 
     ActionReport action = actionOn(Verb::unlock, device);
     action.mappingName = reply.mappingName;
@@ -289,6 +378,131 @@ void CommandRunner::headerBackup(VaultClient& client, const Invocation& invocati
         unlink(invocation.headerFile.c_str());  // nothing half written stays
         throw;
     }
+}
+
+void CommandRunner::headerRestore(VaultClient& client, const Invocation& invocation)
+{
+    std::string path = client.resolve(invocation.device);
+    std::string device = deviceName(client.volume(path), invocation);
+    // Read only, and a symbolic link is as good a name for the backup as any.
+    UniqueFd file(open(invocation.headerFile.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+    if (!file.valid())
+        throw CommandError(exitUsage, fmt::format("cannot open '{}': {}", invocation.headerFile,
+                                                  std::strerror(errno)));
+    RestoreReply reply = authenticating(client, invocation, [&] {
+        return client.restoreHeader(path, rewoundFile(file), invocation.force);
+    });
+    ActionReport action = actionOn(Verb::headerRestore, device);
+    action.file = invocation.headerFile;
+    action.luksUuid = reply.backupUuid;
+    action.previousLuksUuid = reply.deviceUuid;
+    report(invocation, action);
+}
+
+void CommandRunner::headerRepair(VaultClient& client, const Invocation& invocation)
+{
+    std::string path = client.resolve(invocation.device);
+    std::string device = deviceName(client.volume(path), invocation);
+    ActionReport action = actionOn(Verb::headerRepair, device);
+    action.headerHealth =
+        authenticating(client, invocation, [&] { return client.repairHeader(path); });
+    report(invocation, action);
+}
+
+void CommandRunner::keyslotList(VaultClient& client, const Invocation& invocation)
+{
+    std::string path = client.resolve(invocation.device);
+    KeyslotList list =
+        authenticating(client, invocation, [&] { return client.listKeyslots(path); });
+    out_ << (invocation.json ? dumpJson(keyslotsToJson(list)) : formatKeyslots(list));
+}
+
+void CommandRunner::keyslotAdd(VaultClient& client, const Invocation& invocation)
+{
+    std::string path = client.resolve(invocation.device);
+    std::string device = deviceName(client.volume(path), invocation);
+    OpeningSecret existing =
+        openingSecret(invocation.keyFile, openingPrompt("Passphrase", device, invocation));
+    UniqueFd added =
+        secretToMemfd(obtainSecret(invocation.newKeyFile, newSecretPrompt(device, invocation)));
+    ActionReport action = actionOn(Verb::keyslotAdd, device);
+    action.keyFile = invocation.newKeyFile.has_value();
+    action.keyslot = notingNewline(invocation, existing, [&] {
+        return authenticating(client, invocation, [&] {
+            return client.addKeyslot(path, rewoundCopy(existing.memfd), rewoundCopy(added),
+                                     keyRequestFor(invocation));
+        });
+    });
+    report(invocation, action);
+}
+
+void CommandRunner::keyslotChange(VaultClient& client, const Invocation& invocation)
+{
+    std::string path = client.resolve(invocation.device);
+    std::string device = deviceName(client.volume(path), invocation);
+    OpeningSecret old =
+        openingSecret(invocation.keyFile, openingPrompt("Current passphrase", device, invocation));
+    UniqueFd replacement =
+        secretToMemfd(obtainSecret(invocation.newKeyFile, newSecretPrompt(device, invocation)));
+    ActionReport action = actionOn(Verb::keyslotChange, device);
+    action.keyFile = invocation.newKeyFile.has_value();
+    action.keyslot = notingNewline(invocation, old, [&] {
+        return authenticating(client, invocation, [&] {
+            return client.changePassphrase(path, rewoundCopy(old.memfd), rewoundCopy(replacement),
+                                           keyRequestFor(invocation));
+        });
+    });
+    report(invocation, action);
+}
+
+void CommandRunner::keyslotRemove(VaultClient& client, const Invocation& invocation)
+{
+    std::string path = client.resolve(invocation.device);
+    std::string device = deviceName(client.volume(path), invocation);
+    // Not the slot's own passphrase: one that still opens the volume afterwards.
+    OpeningSecret authorizing = openingSecret(
+        invocation.keyFile,
+        openingPrompt("Passphrase", device, invocation, " (of a keyslot that stays)"));
+    notingNewline(invocation, authorizing, [&] {
+        authenticating(client, invocation, [&] {
+            client.removeKeyslot(path, invocation.keyslot, rewoundCopy(authorizing.memfd));
+        });
+    });
+    ActionReport action = actionOn(Verb::keyslotRemove, device);
+    action.keyslot = invocation.keyslot;
+    report(invocation, action);
+}
+
+void CommandRunner::recoveryKey(VaultClient& client, const Invocation& invocation)
+{
+    std::string path = client.resolve(invocation.device);
+    std::string device = deviceName(client.volume(path), invocation);
+    OpeningSecret existing =
+        openingSecret(invocation.keyFile, openingPrompt("Passphrase", device, invocation));
+    // A fresh pipe for every attempt. The write end goes to vaultd with the call, and this
+    // process's copy is closed when the call returns; the key is read only after a success,
+    // and on a failure whatever vaultd wrote is dropped unread with the read end.
+    UniqueFd readEnd;
+    std::uint32_t keyslot = notingNewline(invocation, existing, [&] {
+        return authenticating(client, invocation, [&] {
+            auto [readSide, writeSide] = recoveryKeyPipe();
+            readEnd = std::move(readSide);
+            return client.addRecoveryKey(path, rewoundCopy(existing.memfd), std::move(writeSide));
+        });
+    });
+    SecretBuffer key = readRecoveryKey(readEnd.get());
+    readEnd = UniqueFd();
+    if (key.empty())
+        throw CommandError(exitFailure,
+                           fmt::format("vaultd made a recovery key in keyslot {} of {}, but what "
+                                       "it sent is not one; remove that keyslot (vaultctl "
+                                       "keyslot remove {} {}) and make another",
+                                       keyslot, device, invocation.device, keyslot));
+    SecretBuffer text = renderRecoveryKey(device, keyslot, key.bytes(), invocation.json);
+    key.reset();
+    out_.write(reinterpret_cast<const char*>(text.bytes().data()),
+               static_cast<std::streamsize>(text.size()));
+    out_.flush();
 }
 
 void CommandRunner::report(const Invocation& invocation, const ActionReport& action)

@@ -38,6 +38,13 @@ private:
     void grow(VaultClient& client, const Invocation& invocation);
     void headerList(VaultClient& client, const Invocation& invocation);
     void headerBackup(VaultClient& client, const Invocation& invocation);
+    void headerRestore(VaultClient& client, const Invocation& invocation);
+    void headerRepair(VaultClient& client, const Invocation& invocation);
+    void keyslotList(VaultClient& client, const Invocation& invocation);
+    void keyslotAdd(VaultClient& client, const Invocation& invocation);
+    void keyslotChange(VaultClient& client, const Invocation& invocation);
+    void keyslotRemove(VaultClient& client, const Invocation& invocation);
+    void recoveryKey(VaultClient& client, const Invocation& invocation);
 
     void report(const Invocation& invocation, const ActionReport& action);
     // Prints one failure: a sentence, or with --json an object that also

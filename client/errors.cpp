@@ -13,7 +13,8 @@ constexpr std::string_view vaultdErrorPrefix = "org.vaultd.Vault1.Error.";
 struct KnownError {
     std::string_view name;
     int exitCode;
-    std::string_view fallback;  // used only when the error comes without a message
+    std::string_view fallback;   // used only when the error comes without a message
+    std::string_view hint = {};  // what to do, after the cause
 };
 
 // vaultd's errors by their short name, then the bus's own errors we can explain.
@@ -40,6 +41,18 @@ constexpr std::array vaultdErrors{
     KnownError{"WouldShrink", exitFailure,
                "the device is smaller than the volume; vaultd never shrinks"},
     KnownError{"Failed", exitFailure, "the operation failed"},
+    // vaultd's own messages for these say what to do; a hint would say it twice.
+    KnownError{"WeakPassphrase", exitUsage, "the passphrase is too weak",
+               "--allow-weak-passphrase accepts it"},
+    KnownError{"InsufficientMemory", exitFailure,
+               "no keyslot that opens with it fits in this machine's memory"},
+    KnownError{"NoFreeKeyslot", exitFailure, "every keyslot is in use"},
+    KnownError{"LastKeyslot", exitFailure, "that is the last keyslot",
+               "to replace its passphrase use vaultctl keyslot change, or add another keyslot "
+               "first (vaultctl keyslot add)"},
+    KnownError{"NotSupportedOnLuks1", exitFailure, "a LUKS1 header cannot record that"},
+    KnownError{"HeaderMismatch", exitNotEmpty,
+               "the backup is not the header of the volume on the device"},
 };
 
 constexpr std::array busErrors{
@@ -65,7 +78,7 @@ constexpr std::array<std::pair<int, std::string_view>, 9> exitCodeMeanings{{
     {exitNotAuthorized, "not authorized"},
     {exitWrongPassphrase, "wrong passphrase"},
     {exitBusy, "busy: the device or filesystem is in use"},
-    {exitNotEmpty, "not empty: the device holds data (see format --force)"},
+    {exitNotEmpty, "not empty, or another volume's header: confirm with --force NODE:SIZE"},
     {exitNoSuchDevice, "no such device"},
     {exitNotRunning, "vaultd is not running"},
 }};
@@ -111,13 +124,14 @@ bool meansNotRunning(std::string_view name)
 
 std::string causeOfError(std::string_view name, std::string_view message)
 {
-    if (!message.empty())
-        return std::string(message);
-
     const KnownError* known = findKnown(name);
-    if (known != nullptr)
-        return std::string(known->fallback);
-    return "failed with " + std::string(name);
+    std::string cause(message);
+    if (cause.empty())
+        cause =
+            known != nullptr ? std::string(known->fallback) : "failed with " + std::string(name);
+    if (known != nullptr && !known->hint.empty())
+        cause += fmt::format("; {}", known->hint);
+    return cause;
 }
 
 }  // namespace vaultctl

@@ -16,9 +16,13 @@ namespace vaultctl {
 //   3  not authorized (polkit or the bus policy said no)
 //   4  wrong passphrase: no keyslot opens with it
 //   5  busy: the device, mapping, filesystem or mount point is in use
-//   6  not empty: the device holds data; format needs --force NODE:SIZE
+//   6  not empty: the device holds data; format needs --force NODE:SIZE. Also a header
+//      restore over another volume's header, or over none, which needs it too
 //   7  no such device: nothing matches, or the device went away
 //   8  vaultd is not running, or the system bus cannot be reached
+// The key errors fall in these classes: a weak passphrase is 2 (input refused, nothing
+// changed); no free keyslot, the last keyslot, LUKS1 and too little memory for a key
+// derivation are 1.
 enum ExitCode : int {
     exitOk = 0,
     exitFailure = 1,
@@ -57,7 +61,8 @@ int exitCodeForError(std::string_view name);
 // True when the failure means nobody owns org.vaultd.Vault1 (and activation did not start it).
 bool meansNotRunning(std::string_view name);
 
-// The cause to print: the daemon's own message, or a fallback sentence when it sent none.
+// The cause to print: the daemon's own message, or a fallback sentence when it sent none,
+// followed by "; " and what to do for the errors that have a hint (WeakPassphrase, ...).
 std::string causeOfError(std::string_view name, std::string_view message);
 
 }  // namespace vaultctl

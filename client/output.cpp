@@ -7,6 +7,7 @@
 #include <cctype>
 #include <cmath>
 #include <ctime>
+#include <stdexcept>
 
 namespace vaultctl {
 namespace {
@@ -209,7 +210,7 @@ std::string headerHealthText(const std::string& health)
     return printable(health);
 }
 
-std::string formatStatus(const VolumeProperties& volume)
+std::string formatStatus(const VolumeProperties& volume, const std::optional<KeyslotList>& keyslots)
 {
     std::string text;
     auto line = [&text](std::string_view key, const std::string& value) {
@@ -224,6 +225,10 @@ std::string formatStatus(const VolumeProperties& volume)
     line("LuksUuid", field(volume.luksUuid));
     if (!volume.headerHealth.empty() && volume.headerHealth != "none")
         line("Header", headerHealthText(volume.headerHealth));
+    if (keyslots) {
+        for (const KeyslotInfo& k : keyslots->keyslots)
+            line(fmt::format("Keyslot {}", k.slot), keyslotSummary(k));
+    }
     line("Label", field(volume.label));
     line("MappingName", field(volume.mappingName));
     line("MountPoint", field(volume.mountPoint));
@@ -248,9 +253,10 @@ std::string formatStatus(const VolumeProperties& volume)
     return text;
 }
 
-nlohmann::ordered_json volumeToJson(const VolumeProperties& volume)
+nlohmann::ordered_json volumeToJson(const VolumeProperties& volume,
+                                    const std::optional<KeyslotList>& keyslots)
 {
-    return {
+    nlohmann::ordered_json object{
         {"device", volume.device},
         {"kernelName", volume.kernelName},
         {"size", volume.size},
@@ -272,6 +278,9 @@ nlohmann::ordered_json volumeToJson(const VolumeProperties& volume)
         {"growableBy", volume.growableBy},
         {"headerHealth", volume.headerHealth},
     };
+    if (keyslots)
+        object["keyslots"] = keyslotsToJson(*keyslots)["keyslots"];
+    return object;
 }
 
 nlohmann::ordered_json volumesToJson(std::vector<VolumeProperties> volumes)
@@ -332,6 +341,112 @@ nlohmann::ordered_json headerBackupsToJson(const std::vector<HeaderBackupInfo>& 
     return array;
 }
 
+std::string kibText(std::uint32_t kib)
+{
+    if (kib == 0)
+        return std::string(emptyField);
+    constexpr std::array units{"KiB", "MiB", "GiB"};
+    std::size_t unit = 0;
+    std::uint64_t divisor = 1;
+    while (unit + 1 < units.size() && kib >= divisor * 1024) {
+        divisor *= 1024;
+        ++unit;
+    }
+    if (kib % divisor == 0)
+        return fmt::format("{} {}", kib / divisor, units[unit]);
+    return fmt::format("{:.1f} {}", static_cast<double>(kib) / static_cast<double>(divisor),
+                       units[unit]);
+}
+
+namespace {
+
+std::string counted(std::uint32_t count, std::string_view one, std::string_view many)
+{
+    return fmt::format("{} {}", count, count == 1 ? one : many);
+}
+
+// pbkdf2 has neither memory nor threads; vaultd sends 0 for both.
+bool hasMemoryCost(const KeyslotInfo& k)
+{
+    return k.pbkdf != "pbkdf2" && k.memoryKib != 0;
+}
+
+void append(SecretBuffer& buffer, std::span<const std::byte> bytes)
+{
+    std::span<std::byte> room = buffer.unused();
+    if (bytes.size() > room.size())
+        throw std::length_error("the recovery key's text does not fit its buffer");
+    std::copy(bytes.begin(), bytes.end(), room.begin());
+    buffer.commit(bytes.size());
+}
+
+void append(SecretBuffer& buffer, std::string_view text)
+{
+    append(buffer, std::as_bytes(std::span(text.data(), text.size())));
+}
+
+}  // namespace
+
+std::string keyslotSummary(const KeyslotInfo& k)
+{
+    std::vector<std::string> parts{field(k.kind), field(k.pbkdf)};
+    if (hasMemoryCost(k)) {
+        parts.push_back(kibText(k.memoryKib));
+        parts.push_back(counted(k.threads, "thread", "threads"));
+    }
+    parts.push_back(counted(k.iterations, "iteration", "iterations"));
+    return fmt::format("{}", fmt::join(parts, ", "));
+}
+
+std::string formatKeyslots(const KeyslotList& list)
+{
+    if (list.keyslots.empty())
+        return "no keyslots in use\n";
+    std::vector<Row> rows{{"SLOT", "KIND", "PBKDF", "MEMORY", "THREADS", "ITERATIONS"}};
+    for (const KeyslotInfo& k : list.keyslots)
+        rows.push_back({std::to_string(k.slot), field(k.kind), field(k.pbkdf),
+                        hasMemoryCost(k) ? kibText(k.memoryKib) : std::string(emptyField),
+                        hasMemoryCost(k) ? std::to_string(k.threads) : std::string(emptyField),
+                        std::to_string(k.iterations)});
+    return renderRows(rows);
+}
+
+nlohmann::ordered_json keyslotToJson(const KeyslotInfo& k)
+{
+    return {{"slot", k.slot},           {"kind", k.kind},
+            {"pbkdf", k.pbkdf},         {"iterations", k.iterations},
+            {"memoryKib", k.memoryKib}, {"parallel", k.threads}};
+}
+
+nlohmann::ordered_json keyslotsToJson(const KeyslotList& list)
+{
+    nlohmann::ordered_json array = nlohmann::ordered_json::array();
+    for (const KeyslotInfo& k : list.keyslots)
+        array.push_back(keyslotToJson(k));
+    return {{"luksVersion", list.luksVersion}, {"keyslots", array}};
+}
+
+SecretBuffer renderRecoveryKey(const std::string& device, std::uint32_t keyslot,
+                               std::span<const std::byte> key, bool json)
+{
+    SecretBuffer text;
+    if (json) {
+        append(text, fmt::format("{{\n  \"keyslot\": {},\n  \"recoveryKey\": \"", keyslot));
+        append(text, key);
+        append(text, "\"\n}\n");
+        return text;
+    }
+    append(text, fmt::format("made a recovery key for {}, in keyslot {}:\n\n    ",
+                             printable(device), keyslot));
+    append(text, key);
+    append(text,
+           "\n\n"
+           "It is shown only this once: store it offline now (on paper, or in a password\n"
+           "manager away from this machine). vaultd keeps no copy. It opens the volume\n"
+           "wherever a passphrase is asked for, on any instance.\n");
+    return text;
+}
+
 std::string formatReport(const ActionReport& report)
 {
     std::string device = printable(report.device);
@@ -358,7 +473,28 @@ std::string formatReport(const ActionReport& report)
             "wrote the header of {} (LUKS UUID {}, {}) to {}; keep it as safe as "
             "the data",
             device, printable(report.luksUuid), humanSize(report.bytes), printable(report.file));
+    case Verb::headerRestore: {
+        std::string before;
+        if (report.previousLuksUuid.empty())
+            before = "; the device named no LUKS volume before";
+        else if (report.previousLuksUuid != report.luksUuid)
+            before = fmt::format("; the device named LUKS UUID {} before",
+                                 printable(report.previousLuksUuid));
+        return fmt::format("restored the header of {} from {} (UUID {}){}", device,
+                           printable(report.file), printable(report.luksUuid), before);
+    }
+    case Verb::headerRepair:
+        return fmt::format("repaired the header of {} (it was {}); a backup was kept first", device,
+                           printable(report.headerHealth));
+    case Verb::keyslotAdd: return fmt::format("added keyslot {} to {}", report.keyslot, device);
+    case Verb::keyslotChange:
+        return fmt::format("keyslot {} of {} now holds the new {}", report.keyslot, device,
+                           report.keyFile ? "key file" : "passphrase");
+    case Verb::keyslotRemove:
+        return fmt::format("removed keyslot {} from {}", report.keyslot, device);
     case Verb::headerList:
+    case Verb::keyslotList:
+    case Verb::recoveryKey:
     case Verb::list:
     case Verb::status: break;
     }
@@ -386,7 +522,21 @@ nlohmann::ordered_json reportToJson(const ActionReport& report)
         object["bytes"] = report.bytes;
         object["file"] = report.file;
         break;
-    case Verb::headerList: break;
+    case Verb::headerRestore:
+        object["file"] = report.file;
+        object["luksUuid"] = report.luksUuid;
+        object["previousLuksUuid"] = report.previousLuksUuid;
+        break;
+    case Verb::headerRepair: object["headerHealthBefore"] = report.headerHealth; break;
+    case Verb::keyslotAdd:
+    case Verb::keyslotChange:
+        object["keyslot"] = report.keyslot;
+        object["keyKind"] = report.keyFile ? "keyfile" : "passphrase";
+        break;
+    case Verb::keyslotRemove: object["keyslot"] = report.keyslot; break;
+    case Verb::headerList:
+    case Verb::keyslotList:
+    case Verb::recoveryKey: break;
     case Verb::grow: {
         object["changed"] = report.changed;
         nlohmann::ordered_json layers = nlohmann::ordered_json::array();

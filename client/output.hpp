@@ -3,16 +3,21 @@
 //
 // JSON keys are the D-Bus property names in lowerCamel case (Device -> device, MountPoint ->
 // mountPoint), the same keys in list, status and the objects printed on success; sizes are
-// numbers of bytes. Text output replaces control characters, since labels and mount points
-// are chosen by whoever formatted or mounted the volume and must not drive the terminal.
+// numbers of bytes. Keyslots: {"luksVersion": 2, "keyslots": [{"slot", "kind", "pbkdf",
+// "iterations", "memoryKib", "parallel"}]}; a recovery key: {"keyslot", "recoveryKey"}. Text output
+// replaces control characters, since labels and mount points are chosen by whoever formatted or
+// mounted the volume and must not drive the terminal.
 #pragma once
 
 #include "cli.hpp"
+#include "secret_buffer.hpp"
 #include "volume_properties.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,9 +36,13 @@ struct ActionReport {
     bool deferred = false;          // lock --lazy: the mapping waits for its last user
     std::vector<LayerSize> layers;  // grow: device, mapping, filesystem
     bool changed = false;           // grow: any layer grew
-    std::string luksUuid;           // header backup
+    std::string luksUuid;           // header backup; header restore: the backup's
     std::uint64_t bytes = 0;        // header backup
-    std::string file;               // header backup
+    std::string file;               // header backup, header restore
+    std::string previousLuksUuid;   // header restore: what the device named before, or empty
+    std::string headerHealth;       // header repair: before the repair
+    std::uint32_t keyslot = 0;      // keyslot add, change, remove
+    bool keyFile = false;           // keyslot add, change: the new secret is a key file
 };
 
 // Binary units with one decimal, as lsblk: 512B, 1.0K, 1.5G.
@@ -48,10 +57,14 @@ bool deviceOrder(std::string_view left, std::string_view right);
 // The list table, header included, sorted by device; each line ends in a newline.
 std::string formatTable(std::vector<VolumeProperties> volumes);
 
-// One "Key: value" line per property, keys as the D-Bus property names.
-std::string formatStatus(const VolumeProperties& volume);
+// One "Key: value" line per property, keys as the D-Bus property names, and with @keyslots one
+// "Keyslot N: ..." line per keyslot.
+std::string formatStatus(const VolumeProperties& volume,
+                         const std::optional<KeyslotList>& keyslots = std::nullopt);
 
-nlohmann::ordered_json volumeToJson(const VolumeProperties& volume);
+// With @keyslots, a "keyslots" array as in keyslotsToJson.
+nlohmann::ordered_json volumeToJson(const VolumeProperties& volume,
+                                    const std::optional<KeyslotList>& keyslots = std::nullopt);
 // Sorted as formatTable.
 nlohmann::ordered_json volumesToJson(std::vector<VolumeProperties> volumes);
 
@@ -59,6 +72,24 @@ nlohmann::ordered_json volumesToJson(std::vector<VolumeProperties> volumes);
 // The header backups vaultd keeps: a table, or "no header backups".
 std::string formatHeaderBackups(const std::vector<HeaderBackupInfo>& backups);
 nlohmann::ordered_json headerBackupsToJson(const std::vector<HeaderBackupInfo>& backups);
+
+// A KDF's memory in KiB as a person reads it: "128 MiB", "1.5 GiB", "900 KiB"; "-" for 0.
+std::string kibText(std::uint32_t kib);
+
+// "passphrase, argon2id, 128 MiB, 2 threads, 4 iterations"; for pbkdf2 no memory or threads.
+std::string keyslotSummary(const KeyslotInfo& keyslot);
+
+// The keyslot list table (SLOT KIND PBKDF MEMORY THREADS ITERATIONS), or "no keyslots in use".
+std::string formatKeyslots(const KeyslotList& list);
+nlohmann::ordered_json keyslotsToJson(const KeyslotList& list);
+nlohmann::ordered_json keyslotToJson(const KeyslotInfo& keyslot);
+
+// What recovery-key prints: the key once, set apart, with which keyslot holds it and that it
+// is not shown again; or the JSON object {"keyslot": N, "recoveryKey": "..."}. Into a wiped
+// buffer, since it holds the key. @key has no newline and only the characters [0-9a-z-]
+// (the caller checks), so it needs no escaping.
+SecretBuffer renderRecoveryKey(const std::string& device, std::uint32_t keyslot,
+                               std::span<const std::byte> key, bool json);
 
 std::string formatReport(const ActionReport& report);
 nlohmann::ordered_json reportToJson(const ActionReport& report);

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <csignal>
@@ -19,9 +20,9 @@ namespace {
 
 constexpr std::string_view stdinPath = "-";
 constexpr std::string_view ttyPath = "/dev/tty";
-constexpr const char* noTerminal = "cannot open {} to ask for the passphrase: {}; pass --key-file";
+constexpr const char* noTerminal = "cannot open {} to ask for {}: {}; pass {}";
 constexpr const char* notATerminal =
-    "standard input is not a terminal; pass --key-file - to read the passphrase from it";
+    "standard input is not a terminal; pass {} - to read {} from it";
 
 std::string errnoText(int error)
 {
@@ -127,10 +128,12 @@ private:
 // Prompts on the controlling terminal, which stays usable when output is redirected.
 class TerminalPrompt {
 public:
-    TerminalPrompt() : fd_(open(ttyPath.data(), O_RDWR | O_NOCTTY | O_CLOEXEC))
+    explicit TerminalPrompt(const SecretPrompt& spec)
+        : fd_(open(ttyPath.data(), O_RDWR | O_NOCTTY | O_CLOEXEC))
     {
         if (!fd_.valid())
-            throw CommandError(exitUsage, fmt::format(noTerminal, ttyPath, errnoText(errno)));
+            throw CommandError(exitUsage, fmt::format(noTerminal, ttyPath, spec.what,
+                                                      errnoText(errno), spec.option));
     }
 
     SecretBuffer ask(std::string_view prompt)
@@ -185,21 +188,21 @@ private:
     UniqueFd fd_;
 };
 
-SecretBuffer promptPassphrase(std::string_view device, bool confirm)
+SecretBuffer promptSecret(const SecretPrompt& spec)
 {
     // A pipe on standard input means a script meant to feed the passphrase; reading the
     // terminal instead would hang it or silently take a different secret.
-    if (!isatty(STDIN_FILENO))
-        throw CommandError(exitUsage, notATerminal);
+    if (!spec.stdinTaken && !isatty(STDIN_FILENO))
+        throw CommandError(exitUsage, fmt::format(notATerminal, spec.option, spec.what));
 
-    TerminalPrompt prompt;
-    SecretBuffer passphrase = prompt.ask(fmt::format("Passphrase for {}: ", device));
+    TerminalPrompt prompt(spec);
+    SecretBuffer passphrase = prompt.ask(spec.prompt);
     if (passphrase.empty())
-        throw CommandError(exitUsage, "the passphrase is empty");
-    if (!confirm)
+        throw CommandError(exitUsage, fmt::format("{} is empty", spec.what));
+    if (spec.repeat.empty())
         return passphrase;
 
-    SecretBuffer repeated = prompt.ask("Repeat passphrase: ");
+    SecretBuffer repeated = prompt.ask(spec.repeat);
     if (!repeated.sameBytes(passphrase))
         throw CommandError(exitUsage, "passphrases do not match");
     return passphrase;
@@ -216,6 +219,12 @@ void writeAll(int fd, std::span<const std::byte> bytes)
                 exitFailure, fmt::format("cannot fill the passphrase memfd: {}", errnoText(errno)));
         bytes = bytes.subspan(static_cast<std::size_t>(count));
     }
+}
+
+bool isRecoveryKeyByte(std::byte b)
+{
+    auto c = static_cast<unsigned char>(b);
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || c == '-';
 }
 
 }  // namespace
@@ -258,8 +267,17 @@ SecretBuffer readKeyFile(const std::string& path)
 SecretBuffer obtainPassphrase(const std::optional<std::string>& keyFile, std::string_view device,
                               bool confirm)
 {
+    SecretPrompt spec;
+    spec.prompt = fmt::format("Passphrase for {}: ", device);
+    if (confirm)
+        spec.repeat = "Repeat passphrase: ";
+    return obtainSecret(keyFile, spec);
+}
+
+SecretBuffer obtainSecret(const std::optional<std::string>& keyFile, const SecretPrompt& prompt)
+{
     if (!keyFile)
-        return promptPassphrase(device, confirm);
+        return promptSecret(prompt);
 
     SecretBuffer secret = readKeyFile(*keyFile);
     if (secret.empty())
@@ -290,6 +308,46 @@ UniqueFd rewoundCopy(const UniqueFd& memfd)
         throw CommandError(exitFailure,
                            fmt::format("cannot reuse the passphrase memfd: {}", errnoText(errno)));
     return copy;
+}
+
+std::pair<UniqueFd, UniqueFd> recoveryKeyPipe()
+{
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0)
+        throw CommandError(exitFailure, fmt::format("cannot make a pipe for the recovery key: {}",
+                                                    errnoText(errno)));
+    UniqueFd readEnd(fds[0]);
+    UniqueFd writeEnd(fds[1]);
+    // Only the read end: the write end is vaultd's to write as it likes.
+    int flags = fcntl(readEnd.get(), F_GETFL);
+    if (flags < 0 || fcntl(readEnd.get(), F_SETFL, flags | O_NONBLOCK) != 0)
+        throw CommandError(exitFailure, fmt::format("cannot make a pipe for the recovery key: {}",
+                                                    errnoText(errno)));
+    return {std::move(readEnd), std::move(writeEnd)};
+}
+
+SecretBuffer readRecoveryKey(int fd)
+{
+    SecretBuffer key;
+    for (;;) {
+        std::span<std::byte> room = key.unused();
+        if (room.empty())
+            break;
+        ssize_t count = read(fd, room.data(), room.size());
+        if (count < 0 && errno == EINTR)
+            continue;
+        // End of file, or (EAGAIN) nothing more for now: vaultd wrote it all before replying.
+        if (count <= 0)
+            break;
+        key.commit(static_cast<std::size_t>(count));
+        if (key.bytes().back() == std::byte{'\n'})
+            break;
+    }
+    if (!key.empty() && key.bytes().back() == std::byte{'\n'})
+        key.dropLast();
+    if (key.full() || !std::all_of(key.bytes().begin(), key.bytes().end(), isRecoveryKeyByte))
+        key.reset();
+    return key;
 }
 
 }  // namespace vaultctl

@@ -5,6 +5,7 @@
 
 #include <sdbus-c++/sdbus-c++.h>
 
+#include <algorithm>
 #include <chrono>
 #include <utility>
 
@@ -122,7 +123,41 @@ PropertyMap formatOptions(const FormatRequest& request)
         options.emplace("label", sdbus::Variant(*request.label));
     if (request.force)
         options.emplace("force", sdbus::Variant(*request.force));
+    if (request.keyKind)
+        options.emplace("key-kind", sdbus::Variant(*request.keyKind));
+    if (request.acceptWeak)
+        options.emplace("accept-weak", sdbus::Variant(true));
     return options;
+}
+
+PropertyMap keyOptions(const KeyRequest& request)
+{
+    PropertyMap options{{"key-kind", sdbus::Variant(request.keyKind)}};
+    if (request.acceptWeak)
+        options.emplace("accept-weak", sdbus::Variant(true));
+    return options;
+}
+
+PropertyMap restoreOptions(const std::optional<std::string>& force)
+{
+    PropertyMap options;
+    if (force)
+        options.emplace("force", sdbus::Variant(*force));
+    return options;
+}
+
+KeyslotList keyslotsFromReply(
+    std::uint32_t luksVersion,
+    const std::vector<sdbus::Struct<std::uint32_t, std::string, std::string, std::uint32_t,
+                                    std::uint32_t, std::uint32_t>>& keyslots)
+{
+    KeyslotList list{luksVersion, {}};
+    for (const auto& k : keyslots)
+        list.keyslots.push_back(
+            {k.get<0>(), k.get<1>(), k.get<2>(), k.get<3>(), k.get<4>(), k.get<5>()});
+    std::sort(list.keyslots.begin(), list.keyslots.end(),
+              [](const KeyslotInfo& a, const KeyslotInfo& b) { return a.slot < b.slot; });
+    return list;
 }
 
 PropertyMap unlockOptions(const UnlockRequest& request)
@@ -230,6 +265,59 @@ std::vector<HeaderBackupInfo> VaultClient::headerBackups()
     for (const auto& b : ManagerProxy(*connection_).ListHeaderBackups())
         out.push_back({b.get<0>(), b.get<1>(), b.get<2>(), b.get<3>(), b.get<4>(), b.get<5>()});
     return out;
+}
+
+RestoreReply VaultClient::restoreHeader(const std::string& path, UniqueFd file,
+                                        const std::optional<std::string>& force)
+{
+    auto [backupUuid, deviceUuid] =
+        VolumeProxy(*connection_, path)
+            .RestoreHeader(toUnixFd(std::move(file)), withInteraction(restoreOptions(force)));
+    return {backupUuid, deviceUuid};
+}
+
+std::string VaultClient::repairHeader(const std::string& path)
+{
+    return VolumeProxy(*connection_, path).RepairHeader(withInteraction({}));
+}
+
+KeyslotList VaultClient::listKeyslots(const std::string& path)
+{
+    auto [version, keyslots] = VolumeProxy(*connection_, path).ListKeyslots(withInteraction({}));
+    return keyslotsFromReply(version, keyslots);
+}
+
+std::uint32_t VaultClient::addKeyslot(const std::string& path, UniqueFd existing, UniqueFd added,
+                                      const KeyRequest& request)
+{
+    return VolumeProxy(*connection_, path)
+        .AddKeyslot(toUnixFd(std::move(existing)), toUnixFd(std::move(added)),
+                    withInteraction(keyOptions(request)));
+}
+
+std::uint32_t VaultClient::changePassphrase(const std::string& path, UniqueFd old,
+                                            UniqueFd replacement, const KeyRequest& request)
+{
+    return VolumeProxy(*connection_, path)
+        .ChangePassphrase(toUnixFd(std::move(old)), toUnixFd(std::move(replacement)),
+                          withInteraction(keyOptions(request)));
+}
+
+std::uint32_t VaultClient::addRecoveryKey(const std::string& path, UniqueFd existing,
+                                          UniqueFd keyOut)
+{
+    // The sdbus::UnixFd temporaries, and with them this process's copy of the write end, are
+    // closed when the call returns, so vaultd's copy is the only writer left.
+    return VolumeProxy(*connection_, path)
+        .AddRecoveryKey(toUnixFd(std::move(existing)), toUnixFd(std::move(keyOut)),
+                        withInteraction({}));
+}
+
+void VaultClient::removeKeyslot(const std::string& path, std::uint32_t keyslot,
+                                UniqueFd authorizing)
+{
+    VolumeProxy(*connection_, path)
+        .RemoveKeyslot(keyslot, toUnixFd(std::move(authorizing)), withInteraction({}));
 }
 
 PropertyMap VaultClient::withInteraction(PropertyMap options) const

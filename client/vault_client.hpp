@@ -23,6 +23,20 @@ struct FormatRequest {
     std::string filesystem;
     std::optional<std::string> label;
     std::optional<std::string> force;
+    std::optional<std::string> keyKind;  // "passphrase" or "keyfile"
+    bool acceptWeak = false;             // sent only when true
+};
+
+// What a new secret is, for Volume.AddKeyslot and Volume.ChangePassphrase.
+struct KeyRequest {
+    std::string keyKind = "passphrase";  // or "keyfile"
+    bool acceptWeak = false;             // sent only when true
+};
+
+// What Volume.RestoreHeader answers.
+struct RestoreReply {
+    std::string backupUuid;
+    std::string deviceUuid;  // what the device named before; empty for nothing
 };
 
 // The options of Volume.Unlock.
@@ -55,6 +69,15 @@ VolumeProperties volumeFromProperties(const PropertyMap& properties);
 // The dictionaries sent as a{sv}, holding only the keys the request sets.
 PropertyMap formatOptions(const FormatRequest& request);
 PropertyMap unlockOptions(const UnlockRequest& request);
+PropertyMap keyOptions(const KeyRequest& request);
+// force only when it is set.
+PropertyMap restoreOptions(const std::optional<std::string>& force);
+
+// ListKeyslots' reply as plain values, sorted by slot number.
+KeyslotList keyslotsFromReply(
+    std::uint32_t luksVersion,
+    const std::vector<sdbus::Struct<std::uint32_t, std::string, std::string, std::uint32_t,
+                                    std::uint32_t, std::uint32_t>>& keyslots);
 
 class VaultClient {
 public:
@@ -82,6 +105,20 @@ public:
     // Writes the header to @file; returns the LUKS UUID and the bytes written.
     std::pair<std::string, std::uint64_t> backupHeader(const std::string& path, UniqueFd file);
     std::vector<HeaderBackupInfo> headerBackups();
+    RestoreReply restoreHeader(const std::string& path, UniqueFd file,
+                               const std::optional<std::string>& force);
+    // Returns HeaderHealth as it was before the repair.
+    std::string repairHeader(const std::string& path);
+
+    KeyslotList listKeyslots(const std::string& path);
+    // Each returns the keyslot that holds the new secret.
+    std::uint32_t addKeyslot(const std::string& path, UniqueFd existing, UniqueFd added,
+                             const KeyRequest& request);
+    std::uint32_t changePassphrase(const std::string& path, UniqueFd old, UniqueFd replacement,
+                                   const KeyRequest& request);
+    // @keyOut: the write end of a pipe, which vaultd writes the key to.
+    std::uint32_t addRecoveryKey(const std::string& path, UniqueFd existing, UniqueFd keyOut);
+    void removeKeyslot(const std::string& path, std::uint32_t keyslot, UniqueFd authorizing);
 
     // From now on, tell vaultd that a person can answer a polkit prompt (a
     // text agent is running for this process).

@@ -26,6 +26,22 @@ struct HeaderBackupInfo {
     std::uint64_t bytes = 0;
 };
 
+// One keyslot in use (Volume.ListKeyslots).
+struct KeyslotInfo {
+    std::uint32_t slot = 0;
+    std::string kind;   // passphrase, keyfile, recovery or token:TYPE
+    std::string pbkdf;  // argon2id, argon2i or pbkdf2
+    std::uint32_t iterations = 0;
+    std::uint32_t memoryKib = 0;  // 0 for pbkdf2
+    std::uint32_t threads = 0;    // 0 for pbkdf2
+};
+
+// A volume's LUKS version and its keyslots in use, by slot number.
+struct KeyslotList {
+    std::uint32_t luksVersion = 0;
+    std::vector<KeyslotInfo> keyslots;
+};
+
 struct VolumeProperties {
     std::string device;
     std::string kernelName;

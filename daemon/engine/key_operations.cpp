@@ -2,6 +2,8 @@
 // restore and repair. Part of Operations (see operations.hpp).
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "engine/keys.hpp"
 #include "engine/operations.hpp"
 #include "engine/topology.hpp"
@@ -35,7 +37,10 @@ Result<T> onAffordableSlots(const std::string& node, const HeaderInfo& header,
         if (r || r.error().code != ErrorCode::WrongPassphrase)
             return r;
     }
-    if (!plan.tooBig.empty())
+    // A slot only a token opens takes no passphrase: one too big for
+    // memory is no reason to say the passphrase may have been right.
+    if (std::any_of(plan.tooBig.begin(), plan.tooBig.end(),
+                    [](const Keyslot& s) { return s.kind != KeyKind::Token; }))
         return makeError(ErrorCode::InsufficientMemory, insufficientMemory(node, plan, available));
     return wrongPassphrase(node);
 }
@@ -174,6 +179,9 @@ Result<KeyslotResult> Operations::changeKey(const std::string& kernelName, const
                                             const SecretBuffer& replacement,
                                             const KeyRequest& request)
 {
+    if (request.kind != KeyKind::Passphrase && request.kind != KeyKind::KeyFile)
+        return makeError(ErrorCode::InvalidArgument,
+                         "a keyslot's new secret is a passphrase or a key file");
     if (auto st = checkStrength(replacement, request.kind, request.acceptWeak); !st)
         return st.error();
     auto found = luksVolume(kernelName);

@@ -110,8 +110,8 @@ std::string insufficientMemory(const std::string& node, const UnlockPlan& plan,
     for (const Keyslot& s : plan.fit)
         tried += fmt::format("{}{}", tried.empty() ? "" : ", ", s.slot);
     return fmt::format(
-        "'{}' cannot be unlocked on this machine: {} for its key derivation, and {} is "
-        "available (free memory and vaultd's cgroup limit, less {} headroom); {}. Unlock it on "
+        "'{}': {} for its key derivation, and {} is available here (free memory and vaultd's "
+        "cgroup limit; a derivation leaves {} to spare); {}. Unlock it on "
         "a larger machine and add a keyslot that needs less memory ('vaultctl keyslot add'; "
         "vaultd caps new keyslots for the smallest instance in its configuration), or a "
         "recovery key, which needs none",

@@ -562,9 +562,18 @@ engine::Status LibCrypt::backupHeader(const std::string& node, const std::string
     auto cd = initDevice(node);
     if (!cd)
         return cd.error();
-    const int rc = crypt_header_backup(cd.value().get(), nullptr, file.c_str());
-    if (rc == -EINVAL || rc == -ENOENT)
-        return makeError(ErrorCode::NotLuks, fmt::format("'{}' holds no LUKS header", node));
+    crypt_device* c = cd.value().get();
+    // libcryptsetup says EINVAL both for a device without a header and for a
+    // backup file it cannot create (one is there, or its directory is not
+    // writable); loading the header first tells them apart.
+    if (auto st = loadLuks(c, node); !st)
+        return st.error();
+    const int rc = crypt_header_backup(c, nullptr, file.c_str());
+    if (rc == -EINVAL)
+        return makeError(ErrorCode::Failed,
+                         fmt::format("cannot create the header backup '{}' of '{}': it exists "
+                                     "already, or its directory cannot be written",
+                                     file, node));
     if (rc < 0)
         return failure("back up the header of", node, rc);
     return engine::Done{};

@@ -314,14 +314,16 @@ engine::HeaderCopies SystemKernelView::luksHeaders(const std::string& node)
         return copies;
     if (std::memcmp(b, primaryMagic, 6) == 0 && (be(b + 6, 2) == 1 || be(b + 6, 2) == 2))
         copies.primary = static_cast<unsigned>(be(b + 6, 2));
-    // Both versions keep the UUID as 40 bytes of text: LUKS1 at 168, LUKS2 at 424.
-    auto uuidAt = [&](std::size_t at) {
-        const char* text = reinterpret_cast<const char*>(b + at);
+    // Both versions keep the UUID as 40 bytes of text at 168 (LUKS1 after
+    // the cipher and digest fields, LUKS2 after the label, checksum
+    // algorithm and salt), in the secondary as in the primary.
+    auto uuidIn = [&] {
+        const char* text = reinterpret_cast<const char*>(b + 168);
         std::string uuid(text, strnlen(text, 40));
         return engine::isUuid(uuid) ? uuid : std::string();
     };
     if (copies.primary)
-        copies.uuid = uuidAt(copies.primary == 1 ? 168 : 424);
+        copies.uuid = uuidIn();
     if (copies.primary == 1)
         return copies;
     // The secondary follows the primary's header area, whose size the
@@ -337,7 +339,7 @@ engine::HeaderCopies SystemKernelView::luksHeaders(const std::string& node)
             be(b + 6, 2) == 2) {
             copies.secondary = true;
             if (copies.uuid.empty())
-                copies.uuid = uuidAt(424);
+                copies.uuid = uuidIn();
             break;
         }
     }

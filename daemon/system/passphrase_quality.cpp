@@ -30,7 +30,7 @@ engine::Status PwQuality::check(const engine::SecretBuffer& passphrase)
         return engine::makeError(
             engine::ErrorCode::WeakPassphrase,
             fmt::format("the passphrase is too weak: {}; choose a longer one that is no "
-                        "dictionary word, or accept a weak one explicitly",
+                        "dictionary word, or accept a weak one explicitly (accept-weak)",
                         why));
     };
     if (std::memchr(passphrase.data(), 0, passphrase.size()))

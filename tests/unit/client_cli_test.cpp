@@ -188,5 +188,156 @@ TEST_CASE("header list and header backup VOLUME FILE", "[unit]")
     CHECK(inv.headerFile == "/root/vdb.header");
     refused({"header"});
     refused({"header", "backup", "vdb"});
-    refused({"header", "restore", "vdb", "file"});
+    refused({"header", "frobnicate", "vdb"});
+}
+
+TEST_CASE("header restore takes VOLUME FILE and an optional NODE:SIZE force", "[unit]")
+{
+    Invocation inv = parsed({"header", "restore", "vdb", "/root/vdb.header"});
+    CHECK(inv.verb == Verb::headerRestore);
+    CHECK(inv.device == "vdb");
+    CHECK(inv.headerFile == "/root/vdb.header");
+    CHECK_FALSE(inv.force.has_value());
+    CHECK(parsed({"header", "restore", "vdb", "f", "--force", "/dev/vdb:1073741824"}).force ==
+          "/dev/vdb:1073741824");
+    CHECK(parsed({"header", "restore", "--force=/dev/vdb:1073741824", "vdb", "f"}).force ==
+          "/dev/vdb:1073741824");
+
+    CHECK_THAT(refused({"header", "restore", "vdb"}).error,
+               Catch::Contains("FILE is required") &&
+                   Catch::Contains("see 'vaultctl header restore --help'"));
+    CHECK_THAT(refused({"header", "restore", "vdb", "f", "--force", "/dev/vdb"}).error,
+               Catch::Contains("NODE:SIZE"));
+    refused({"header", "restore", "vdb", "f", "--key-file", "-"});
+}
+
+TEST_CASE("header repair takes the volume and nothing else", "[unit]")
+{
+    Invocation inv = parsed({"header", "repair", "storedev"});
+    CHECK(inv.verb == Verb::headerRepair);
+    CHECK(inv.device == "storedev");
+    CHECK_THAT(refused({"header", "repair"}).error, Catch::Contains("DEVICE is required"));
+    refused({"header", "repair", "vdb", "extra"});
+    refused({"header", "repair", "vdb", "--force", "/dev/vdb:1073741824"});
+}
+
+TEST_CASE("keyslot list takes the volume, with --json before or after", "[unit]")
+{
+    Invocation inv = parsed({"keyslot", "list", "vdb"});
+    CHECK(inv.verb == Verb::keyslotList);
+    CHECK(inv.device == "vdb");
+    CHECK_FALSE(inv.json);
+    CHECK(parsed({"keyslot", "list", "vdb", "--json"}).json);
+    CHECK(parsed({"--json", "keyslot", "list", "vdb"}).json);
+    CHECK_THAT(refused({"keyslot"}).error, Catch::Contains("see 'vaultctl keyslot --help'"));
+    CHECK_THAT(refused({"keyslot", "list"}).error,
+               Catch::Contains("DEVICE is required") &&
+                   Catch::Contains("see 'vaultctl keyslot list --help'"));
+    refused({"keyslot", "frobnicate", "vdb"});
+}
+
+TEST_CASE("keyslot add and change read the old and the new secret as told", "[unit]")
+{
+    for (const char* word : {"add", "change"}) {
+        INFO(word);
+        const Verb verb = std::string(word) == "add" ? Verb::keyslotAdd : Verb::keyslotChange;
+
+        Invocation prompted = parsed({"keyslot", word, "vdb"});
+        CHECK(prompted.verb == verb);
+        CHECK(prompted.device == "vdb");
+        CHECK_FALSE(prompted.keyFile.has_value());
+        CHECK_FALSE(prompted.newKeyFile.has_value());
+        CHECK_FALSE(prompted.allowWeak);
+
+        Invocation files = parsed({"keyslot", word, "vdb", "--key-file", "/root/old",
+                                   "--new-key-file", "-", "--allow-weak-passphrase"});
+        CHECK(files.keyFile == "/root/old");
+        CHECK(files.newKeyFile == "-");
+        CHECK(files.allowWeak);
+        CHECK(parsed({"keyslot", word, "--new-key-file=/root/new", "vdb"}).newKeyFile ==
+              "/root/new");
+
+        CHECK_THAT(refused({"keyslot", word}).error, Catch::Contains("DEVICE is required"));
+        refused({"keyslot", word, "vdb", "3"});
+        refused({"keyslot", word, "vdb", "--new-key-file"});
+    }
+}
+
+TEST_CASE("standard input cannot give both the old secret and the new", "[unit]")
+{
+    CHECK(refused({"keyslot", "add", "vdb", "--key-file", "-", "--new-key-file", "-"}).error ==
+          "vaultctl: --key-file and --new-key-file cannot both be - (standard input holds one "
+          "secret); see 'vaultctl keyslot add --help'");
+    refused({"keyslot", "change", "vdb", "--key-file", "-", "--new-key-file", "-"});
+    // One of them from standard input, the other from a file or the terminal, is fine.
+    CHECK(parsed({"keyslot", "add", "vdb", "--key-file", "-"}).keyFile == "-");
+    CHECK(parsed({"keyslot", "add", "vdb", "--key-file", "k", "--new-key-file", "-"}).newKeyFile ==
+          "-");
+}
+
+TEST_CASE("keyslot remove takes the volume and a slot number", "[unit]")
+{
+    Invocation inv = parsed({"keyslot", "remove", "vdb", "3"});
+    CHECK(inv.verb == Verb::keyslotRemove);
+    CHECK(inv.device == "vdb");
+    CHECK(inv.keyslot == 3);
+    CHECK_FALSE(inv.keyFile.has_value());
+    CHECK(parsed({"keyslot", "remove", "vdb", "0", "--key-file", "-"}).keyFile == "-");
+    CHECK(parsed({"keyslot", "remove", "vdb", "31"}).keyslot == 31);
+
+    CHECK_THAT(refused({"keyslot", "remove", "vdb"}).error,
+               Catch::Contains("SLOT is required") &&
+                   Catch::Contains("see 'vaultctl keyslot remove --help'"));
+    CHECK_THAT(refused({"keyslot", "remove"}).error, Catch::Contains("is required"));
+    for (const char* bad : {"abc", "-1", "1.5", "0x1", "", "3a", "99999999999"}) {
+        INFO(bad);
+        CHECK_THAT(refused({"keyslot", "remove", "vdb", bad}).error,
+                   Catch::Contains("is not a keyslot number"));
+    }
+    refused({"keyslot", "remove", "vdb", "1", "2"});
+    refused({"keyslot", "remove", "vdb", "1", "--new-key-file", "k"});
+    refused({"keyslot", "remove", "vdb", "1", "--allow-weak-passphrase"});
+}
+
+TEST_CASE("recovery-key takes the volume and the key file of an existing keyslot", "[unit]")
+{
+    Invocation inv = parsed({"recovery-key", "vdb"});
+    CHECK(inv.verb == Verb::recoveryKey);
+    CHECK(inv.device == "vdb");
+    CHECK_FALSE(inv.keyFile.has_value());
+    CHECK(parsed({"recovery-key", "vdb", "--key-file", "-", "--json"}).keyFile == "-");
+    CHECK(parsed({"--json", "recovery-key", "vdb"}).json);
+    CHECK_THAT(refused({"recovery-key"}).error,
+               Catch::Contains("DEVICE is required") &&
+                   Catch::Contains("see 'vaultctl recovery-key --help'"));
+    refused({"recovery-key", "vdb", "--new-key-file", "k"});
+}
+
+TEST_CASE("format takes --allow-weak-passphrase; unlock and grow do not", "[unit]")
+{
+    CHECK_FALSE(parsed({"format", "vdb"}).allowWeak);
+    CHECK(parsed({"format", "vdb", "--allow-weak-passphrase"}).allowWeak);
+    refused({"unlock", "vdb", "--allow-weak-passphrase"});
+    refused({"grow", "vdb", "--allow-weak-passphrase"});
+    refused({"format", "vdb", "--new-key-file", "k"});
+}
+
+TEST_CASE("the help lists the key and header commands", "[unit]")
+{
+    ParseOutcome help = parseCommandLine({"--help"});
+    CHECK_THAT(help.output, Catch::Contains("keyslot") && Catch::Contains("recovery-key") &&
+                                Catch::Contains("header"));
+    ParseOutcome keyslot = parseCommandLine({"keyslot", "--help"});
+    CHECK(keyslot.exitCode == 0);
+    CHECK_THAT(keyslot.output, Catch::Contains("list") && Catch::Contains("add") &&
+                                   Catch::Contains("change") && Catch::Contains("remove"));
+    ParseOutcome header = parseCommandLine({"header", "--help"});
+    CHECK_THAT(header.output, Catch::Contains("restore") && Catch::Contains("repair"));
+}
+
+TEST_CASE("every command's name is what is typed for it", "[unit]")
+{
+    CHECK(vaultctl::verbName(Verb::keyslotRemove) == "keyslot remove");
+    CHECK(vaultctl::verbName(Verb::headerRestore) == "header restore");
+    CHECK(vaultctl::verbName(Verb::recoveryKey) == "recovery-key");
 }

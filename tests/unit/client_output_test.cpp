@@ -315,3 +315,185 @@ TEST_CASE("status names a damaged header and what to do", "[unit]")
     v.headerHealth = "primary-damaged";
     CHECK_THAT(formatStatus(v), Catch::Contains("take a header backup now"));
 }
+
+namespace {
+
+KeyslotList threeSlots()
+{
+    return {2,
+            {{0, "passphrase", "argon2id", 4, 131072, 2},
+             {1, "recovery", "pbkdf2", 1000, 0, 0},
+             {2, "token:systemd-tpm2", "argon2i", 1, 1048576, 1}}};
+}
+
+std::string asString(const SecretBuffer& buffer)
+{
+    return {reinterpret_cast<const char*>(buffer.bytes().data()), buffer.size()};
+}
+
+std::span<const std::byte> bytesOf(std::string_view text)
+{
+    return std::as_bytes(std::span(text.data(), text.size()));
+}
+
+constexpr std::string_view recoveryKey = "k7hq2m-a3bcde-fghjkm-npqrst-vwxyz2-345678-9abcde-fghjkm";
+
+}  // namespace
+
+TEST_CASE("a key derivation's memory reads in binary units", "[unit]")
+{
+    CHECK(kibText(0) == "-");
+    CHECK(kibText(900) == "900 KiB");
+    CHECK(kibText(1024) == "1 MiB");
+    CHECK(kibText(131072) == "128 MiB");
+    CHECK(kibText(1048576) == "1 GiB");
+    CHECK(kibText(1572864) == "1.5 GiB");
+    CHECK(kibText(100000) == "97.7 MiB");
+}
+
+TEST_CASE("one keyslot reads as kind, key derivation and its costs", "[unit]")
+{
+    const KeyslotList list = threeSlots();
+    CHECK(keyslotSummary(list.keyslots[0]) ==
+          "passphrase, argon2id, 128 MiB, 2 threads, 4 iterations");
+    CHECK(keyslotSummary(list.keyslots[1]) == "recovery, pbkdf2, 1000 iterations");
+    CHECK(keyslotSummary(list.keyslots[2]) ==
+          "token:systemd-tpm2, argon2i, 1 GiB, 1 thread, 1 iteration");
+}
+
+TEST_CASE("keyslot list is a table with - where pbkdf2 has no cost", "[unit]")
+{
+    CHECK(formatKeyslots(threeSlots()) ==
+          "SLOT  KIND                PBKDF     MEMORY   THREADS  ITERATIONS\n"
+          "0     passphrase          argon2id  128 MiB  2        4\n"
+          "1     recovery            pbkdf2    -        -        1000\n"
+          "2     token:systemd-tpm2  argon2i   1 GiB    1        1\n");
+    CHECK(formatKeyslots({2, {}}) == "no keyslots in use\n");
+
+    KeyslotList hostile{2, {{0, "token:\x1b[31mred", "argon2id", 4, 131072, 2}}};
+    CHECK_THAT(formatKeyslots(hostile), !Catch::Contains("\x1b") && Catch::Contains("\\x1b[31m"));
+}
+
+TEST_CASE("keyslot list --json gives the LUKS version and every slot", "[unit]")
+{
+    nlohmann::ordered_json json = keyslotsToJson(threeSlots());
+    CHECK(
+        json.dump() ==
+        R"({"luksVersion":2,"keyslots":[)"
+        R"({"slot":0,"kind":"passphrase","pbkdf":"argon2id","iterations":4,"memoryKib":131072,"parallel":2},)"
+        R"({"slot":1,"kind":"recovery","pbkdf":"pbkdf2","iterations":1000,"memoryKib":0,"parallel":0},)"
+        R"({"slot":2,"kind":"token:systemd-tpm2","pbkdf":"argon2i","iterations":1,"memoryKib":1048576,"parallel":1}]})");
+    CHECK(keyslotsToJson({1, {}}).dump() == R"({"luksVersion":1,"keyslots":[]})");
+}
+
+TEST_CASE("status shows the keyslots after the header, when it has them", "[unit]")
+{
+    VolumeProperties v = lockedVdb();
+    v.headerHealth = "valid";
+    const std::string status = formatStatus(v, threeSlots());
+    CHECK_THAT(status,
+               Catch::Contains("Header: valid\n"
+                               "Keyslot 0: passphrase, argon2id, 128 MiB, 2 threads, 4 iterations\n"
+                               "Keyslot 1: recovery, pbkdf2, 1000 iterations\n"
+                               "Keyslot 2: token:systemd-tpm2, argon2i, 1 GiB, 1 thread, 1 "
+                               "iteration\n"
+                               "Label: data\n"));
+    // ListKeyslots failed (or an older vaultd): everything else, and no keyslot lines.
+    CHECK(formatStatus(v, std::nullopt) == formatStatus(v));
+    CHECK_THAT(formatStatus(v), !Catch::Contains("Keyslot"));
+}
+
+TEST_CASE("status --json has a keyslots array when the keyslots are known", "[unit]")
+{
+    nlohmann::ordered_json json = volumeToJson(lockedVdb(), threeSlots());
+    REQUIRE(json.contains("keyslots"));
+    REQUIRE(json["keyslots"].size() == 3);
+    CHECK(json["keyslots"][0] == nlohmann::ordered_json{{"slot", 0},
+                                                        {"kind", "passphrase"},
+                                                        {"pbkdf", "argon2id"},
+                                                        {"iterations", 4},
+                                                        {"memoryKib", 131072},
+                                                        {"parallel", 2}});
+    CHECK(volumeToJson(lockedVdb(), KeyslotList{})["keyslots"] == nlohmann::ordered_json::array());
+    CHECK_FALSE(volumeToJson(lockedVdb()).contains("keyslots"));
+    // list --json is unchanged: no keyslots there.
+    CHECK_FALSE(volumesToJson({lockedVdb()})[0].contains("keyslots"));
+}
+
+TEST_CASE("a recovery key is shown once, set apart, with its keyslot", "[unit]")
+{
+    const std::string text =
+        asString(renderRecoveryKey("/dev/vdb", 1, bytesOf(recoveryKey), false));
+    CHECK_THAT(text, Catch::StartsWith("made a recovery key for /dev/vdb, in keyslot 1:\n\n    " +
+                                       std::string(recoveryKey) + "\n\n"));
+    CHECK_THAT(text, Catch::Contains("shown only this once") && Catch::Contains("offline"));
+    CHECK(text.back() == '\n');
+    // Exactly once.
+    CHECK(text.find(recoveryKey) == text.rfind(recoveryKey));
+}
+
+TEST_CASE("a recovery key's json has its keyslot and the key", "[unit]")
+{
+    const std::string text = asString(renderRecoveryKey("/dev/vdb", 3, bytesOf(recoveryKey), true));
+    CHECK(text.back() == '\n');
+    nlohmann::ordered_json json = nlohmann::ordered_json::parse(text);
+    CHECK(json == nlohmann::ordered_json{{"keyslot", 3}, {"recoveryKey", recoveryKey}});
+    // Laid out as dumpJson lays out everything else.
+    CHECK(text == dumpJson(json));
+}
+
+TEST_CASE("the key and header commands report what they did", "[unit]")
+{
+    ActionReport report;
+    report.device = "/dev/vdb";
+
+    report.verb = Verb::keyslotAdd;
+    report.keyslot = 2;
+    CHECK(formatReport(report) == "added keyslot 2 to /dev/vdb");
+    CHECK(reportToJson(report) == nlohmann::ordered_json{{"device", "/dev/vdb"},
+                                                         {"keyslot", 2},
+                                                         {"keyKind", "passphrase"}});
+
+    report.verb = Verb::keyslotChange;
+    CHECK(formatReport(report) == "keyslot 2 of /dev/vdb now holds the new passphrase");
+    report.keyFile = true;
+    CHECK(formatReport(report) == "keyslot 2 of /dev/vdb now holds the new key file");
+    CHECK(reportToJson(report)["keyKind"] == "keyfile");
+
+    report.verb = Verb::keyslotRemove;
+    CHECK(formatReport(report) == "removed keyslot 2 from /dev/vdb");
+    CHECK(reportToJson(report) == nlohmann::ordered_json{{"device", "/dev/vdb"}, {"keyslot", 2}});
+
+    report.verb = Verb::headerRepair;
+    report.headerHealth = "primary-damaged";
+    CHECK(formatReport(report) ==
+          "repaired the header of /dev/vdb (it was primary-damaged); a backup was kept first");
+    CHECK(
+        reportToJson(report) ==
+        nlohmann::ordered_json{{"device", "/dev/vdb"}, {"headerHealthBefore", "primary-damaged"}});
+}
+
+TEST_CASE("a header restore says when the device named another volume, or none", "[unit]")
+{
+    ActionReport report;
+    report.verb = Verb::headerRestore;
+    report.device = "/dev/vdb";
+    report.file = "/root/vdb.header";
+    report.luksUuid = "0b7f7a0e-3f8e-4c36-9d2a-6f2b1c9e8d11";
+    report.previousLuksUuid = report.luksUuid;
+    CHECK(formatReport(report) ==
+          "restored the header of /dev/vdb from /root/vdb.header (UUID "
+          "0b7f7a0e-3f8e-4c36-9d2a-6f2b1c9e8d11)");
+
+    report.previousLuksUuid = "9c1e0000-0000-4000-8000-000000000000";
+    CHECK_THAT(formatReport(report),
+               Catch::EndsWith("; the device named LUKS UUID 9c1e0000-0000-4000-8000-000000000000 "
+                               "before"));
+    report.previousLuksUuid.clear();
+    CHECK_THAT(formatReport(report), Catch::EndsWith("; the device named no LUKS volume before"));
+    CHECK(reportToJson(report) ==
+          nlohmann::ordered_json{{"device", "/dev/vdb"},
+                                 {"file", "/root/vdb.header"},
+                                 {"luksUuid", "0b7f7a0e-3f8e-4c36-9d2a-6f2b1c9e8d11"},
+                                 {"previousLuksUuid", ""}});
+}

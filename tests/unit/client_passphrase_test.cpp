@@ -150,3 +150,55 @@ TEST_CASE("the memfd holds exactly the secret and starts at its beginning", "[un
     readBack.resize(static_cast<std::size_t>(count));
     CHECK(readBack == content);
 }
+
+TEST_CASE("a new secret without a terminal names --new-key-file", "[unit]")
+{
+    StdinFromPipe input("hunter2\n");
+    SecretPrompt prompt;
+    prompt.prompt = "New passphrase for /dev/vdb: ";
+    prompt.repeat = "Repeat new passphrase: ";
+    prompt.what = "the new passphrase";
+    prompt.option = "--new-key-file";
+    CommandError error = failureOf([&] { obtainSecret(std::nullopt, prompt); });
+    CHECK(error.exitCode() == exitUsage);
+    CHECK(std::string(error.what()) ==
+          "standard input is not a terminal; pass --new-key-file - to read the new passphrase "
+          "from it");
+}
+
+TEST_CASE("a new secret from a key file is read as exact bytes, without a prompt", "[unit]")
+{
+    TempFile file("new key\n");
+    SecretPrompt prompt;
+    prompt.option = "--new-key-file";
+    CHECK(asString(obtainSecret(file.path(), prompt)) == "new key\n");
+}
+
+TEST_CASE("the recovery key is read from its pipe without its newline", "[unit]")
+{
+    const std::string key = "k7hq2m-a3bcde-fghjkm-npqrst-vwxyz2-345678-9abcde-fghjkm";
+    auto [readEnd, writeEnd] = recoveryKeyPipe();
+    CHECK((fcntl(readEnd.get(), F_GETFL) & O_NONBLOCK) != 0);
+    CHECK((fcntl(writeEnd.get(), F_GETFL) & O_NONBLOCK) == 0);
+    CHECK((fcntl(readEnd.get(), F_GETFD) & FD_CLOEXEC) != 0);
+    REQUIRE(write(writeEnd.get(), (key + "\n").data(), key.size() + 1) ==
+            static_cast<ssize_t>(key.size() + 1));
+    // vaultd may still hold its write end: what is there is read, without waiting for more.
+    SecretBuffer read = readRecoveryKey(readEnd.get());
+    CHECK(asString(read) == key);
+}
+
+TEST_CASE("what is not a recovery key is not taken for one", "[unit]")
+{
+    for (const std::string& sent :
+         {std::string(), std::string("\n"), std::string("ABC-DEF\n"), std::string("abc\x1b[2J\n"),
+          std::string("abc\ndef\n"), std::string("{\"x\"}")}) {
+        INFO(sent);
+        auto [readEnd, writeEnd] = recoveryKeyPipe();
+        if (!sent.empty())
+            REQUIRE(write(writeEnd.get(), sent.data(), sent.size()) ==
+                    static_cast<ssize_t>(sent.size()));
+        writeEnd = UniqueFd();
+        CHECK(readRecoveryKey(readEnd.get()).empty());
+    }
+}

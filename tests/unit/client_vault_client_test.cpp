@@ -53,9 +53,10 @@ TEST_CASE("a property of the wrong type is an error, not a silent default", "[un
 
 TEST_CASE("format options hold only the keys that were given", "[unit]")
 {
-    CHECK(formatOptions({"ext4", std::nullopt, std::nullopt}).empty());
+    CHECK(formatOptions({"ext4", std::nullopt, std::nullopt, std::nullopt, false}).empty());
 
-    PropertyMap options = formatOptions({"xfs", "data", "/dev/vdb:1073741824"});
+    PropertyMap options =
+        formatOptions({"xfs", "data", "/dev/vdb:1073741824", std::nullopt, false});
     REQUIRE(options.size() == 2);
     CHECK(options.at("label").get<std::string>() == "data");
     CHECK(options.at("force").get<std::string>() == "/dev/vdb:1073741824");
@@ -72,4 +73,61 @@ TEST_CASE("unlock options say mount, or where to mount, or nothing", "[unit]")
     PropertyMap mountAt = unlockOptions({"", true, "/secure"});
     REQUIRE(mountAt.size() == 1);
     CHECK(mountAt.at("mount-point").get<std::string>() == "/secure");
+}
+
+TEST_CASE("format says what the secret is, and accepts a weak one only when asked", "[unit]")
+{
+    FormatRequest request{"ext4", std::nullopt, std::nullopt, "keyfile", false};
+    PropertyMap keyfile = formatOptions(request);
+    REQUIRE(keyfile.size() == 1);
+    CHECK(keyfile.at("key-kind").get<std::string>() == "keyfile");
+
+    request.keyKind = "passphrase";
+    request.acceptWeak = true;
+    PropertyMap weak = formatOptions(request);
+    REQUIRE(weak.size() == 2);
+    CHECK(weak.at("key-kind").get<std::string>() == "passphrase");
+    CHECK(weak.at("accept-weak").get<bool>());
+}
+
+TEST_CASE("keyslot options name the new secret's kind; accept-weak only when asked", "[unit]")
+{
+    PropertyMap plain = keyOptions({});
+    REQUIRE(plain.size() == 1);
+    CHECK(plain.at("key-kind").get<std::string>() == "passphrase");
+
+    PropertyMap file = keyOptions({"keyfile", true});
+    REQUIRE(file.size() == 2);
+    CHECK(file.at("key-kind").get<std::string>() == "keyfile");
+    CHECK(file.at("accept-weak").get<bool>());
+}
+
+TEST_CASE("restore options hold force only when it is given", "[unit]")
+{
+    CHECK(restoreOptions(std::nullopt).empty());
+    PropertyMap forced = restoreOptions(std::string("/dev/vdb:1073741824"));
+    REQUIRE(forced.size() == 1);
+    CHECK(forced.at("force").get<std::string>() == "/dev/vdb:1073741824");
+}
+
+TEST_CASE("ListKeyslots' reply becomes keyslots in slot order", "[unit]")
+{
+    using Slot = sdbus::Struct<std::uint32_t, std::string, std::string, std::uint32_t,
+                               std::uint32_t, std::uint32_t>;
+    std::vector<Slot> reply{
+        Slot{std::uint32_t{3}, std::string("recovery"), std::string("pbkdf2"), std::uint32_t{1000},
+             std::uint32_t{0}, std::uint32_t{0}},
+        Slot{std::uint32_t{0}, std::string("passphrase"), std::string("argon2id"), std::uint32_t{4},
+             std::uint32_t{131072}, std::uint32_t{2}}};
+    KeyslotList list = keyslotsFromReply(2, reply);
+    CHECK(list.luksVersion == 2);
+    REQUIRE(list.keyslots.size() == 2);
+    CHECK(list.keyslots[0].slot == 0);
+    CHECK(list.keyslots[0].kind == "passphrase");
+    CHECK(list.keyslots[0].pbkdf == "argon2id");
+    CHECK(list.keyslots[0].iterations == 4);
+    CHECK(list.keyslots[0].memoryKib == 131072);
+    CHECK(list.keyslots[0].threads == 2);
+    CHECK(list.keyslots[1].slot == 3);
+    CHECK(list.keyslots[1].kind == "recovery");
 }

@@ -240,6 +240,8 @@ engine::Result<int> FakeCrypt::activate(const std::string& node, const std::stri
         return slot;
     if (mappingExists(name))
         return makeError(ErrorCode::Busy, fmt::format("the name '{}' is in use", name));
+    if (!activateFailure.empty())
+        return makeError(ErrorCode::Failed, activateFailure);
     log_.push_back(fmt::format("activate {} as {}", node, name));
     activations.push_back(fmt::format("{} {}", node, name));
     open(node, name);

@@ -110,6 +110,9 @@ public:
     std::set<std::string> keysDropped;       // forced: the table is an error target
     std::set<std::string> keptKeys;          // mappings whose volume key vaultd holds
     std::vector<std::string> resizes;        // "NAME" or "NAME with passphrase"
+    // When set, activate() with a mapping name fails with it (Failed) once
+    // the secret matched, as a device-mapper error would.
+    std::string activateFailure;
 
     engine::Status format(const std::string& node, const engine::LuksParams& params,
                           const engine::SecretBuffer& passphrase,

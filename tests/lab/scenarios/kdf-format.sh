@@ -29,7 +29,7 @@ slot0() {
 }
 check "keyslot 0 is argon2id" test "$(slot0 pbkdf)" = argon2id
 check "its memory is capped at a quarter of 512 MiB, not this machine's" \
-    test "$(slot0 memory_kib)" -le 131072
+    test "$(slot0 memoryKib)" -le 131072
 check "and its threads at two" test "$(slot0 parallel)" -le 2
 check "status shows the keyslot's cost" \
     bash -c "vaultctl status $dev | grep -E '^Keyslot 0: passphrase, argon2id, [0-9]+ MiB'"
@@ -39,7 +39,7 @@ cryptsetup luksAddKey --batch-mode --key-file "$KEY_FILE" --pbkdf argon2id \
     --pbkdf-memory 1048576 --pbkdf-parallel 1 --pbkdf-force-iterations 4 \
     "/dev/$dev" "$big_key"
 check "the 1 GiB keyslot is listed with its cost" \
-    bash -c "vaultctl --json keyslot list $dev | grep -q '\"memory_kib\": *1048576'"
+    bash -c "vaultctl --json keyslot list $dev | grep -q '\"memoryKib\": *1048576'"
 vaultctl unlock "$dev" --name kdf1 --key-file "$big_key" >/dev/null
 check "here, with 4 GiB, the 1 GiB keyslot opens the volume" volume_is "$dev" unlocked
 vaultctl lock "$dev" >/dev/null

@@ -41,7 +41,7 @@ check "the key file opens the volume" opens "$second"
 check "the header backup was refreshed" test "$(sha256sum <"$kept")" != "$before"
 
 vaultctl --json recovery-key "$dev" --key-file "$KEY_FILE" >recovery.json
-recovery=$(python3 -c "import json; print(json.load(open('recovery.json'))['recovery_key'])")
+recovery=$(python3 -c "import json; print(json.load(open('recovery.json'))['recoveryKey'])")
 check "a recovery key is 8 groups of 6" grep -qE '^([0-9a-z]{6}-){7}[0-9a-z]{6}$' <<<"$recovery"
 check "it has a keyslot of its own, listed as recovery" test "$(slots)" = "0:keyfile 1:keyfile 2:recovery"
 check "its keyslot needs no memory (pbkdf2)" \
@@ -94,7 +94,7 @@ mkfs.ext4 -q /dev/mapper/made-elsewhere
 cryptsetup close made-elsewhere
 wait_state "$old" locked
 check "LUKS1 is listed as such" \
-    bash -c "vaultctl --json keyslot list $old | grep -q '\"luks_version\": *1'"
+    bash -c "vaultctl --json keyslot list $old | grep -q '\"luksVersion\": *1'"
 vaultctl unlock "$old" --name old --mount --key-file "$KEY_FILE" >/dev/null
 echo "luks1 data" >/media/vault/old/marker
 size_before=$(fs_size /media/vault/old)
