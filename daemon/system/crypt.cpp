@@ -229,7 +229,8 @@ class MetadataLocking {
 public:
     MetadataLocking()
     {
-        // Its lock files live there; it does not make the directory itself.
+        // Its lock files for block devices live there; made here so that a
+        // repair never depends on whether this libcryptsetup makes it.
         mkdir("/run/cryptsetup", 0700);
         crypt_metadata_locking(nullptr, 1);
     }
