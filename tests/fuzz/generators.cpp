@@ -359,8 +359,10 @@ void mountPoints(World& w, const Pools& pools, Call& c)
 void hostileOptionsCall(World& w, const Pools& pools, Call& c)
 {
     Rng& r = w.rng;
-    static const std::array methods = {Method::Format,  Method::Unlock, Method::Mount,
-                                       Method::Unmount, Method::Lock,   Method::Grow};
+    static const std::array methods = {
+        Method::Format,        Method::Unlock,      Method::Mount,        Method::Unmount,
+        Method::Lock,          Method::Grow,        Method::ListKeyslots, Method::RemoveKeyslot,
+        Method::RestoreHeader, Method::RepairHeader};
     const Method m = methods[r.below(methods.size())];
     const OptionsDraft o = hostileOptions(w, pools, m);
     onTarget(w, c, m);
@@ -401,6 +403,29 @@ void hostileOptionsCall(World& w, const Pools& pools, Call& c)
         // to do, anything else is refused.
         c.args = {optionsArg(o)};
         c.mustFail = !o.wellFormed || !w.isOpen();
+        break;
+    case Method::ListKeyslots:
+        c.args = {optionsArg(o)};
+        c.mustFail = !o.wellFormed || !w.isLuks();
+        break;
+    case Method::RemoveKeyslot: {
+        // Slot 31 is never in use on the fuzzer's volume.
+        const Secret s = secret(w, c, FdKind::Passphrase);
+        c.args = {arg(std::uint32_t{31}, "u:31"), fdArg(s.fd), optionsArg(o)};
+        c.mustFail = true;
+        break;
+    }
+    case Method::RestoreHeader: {
+        // A passphrase is no header backup.
+        const Secret s = secret(w, c, FdKind::Passphrase);
+        c.args = {fdArg(s.fd), optionsArg(o)};
+        c.mustFail = true;
+        break;
+    }
+    case Method::RepairHeader:
+        // The fuzzer's volume has a whole header, or none.
+        c.args = {optionsArg(o)};
+        c.mustFail = true;
         break;
     }
 }

@@ -265,6 +265,10 @@ const char* methodName(Method m)
     case Method::Unmount: return "Unmount";
     case Method::Lock: return "Lock";
     case Method::Grow: return "Grow";
+    case Method::ListKeyslots: return "ListKeyslots";
+    case Method::RemoveKeyslot: return "RemoveKeyslot";
+    case Method::RestoreHeader: return "RestoreHeader";
+    case Method::RepairHeader: return "RepairHeader";
     }
     return "Lock";
 }
@@ -324,6 +328,8 @@ OptionsDraft hostileOptions(World& world, const Pools& pools, Method m)
         known.insert(known.end(), {{"label", "s"}, {"force", "s"}});
     if (m == Method::Unlock)
         known.insert(known.end(), {{"mount", "b"}, {"mount-point", "s"}});
+    if (m == Method::RestoreHeader)
+        known.push_back({"force", "s"});
     // Grow's passphrase is a descriptor, which no value here is: always of
     // the wrong type (the lab's grow scenarios pass real ones).
     if (m == Method::Grow)

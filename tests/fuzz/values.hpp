@@ -42,7 +42,21 @@ bool labelAllowed(const std::string& label, const std::string& filesystem);
 // (sd-bus refuses anything else client side); ASCII only if World::asciiHuge.
 std::string hugeString(const World& world, std::size_t size, const std::string& head);
 
-enum class Method { Format, Unlock, Mount, Unmount, Lock, Grow };
+// The Volume methods the fuzzer calls with well-typed arguments; the key
+// methods it calls only in ways that must fail, so that the target's
+// passphrase stays what the fuzzer knows.
+enum class Method {
+    Format,
+    Unlock,
+    Mount,
+    Unmount,
+    Lock,
+    Grow,
+    ListKeyslots,
+    RemoveKeyslot,
+    RestoreHeader,
+    RepairHeader
+};
 const char* methodName(Method m);
 
 struct OptionsDraft {

@@ -24,7 +24,7 @@ check "nothing was opened" volume_is "$dev" locked
 check "no dm-crypt mapping exists" no_crypt_mapping
 
 vaultctl unlock "$dev" --name kdf1 --mount --key-file "$KEY_FILE" >/dev/null
-check "the volume's default keyslot opens it here" volume_is "$dev" unlocked
+check "the volume's default keyslot opens it here" volume_is "$dev" mounted
 check "its data came along" grep -qx 'carried volume kdf1' /media/vault/kdf1/marker
 vaultctl lock "$dev" >/dev/null
 
