@@ -422,9 +422,13 @@ void VolumeObject::ListKeyslots(
     // no secret, so no authorization; it runs on a worker like the rest.
     using Slots = std::vector<
         sdbus::Struct<uint32_t, std::string, std::string, uint32_t, uint32_t, uint32_t>>;
-    if (auto st = expectNoOptions(options); !st) {
-        reply(volume_, "list the keyslots of", result, st, [](auto&) {});
-        return;
+    // No polkit question, but the options are checked as every method's
+    // are: "interactive" too must be a b.
+    for (const engine::Status& st : {expectNoOptions(options), statusOf(interactiveOf(options))}) {
+        if (!st) {
+            reply(volume_, "list the keyslots of", result, st, [](auto&) {});
+            return;
+        }
     }
     service_.run<engine::HeaderInfo>(
         volume_.kernelName,
