@@ -251,6 +251,9 @@ void buildApp(CLI::App& app, Targets& targets)
     addKeyFile(recovery, targets,
                "Read a passphrase that opens the volume now from FILE, exact bytes; - is "
                "standard input");
+    addVerb(app, targets, Verb::reload,
+            "Read the configured volumes (/etc/vaultd/volumes.d) again, and open the attached "
+            "ones they say to open; a file that cannot be used is reported and skipped");
     grow->add_option("--key-file", targets.invocation.keyFile,
                      "Read the passphrase from FILE if vaultd needs it (a volume it did not "
                      "unlock); - is standard input")
@@ -344,6 +347,7 @@ std::string_view verbName(Verb verb)
     case Verb::keyslotChange: return "keyslot change";
     case Verb::keyslotRemove: return "keyslot remove";
     case Verb::recoveryKey: return "recovery-key";
+    case Verb::reload: return "reload";
     }
     return "?";
 }

@@ -27,7 +27,8 @@ enum class Verb {
     keyslotAdd,
     keyslotChange,
     keyslotRemove,
-    recoveryKey
+    recoveryKey,
+    reload
 };
 
 // The command word as typed, e.g. "unlock".
@@ -37,7 +38,7 @@ struct Invocation {
     Verb verb = Verb::list;
     bool json = false;
     bool askPassword = true;  // --no-ask-password turns the polkit agent off
-    // DEVICE as typed; vaultd resolves it (Resolve). Empty only for list.
+    // DEVICE as typed; vaultd resolves it (Resolve). Empty for list, header list and reload.
     std::string device;
 
     // format

@@ -25,6 +25,7 @@ std::string actionPhrase(const Invocation& invocation)
     switch (invocation.verb) {
     case Verb::list: return "list volumes";
     case Verb::headerList: return "list header backups";
+    case Verb::reload: return "reload the configured volumes";
     case Verb::headerBackup: return fmt::format("back up the header of '{}'", invocation.device);
     case Verb::headerRestore: return fmt::format("restore the header of '{}'", invocation.device);
     case Verb::headerRepair: return fmt::format("repair the header of '{}'", invocation.device);
@@ -200,6 +201,7 @@ void CommandRunner::dispatch(VaultClient& client, const Invocation& invocation)
     case Verb::keyslotChange: return keyslotChange(client, invocation);
     case Verb::keyslotRemove: return keyslotRemove(client, invocation);
     case Verb::recoveryKey: return recoveryKey(client, invocation);
+    case Verb::reload: return reload(client, invocation);
     }
 }
 
@@ -225,7 +227,7 @@ void CommandRunner::status(VaultClient& client, const Invocation& invocation)
         } catch (const sdbus::Error&) {
         }
     }
-    out_ << (invocation.json ? dumpJson(volumeToJson(volume, keyslots))
+    out_ << (invocation.json ? dumpJson(statusToJson(volume, keyslots))
                              : formatStatus(volume, keyslots));
 }
 
@@ -503,6 +505,15 @@ void CommandRunner::recoveryKey(VaultClient& client, const Invocation& invocatio
     out_.write(reinterpret_cast<const char*>(text.bytes().data()),
                static_cast<std::streamsize>(text.size()));
     out_.flush();
+}
+
+// Exit 0 with problems too: the files that could be used are in force, and the report says
+// which were skipped.
+void CommandRunner::reload(VaultClient& client, const Invocation& invocation)
+{
+    ConfigurationReload reply =
+        authenticating(client, invocation, [&] { return client.reloadConfiguration(); });
+    out_ << (invocation.json ? dumpJson(reloadToJson(reply)) : formatReload(reply));
 }
 
 void CommandRunner::report(const Invocation& invocation, const ActionReport& action)

@@ -45,6 +45,7 @@ private:
     void keyslotChange(VaultClient& client, const Invocation& invocation);
     void keyslotRemove(VaultClient& client, const Invocation& invocation);
     void recoveryKey(VaultClient& client, const Invocation& invocation);
+    void reload(VaultClient& client, const Invocation& invocation);
 
     void report(const Invocation& invocation, const ActionReport& action);
     // Prints one failure: a sentence, or with --json an object that also

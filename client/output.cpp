@@ -232,6 +232,11 @@ std::string formatStatus(const VolumeProperties& volume, const std::optional<Key
     line("Label", field(volume.label));
     line("MappingName", field(volume.mappingName));
     line("MountPoint", field(volume.mountPoint));
+    // Only for a device that a file in volumes.d names, and only after a failed automatic unlock.
+    if (!volume.configuration.empty())
+        line("Configuration", printable(volume.configuration));
+    if (!volume.configurationError.empty())
+        line("ConfigurationError", printable(volume.configurationError));
     line("FilesystemType", field(volume.filesystemType));
     line("UnlockedBy", volume.unlockedBy == 4294967295u ? std::string(emptyField)
                                                         : std::to_string(volume.unlockedBy));
@@ -253,8 +258,7 @@ std::string formatStatus(const VolumeProperties& volume, const std::optional<Key
     return text;
 }
 
-nlohmann::ordered_json volumeToJson(const VolumeProperties& volume,
-                                    const std::optional<KeyslotList>& keyslots)
+nlohmann::ordered_json volumeToJson(const VolumeProperties& volume)
 {
     nlohmann::ordered_json object{
         {"device", volume.device},
@@ -278,6 +282,15 @@ nlohmann::ordered_json volumeToJson(const VolumeProperties& volume,
         {"growableBy", volume.growableBy},
         {"headerHealth", volume.headerHealth},
     };
+    return object;
+}
+
+nlohmann::ordered_json statusToJson(const VolumeProperties& volume,
+                                    const std::optional<KeyslotList>& keyslots)
+{
+    nlohmann::ordered_json object = volumeToJson(volume);
+    object["configuration"] = volume.configuration;
+    object["configurationError"] = volume.configurationError;
     if (keyslots)
         object["keyslots"] = keyslotsToJson(*keyslots)["keyslots"];
     return object;
@@ -326,6 +339,33 @@ std::string formatHeaderBackups(const std::vector<HeaderBackupInfo>& backups)
                         humanSize(b.bytes), when});
     }
     return renderRows(rows);
+}
+
+std::string formatReload(const ConfigurationReload& reload)
+{
+    std::vector<std::string> names;
+    for (const std::string& name : reload.volumes)
+        names.push_back(printable(name));
+    std::string text = fmt::format(
+        "configured volumes: {}\n",
+        names.empty() ? std::string("none") : fmt::format("{}", fmt::join(names, ", ")));
+    for (const std::string& problem : reload.problems)
+        text += fmt::format("skipped: {}\n", printable(problem));
+    // Not a failure: the files that could be used are in force. But a person should not miss it.
+    const std::size_t skipped = reload.problems.size();
+    if (skipped == 1)
+        text += "1 file skipped, the others are in force; fix it and run vaultctl reload again\n";
+    else if (skipped > 1)
+        text += fmt::format(
+            "{} files skipped, the others are in force; fix them and run vaultctl "
+            "reload again\n",
+            skipped);
+    return text;
+}
+
+nlohmann::ordered_json reloadToJson(const ConfigurationReload& reload)
+{
+    return {{"volumes", reload.volumes}, {"problems", reload.problems}};
 }
 
 nlohmann::ordered_json headerBackupsToJson(const std::vector<HeaderBackupInfo>& backups)
@@ -495,6 +535,7 @@ std::string formatReport(const ActionReport& report)
     case Verb::headerList:
     case Verb::keyslotList:
     case Verb::recoveryKey:
+    case Verb::reload:
     case Verb::list:
     case Verb::status: break;
     }
@@ -536,7 +577,8 @@ nlohmann::ordered_json reportToJson(const ActionReport& report)
     case Verb::keyslotRemove: object["keyslot"] = report.keyslot; break;
     case Verb::headerList:
     case Verb::keyslotList:
-    case Verb::recoveryKey: break;
+    case Verb::recoveryKey:
+    case Verb::reload: break;
     case Verb::grow: {
         object["changed"] = report.changed;
         nlohmann::ordered_json layers = nlohmann::ordered_json::array();

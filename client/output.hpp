@@ -2,11 +2,12 @@
 // arguments (no I/O); thread safe.
 //
 // JSON keys are the D-Bus property names in lowerCamel case (Device -> device, MountPoint ->
-// mountPoint), the same keys in list, status and the objects printed on success; sizes are
-// numbers of bytes. Keyslots: {"luksVersion": 2, "keyslots": [{"slot", "kind", "pbkdf",
-// "iterations", "memoryKib", "parallel"}]}; a recovery key: {"keyslot", "recoveryKey"}. Text output
-// replaces control characters, since labels and mount points are chosen by whoever formatted or
-// mounted the volume and must not drive the terminal.
+// mountPoint), the same keys in list, status and the objects printed on success (status adds
+// configuration, configurationError and keyslots); sizes are numbers of bytes. A reload:
+// {"volumes": [NAME...], "problems": ["FILE:LINE: reason"...]}. Keyslots: {"luksVersion": 2,
+// "keyslots": [{"slot", "kind", "pbkdf", "iterations", "memoryKib", "parallel"}]}; a recovery key:
+// {"keyslot", "recoveryKey"}. Text output replaces control characters, since labels and mount
+// points are chosen by whoever formatted or mounted the volume and must not drive the terminal.
 #pragma once
 
 #include "cli.hpp"
@@ -58,15 +59,23 @@ bool deviceOrder(std::string_view left, std::string_view right);
 std::string formatTable(std::vector<VolumeProperties> volumes);
 
 // One "Key: value" line per property, keys as the D-Bus property names, and with @keyslots one
-// "Keyslot N: ..." line per keyslot.
+// "Keyslot N: ..." line per keyslot. Configuration and ConfigurationError only when not empty.
 std::string formatStatus(const VolumeProperties& volume,
                          const std::optional<KeyslotList>& keyslots = std::nullopt);
 
-// With @keyslots, a "keyslots" array as in keyslotsToJson.
-nlohmann::ordered_json volumeToJson(const VolumeProperties& volume,
+// One volume as list --json shows it.
+nlohmann::ordered_json volumeToJson(const VolumeProperties& volume);
+// What status --json shows: volumeToJson's keys, then configuration and configurationError
+// (always, "" for none), and with @keyslots a "keyslots" array as in keyslotsToJson.
+nlohmann::ordered_json statusToJson(const VolumeProperties& volume,
                                     const std::optional<KeyslotList>& keyslots = std::nullopt);
 // Sorted as formatTable.
 nlohmann::ordered_json volumesToJson(std::vector<VolumeProperties> volumes);
+
+// "configured volumes: cfg, data" (or "none"), then a "skipped: FILE:LINE: reason" line per
+// file vaultd could not use and, when there are any, a line saying the others are in force.
+std::string formatReload(const ConfigurationReload& reload);
+nlohmann::ordered_json reloadToJson(const ConfigurationReload& reload);
 
 // E.g. "unlocked /dev/vdb as storedev, mounted at /secure".
 // The header backups vaultd keeps: a table, or "no header backups".

@@ -40,6 +40,14 @@ public:
                       const std::vector<std::string>&, const bool&) override
     {
     }
+    void onConfiguredVolumeUnlocked(const sdbus::ObjectPath&, const std::string&,
+                                    const std::string&, const std::string&) override
+    {
+    }
+    void onConfiguredVolumeFailed(const sdbus::ObjectPath&, const std::string&, const std::string&,
+                                  const std::string&) override
+    {
+    }
 
     ManagedObjects managedObjects()
     {
@@ -113,6 +121,8 @@ VolumeProperties volumeFromProperties(const PropertyMap& properties)
     assign(properties, "Duplicates", volume.duplicates);
     assign(properties, "GrowableBy", volume.growableBy);
     assign(properties, "HeaderHealth", volume.headerHealth);
+    assign(properties, "Configuration", volume.configuration);
+    assign(properties, "ConfigurationError", volume.configurationError);
     return volume;
 }
 
@@ -265,6 +275,12 @@ std::vector<HeaderBackupInfo> VaultClient::headerBackups()
     for (const auto& b : ManagerProxy(*connection_).ListHeaderBackups())
         out.push_back({b.get<0>(), b.get<1>(), b.get<2>(), b.get<3>(), b.get<4>(), b.get<5>()});
     return out;
+}
+
+ConfigurationReload VaultClient::reloadConfiguration()
+{
+    auto [volumes, problems] = ManagerProxy(*connection_).ReloadConfiguration(withInteraction({}));
+    return {std::move(volumes), std::move(problems)};
 }
 
 RestoreReply VaultClient::restoreHeader(const std::string& path, UniqueFd file,

@@ -105,6 +105,8 @@ public:
     // Writes the header to @file; returns the LUKS UUID and the bytes written.
     std::pair<std::string, std::uint64_t> backupHeader(const std::string& path, UniqueFd file);
     std::vector<HeaderBackupInfo> headerBackups();
+    // Manager.ReloadConfiguration: the configured volumes now in force, and the files skipped.
+    ConfigurationReload reloadConfiguration();
     RestoreReply restoreHeader(const std::string& path, UniqueFd file,
                                const std::optional<std::string>& force);
     // Returns HeaderHealth as it was before the repair.

@@ -23,11 +23,12 @@ engine::Error bad(std::string_view origin, std::string message)
 
 // Every key the file may hold, as "table.key".
 const std::set<std::string> kKnownKeys = {
-    "devices.allow-loop", "devices.ebs-models", "devices.instance-store-models",
-    "grow.automatic",     "grow.volumes",       "mount.base",
-    "mount.roots",        "mount.options",      "pbkdf.type",
-    "pbkdf.hash",         "pbkdf.time-ms",      "pbkdf.iterations",
-    "pbkdf.memory-kib",   "pbkdf.parallel",     "pbkdf.smallest-instance-mib",
+    "devices.allow-loop", "devices.ebs-models",   "devices.instance-store-models",
+    "grow.automatic",     "grow.volumes",         "mount.base",
+    "mount.roots",        "mount.options",        "pbkdf.type",
+    "pbkdf.hash",         "pbkdf.time-ms",        "pbkdf.iterations",
+    "pbkdf.memory-kib",   "pbkdf.parallel",       "pbkdf.smallest-instance-mib",
+    "volumes.directory",  "volumes.lock-on-stop",
 };
 
 engine::Status checkKeys(const toml::table& root, std::string_view origin)
@@ -148,6 +149,8 @@ engine::Status readAll(const toml::table& root, engine::EngineConfig& c, std::st
              read(root, "pbkdf.memory-kib", mem, origin),
              read(root, "pbkdf.parallel", par, origin),
              read(root, "pbkdf.smallest-instance-mib", smallest, origin),
+             read(root, "volumes.directory", c.volumesDirectory, origin),
+             read(root, "volumes.lock-on-stop", c.lockOnStop, origin),
          }) {
         if (!step)
             return step;
@@ -186,6 +189,8 @@ engine::Status checkValues(const engine::EngineConfig& c, std::string_view origi
         return bad(origin, "argon2 needs pbkdf.iterations of at least 4");
     if (p.iterations == 0 && p.timeMs == 0)
         return bad(origin, "set pbkdf.time-ms or pbkdf.iterations");
+    if (c.volumesDirectory.empty() || c.volumesDirectory.front() != '/')
+        return bad(origin, "volumes.directory must be an absolute path");
     if (auto st = engine::checkMountPoint(c.mountBase); !st)
         return bad(origin, "mount.base: " + st.error().message);
     if (!engine::isUnderRoots(c.mountBase, c.mountRoots))

@@ -24,6 +24,7 @@
 #include "system/mount_points.hpp"
 #include "system/mounter.hpp"
 #include "system/passphrase_quality.hpp"
+#include "volume_config.hpp"
 #include "system/udev_monitor.hpp"
 #include "system/unlock_records.hpp"
 
@@ -71,7 +72,7 @@ struct Daemon::Parts {
           manager(*connection, service),
           udevWatch(io, udevMonitor.fd(), [this] { onDeviceEvents(); }),
           mountWatch(io, mountMonitor.fd(), [this] { onMountChange(); }),
-          signals(io, SIGTERM, SIGINT)
+          signals(io, SIGTERM, SIGINT, SIGHUP)
     {
     }
 
@@ -119,15 +120,47 @@ Daemon::Daemon(engine::EngineConfig config) : parts_(std::make_unique<Parts>(std
 
 Daemon::~Daemon() = default;
 
+void Daemon::waitForSignals()
+{
+    Parts& p = *parts_;
+    p.signals.async_wait([this, &p](const boost::system::error_code& ec, int signal) {
+        if (ec)
+            return;
+        if (signal == SIGHUP) {
+            log::info("reloading the configured volumes on SIGHUP");
+            p.service.reloadConfiguration();
+            waitForSignals();
+            return;
+        }
+        if (stopping_ || !p.operations.config().lockOnStop) {
+            log::info(fmt::format("stopping on signal {}", signal));
+            p.io.stop();
+            return;
+        }
+        // A second signal stops at once.
+        stopping_ = true;
+        waitForSignals();
+        log::info(fmt::format("stopping on signal {}: locking what vaultd unlocked", signal));
+        p.service.lockAll(kLockOnStopLimit, [&p] { p.io.stop(); });
+    });
+}
+
 int Daemon::run()
 {
     Parts& p = *parts_;
-    p.signals.async_wait([&p](const boost::system::error_code& ec, int signal) {
-        if (ec)
-            return;
-        log::info(fmt::format("stopping on signal {}", signal));
-        p.io.stop();
+    waitForSignals();
+    p.service.setConfigurationLoader([dir = p.operations.config().volumesDirectory] {
+        return loadVolumeDirectory(dir, SystemUsers{});
     });
+    p.service.whenConfigured(
+        [&p](const std::string& path, const engine::ConfiguredVolume& c,
+             const engine::UnlockResult& r) { p.manager.announceConfigured(path, c, r); },
+        [&p](const std::string& path, const engine::ConfiguredVolume& c, const engine::Error& e) {
+            p.manager.announceConfiguredFailed(path, c, e);
+        });
+    // Read before the first scan ends (both run on the prober), so that the
+    // volumes attached at start are opened like those attached later.
+    p.service.reloadConfiguration();
 
     // The name is taken only once the first scan's objects exist, so a client
     // that finds the name also finds every volume.

@@ -1,8 +1,11 @@
 // The running daemon: the system ports, the engine, the bus objects and the
 // event sources, wired into one io_context on one thread. run() returns when
-// SIGTERM or SIGINT arrives. Not thread safe; construct and run on one thread.
+// SIGTERM or SIGINT arrives (after locking what vaultd unlocked, if so
+// configured); SIGHUP reloads the configured volumes. Not thread safe;
+// construct and run on one thread.
 #pragma once
 
+#include <chrono>
 #include <memory>
 
 #include "engine/operations.hpp"
@@ -17,8 +20,14 @@ public:
     int run();
 
 private:
+    // How long stopping waits for the volumes to lock.
+    static constexpr std::chrono::seconds kLockOnStopLimit{30};
+
+    void waitForSignals();
+
     struct Parts;
     std::unique_ptr<Parts> parts_;
+    bool stopping_ = false;
 };
 
 }  // namespace vaultd

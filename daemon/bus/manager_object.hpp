@@ -22,6 +22,11 @@ public:
 
     // Tells the bus a volume was lost (VolumeLost).
     void announceLost(const engine::LostMapping& lost);
+    // ConfiguredVolumeUnlocked and ConfiguredVolumeFailed.
+    void announceConfigured(const std::string& path, const engine::ConfiguredVolume& c,
+                            const engine::UnlockResult& r);
+    void announceConfiguredFailed(const std::string& path, const engine::ConfiguredVolume& c,
+                                  const engine::Error& e);
 
 private:
     std::string Version() override;
@@ -29,6 +34,9 @@ private:
     std::vector<
         sdbus::Struct<std::string, std::string, std::string, std::string, int64_t, uint64_t>>
     ListHeaderBackups() override;
+    void ReloadConfiguration(
+        sdbus::Result<std::vector<std::string>, std::vector<std::string>>&& result,
+        std::map<std::string, sdbus::Variant> options) override;
 
     VolumeService& service_;
 };

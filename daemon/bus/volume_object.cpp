@@ -203,6 +203,19 @@ void VolumeObject::update(engine::Volume v)
         emitPropertiesChangedSignal(kInterface, changed);
 }
 
+void VolumeObject::setConfiguration(const std::string& name, const std::string& error)
+{
+    std::vector<std::string> changed;
+    if (name != configuration_)
+        changed.emplace_back("Configuration");
+    if (error != configurationError_)
+        changed.emplace_back("ConfigurationError");
+    configuration_ = name;
+    configurationError_ = error;
+    if (!changed.empty())
+        emitPropertiesChangedSignal(kInterface, changed);
+}
+
 std::map<std::string, std::string> VolumeObject::details(const Caller& caller) const
 {
     return {{"device", volume_.node},

@@ -26,6 +26,10 @@ public:
     const engine::Volume& volume() const { return volume_; }
     // Stores the new view and announces the properties that changed.
     void update(engine::Volume volume);
+    // Which configured volume this is, and why vaultd's own unlock of it
+    // failed last (both may be empty); announced when they change.
+    void setConfiguration(const std::string& name, const std::string& error);
+    const std::string& configurationError() const { return configurationError_; }
 
 private:
     using Options = std::map<std::string, sdbus::Variant>;
@@ -82,6 +86,8 @@ private:
     {
         return std::string(engine::headerHealthName(volume_.headerHealth));
     }
+    std::string Configuration() override { return configuration_; }
+    std::string ConfigurationError() override { return configurationError_; }
 
     static constexpr uint32_t kNobody = 4294967295u;
 
@@ -96,6 +102,8 @@ private:
 
     VolumeService& service_;
     engine::Volume volume_;
+    std::string configuration_;
+    std::string configurationError_;
 };
 
 }  // namespace vaultd::bus

@@ -2,12 +2,15 @@
 
 #include <malloc.h>
 
+#include <boost/asio/steady_timer.hpp>
+
 #include <algorithm>
 
 #include "engine/resolve.hpp"
 
 #include "bus/volume_object.hpp"
 #include "system/log.hpp"
+#include "system/secret_reader.hpp"
 
 namespace vaultd::bus {
 
@@ -165,6 +168,7 @@ void VolumeService::requestScan()
             apply(std::move(scanned.volumes), startedAt);
             tearDown(scanned.lost);
             growAutomatically();
+            openConfigured();
             // A scan of many devices leaves much freed behind it.
             malloc_trim(0);
             scanning_ = false;
@@ -249,6 +253,206 @@ engine::Result<std::string> VolumeService::resolve(const std::string& spec) cons
     if (!kernelName)
         return kernelName.error();
     return volumePath(kernelName.value());
+}
+
+void VolumeService::setConfigurationLoader(std::function<engine::ConfiguredVolumes()> load)
+{
+    loadConfiguration_ = std::move(load);
+}
+
+void VolumeService::whenConfigured(ConfiguredUnlocked unlocked, ConfiguredFailed failed)
+{
+    configuredUnlocked_ = std::move(unlocked);
+    configuredFailed_ = std::move(failed);
+}
+
+void VolumeService::reloadConfiguration(std::function<void(const engine::ConfiguredVolumes&)> done)
+{
+    if (!loadConfiguration_) {
+        if (done)
+            done({});
+        return;
+    }
+    // Reading the files may ask NSS for the owners: off the loop thread.
+    boost::asio::post(prober_, [this, done = std::move(done)]() mutable {
+        engine::ConfiguredVolumes read = loadConfiguration_();
+        boost::asio::post(loop_, [this, read = std::move(read), done = std::move(done)] {
+            for (const auto& problem : read.problems)
+                log::warning(fmt::format("configured volumes: skipped {}", problem));
+            std::string names;
+            for (const auto& c : read.volumes)
+                names += (names.empty() ? "" : ", ") + c.name;
+            log::info(fmt::format("configured volumes: {}", names.empty() ? "none" : names));
+            configured_ = read.volumes;
+            // A failure may have been the configuration's: try those again.
+            for (auto it = attempted_.begin(); it != attempted_.end();)
+                it = it->second.failed ? attempted_.erase(it) : std::next(it);
+            openConfigured();
+            if (done)
+                done(read);
+        });
+    });
+}
+
+void VolumeService::openConfigured()
+{
+    for (auto it = attempted_.begin(); it != attempted_.end();) {
+        auto object = objects_.find(it->first);
+        const bool same =
+            object != objects_.end() && object->second->volume().diskseq == it->second.diskseq;
+        it = same ? std::next(it) : attempted_.erase(it);
+    }
+    for (const auto& [name, object] : objects_) {
+        const engine::Volume& v = object->volume();
+        const engine::ConfiguredVolume* match = nullptr;
+        for (const auto& c : configured_) {
+            if (engine::matches(c, v)) {
+                match = &c;
+                break;
+            }
+        }
+        auto tried = attempted_.find(name);
+        object->setConfiguration(
+            match ? match->name : "",
+            tried != attempted_.end() && tried->second.failed ? object->configurationError() : "");
+        if (!match || !match->onAttach || v.state != engine::VolumeState::Locked ||
+            tried != attempted_.end() || busy_.count(name))
+            continue;
+        // A copy of the volume (a snapshot) has its UUID and label: without
+        // an EBS volume id, the file cannot say which of them it means.
+        if (!v.duplicates.empty() && match->ebsVolumeId.empty()) {
+            attempted_[name] = {v.diskseq, true};
+            const std::string why =
+                fmt::format("Ambiguous: {} and {} both fit {}; add the ebs-volume-id to it", v.node,
+                            v.duplicates.front(), match->origin);
+            log::warning(fmt::format("configured volume '{}' on '{}' was not unlocked: {}",
+                                     match->name, v.node, why),
+                         {{Field::Volume, name}, {Field::Device, v.node}});
+            object->setConfiguration(match->name, why);
+            continue;
+        }
+        openConfigured(name, v, *match);
+    }
+}
+
+void VolumeService::openConfigured(const std::string& kernelName, const engine::Volume& v,
+                                   const engine::ConfiguredVolume& c)
+{
+    attempted_[kernelName] = {v.diskseq, false};
+    log::info(fmt::format("configured volume '{}' ({}) attached as '{}': unlocking it", c.name,
+                          c.origin, v.node),
+              {{Field::Volume, kernelName}, {Field::Device, v.node}, {Field::Operation, "unlock"}});
+    run<engine::UnlockResult>(
+        kernelName,
+        [kernelName, c](engine::Operations& ops) -> engine::Result<engine::UnlockResult> {
+            switch (c.keySource) {
+            case engine::KeySource::None:
+                return engine::makeError(engine::ErrorCode::CredentialRequired,
+                                         "the configuration names no key; unlock it by hand");
+            case engine::KeySource::Token:
+                // TODO: LUKS2 tokens (clevis) come with network-bound keys.
+                return engine::makeError(
+                    engine::ErrorCode::CredentialRequired,
+                    "key = \"token\" is not supported by this vaultd yet; unlock it by hand");
+            case engine::KeySource::KeyFile: break;
+            }
+            engine::SecretBuffer key;
+            if (auto st = system::readKeyFile(c.keyFile, key); !st)
+                return st.error();
+            return ops.unlockConfigured(kernelName, c, key);
+        },
+        [this, kernelName, c, node = v.node](engine::Result<engine::UnlockResult> r) {
+            const std::string path = volumePath(kernelName);
+            auto object = objects_.find(kernelName);
+            if (!r) {
+                const std::string why =
+                    fmt::format("{}: {}", engine::errorName(r.error().code), r.error().message);
+                log::warning(fmt::format("configured volume '{}' on '{}' was not unlocked: {}",
+                                         c.name, node, r.error().message),
+                             {{Field::Volume, kernelName},
+                              {Field::Device, node},
+                              {Field::Operation, "unlock"},
+                              {Field::Error, engine::errorName(r.error().code)}});
+                if (auto tried = attempted_.find(kernelName); tried != attempted_.end())
+                    tried->second.failed = true;
+                if (object != objects_.end())
+                    object->second->setConfiguration(c.name, why);
+                if (configuredFailed_)
+                    configuredFailed_(path, c, r.error());
+                return;
+            }
+            log::info(fmt::format("configured volume '{}' on '{}': unlocked as '{}'{}", c.name,
+                                  node, r.value().mappingName,
+                                  r.value().mountPoint.empty()
+                                      ? std::string()
+                                      : ", mounted at '" + r.value().mountPoint + "'"),
+                      {{Field::Volume, kernelName},
+                       {Field::Device, node},
+                       {Field::Operation, "unlock"},
+                       {Field::Mapping, r.value().mappingName}});
+            if (object != objects_.end())
+                object->second->setConfiguration(c.name, "");
+            if (configuredUnlocked_)
+                configuredUnlocked_(path, c, r.value());
+        });
+}
+
+void VolumeService::lockAll(std::chrono::seconds limit, std::function<void()> done)
+{
+    struct Stopping {
+        std::size_t pending = 0;
+        bool over = false;
+        std::function<void()> done;
+        std::set<std::string> left;
+        std::unique_ptr<boost::asio::steady_timer> timer;
+        void finish()
+        {
+            if (std::exchange(over, true))
+                return;
+            timer->cancel();
+            done();
+        }
+    };
+    auto stopping = std::make_shared<Stopping>();
+    stopping->done = std::move(done);
+    stopping->timer = std::make_unique<boost::asio::steady_timer>(loop_, limit);
+    for (const auto& [name, object] : objects_) {
+        const engine::Volume& v = object->volume();
+        if (!v.unlockedBy || v.mappingName.empty())
+            continue;
+        ++stopping->pending;
+        stopping->left.insert(name);
+        log::info(fmt::format("stopping: locking '{}' ({})", v.node, v.mappingName),
+                  {{Field::Volume, name}, {Field::Device, v.node}, {Field::Operation, "lock"}});
+        run<engine::LockResult>(
+            name, [name](engine::Operations& ops) { return ops.lock(name, {}); },
+            [stopping, name, node = v.node](engine::Result<engine::LockResult> r) {
+                if (!r)
+                    log::warning(
+                        fmt::format("stopping: '{}' stays unlocked: {}", node, r.error().message),
+                        {{Field::Volume, name},
+                         {Field::Device, node},
+                         {Field::Operation, "lock"},
+                         {Field::Error, engine::errorName(r.error().code)}});
+                stopping->left.erase(name);
+                if (--stopping->pending == 0)
+                    stopping->finish();
+            });
+    }
+    if (stopping->pending == 0) {
+        stopping->finish();
+        return;
+    }
+    stopping->timer->async_wait([stopping, limit](const boost::system::error_code& ec) {
+        if (ec || stopping->over)
+            return;
+        std::string left;
+        for (const auto& name : stopping->left)
+            left += (left.empty() ? "" : ", ") + name;
+        log::warning(fmt::format("stopping: not locked within {} s: {}; they stay as they are",
+                                 limit.count(), left));
+        stopping->finish();
+    });
 }
 
 }  // namespace vaultd::bus

@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -49,6 +50,24 @@ public:
     // Stops the workers; pending replies are dropped.
     void shutdown();
 
+    // How to read the configured volumes (the files in volumes.d); called
+    // on the prober thread.
+    void setConfigurationLoader(std::function<engine::ConfiguredVolumes()> load);
+    // Reads them again (at start, on SIGHUP, on ReloadConfiguration), logs
+    // each problem, puts them in force and opens those due; then @done,
+    // with what was read.
+    void reloadConfiguration(std::function<void(const engine::ConfiguredVolumes&)> done = {});
+    // Called on the loop thread when vaultd unlocked a configured volume by
+    // itself, or failed to.
+    using ConfiguredUnlocked = std::function<void(
+        const std::string& path, const engine::ConfiguredVolume&, const engine::UnlockResult&)>;
+    using ConfiguredFailed = std::function<void(
+        const std::string& path, const engine::ConfiguredVolume&, const engine::Error&)>;
+    void whenConfigured(ConfiguredUnlocked unlocked, ConfiguredFailed failed);
+    // Locks every volume vaultd unlocked, giving up on what is not locked
+    // within @limit (it is logged); then @done. For stopping.
+    void lockAll(std::chrono::seconds limit, std::function<void()> done);
+
     // The object path of the volume a person means by @spec (see
     // engine/resolve.hpp), or why there is not exactly one.
     engine::Result<std::string> resolve(const std::string& spec) const;
@@ -72,6 +91,11 @@ private:
     // Grows, once per device size, each volume the policy covers whose
     // device grew under its open mapping.
     void growAutomatically();
+    // Unlocks each locked volume a configuration says to open on attach,
+    // once per attachment (and again after a reload, if it failed).
+    void openConfigured();
+    void openConfigured(const std::string& kernelName, const engine::Volume& v,
+                        const engine::ConfiguredVolume& c);
 
     boost::asio::io_context& loop_;
     sdbus::IConnection& connection_;
@@ -83,6 +107,17 @@ private:
 
     std::map<std::string, std::unique_ptr<VolumeObject>> objects_;
     std::set<std::string> busy_;
+    std::function<engine::ConfiguredVolumes()> loadConfiguration_;
+    std::vector<engine::ConfiguredVolume> configured_;
+    // The volumes vaultd tried to open by itself: kernel name to the disk
+    // sequence number of the attachment tried, and whether it failed.
+    struct Attempt {
+        std::uint64_t diskseq = 0;
+        bool failed = false;
+    };
+    std::map<std::string, Attempt> attempted_;
+    ConfiguredUnlocked configuredUnlocked_;
+    ConfiguredFailed configuredFailed_;
     // The device size each volume last grew automatically to (or tried to).
     std::map<std::string, std::uint64_t> autoGrownAt_;
     // Orders views: a scan that started before an operation's fresh look

@@ -78,14 +78,15 @@ std::string Operations::refreshBackup(const Volume& v)
 }
 
 Result<int> Operations::openAffordably(const Volume& v, const std::string& name,
-                                       const SecretBuffer& passphrase, int except)
+                                       const SecretBuffer& passphrase, int except,
+                                       const MappingOptions& options)
 {
     auto header = ports_.crypt.header(v.node);
     if (!header)
         return header.error();
     return onAffordableSlots<int>(
         v.node, header.value(), ports_.kernel.memoryAvailable(), except,
-        [&](int slot) { return ports_.crypt.activate(v.node, name, passphrase, slot); });
+        [&](int slot) { return ports_.crypt.activate(v.node, name, passphrase, slot, options); });
 }
 
 Result<HeaderInfo> Operations::keyslots(const std::string& kernelName)

@@ -310,7 +310,7 @@ Result<UnlockResult> Operations::unlock(const std::string& kernelName,
             return nameInUse(topology, name);
         if (auto st = stillTheDevice(v); !st)
             return st.error();
-        if (auto st = openAffordably(v, name, passphrase); !st)
+        if (auto st = openAffordably(v, name, passphrase, kAnyKeyslot, request.mapping); !st)
             return st.error();
         ports_.records.record(name, v.signature.uuid, request.owner.uid);
         result.mappingName = name;
@@ -319,8 +319,12 @@ Result<UnlockResult> Operations::unlock(const std::string& kernelName,
     if (!wantMount)
         return result;
 
-    auto mounted = opened ? mountAfterUnlock(kernelName, request.mountPoint, request.owner)
-                          : mountMapping(topology, v, request.mountPoint, request.owner);
+    // A read-only mapping mounts read-only, or not at all.
+    std::string options = request.mountOptions;
+    if (request.mapping.readOnly)
+        options += options.empty() ? "ro" : ",ro";
+    auto mounted = opened ? mountAfterUnlock(kernelName, request.mountPoint, request.owner, options)
+                          : mountMapping(topology, v, request.mountPoint, request.owner, options);
     // A request that failed leaves things as they were: close what it opened.
     if (!mounted) {
         if (opened) {
@@ -331,6 +335,30 @@ Result<UnlockResult> Operations::unlock(const std::string& kernelName,
     }
     result.mountPoint = mounted.value();
     return result;
+}
+
+Result<UnlockResult> Operations::unlockConfigured(const std::string& kernelName,
+                                                  const ConfiguredVolume& c,
+                                                  const SecretBuffer& secret)
+{
+    // Identity first: the device must still be the one the file names.
+    auto found = inspect(kernelName);
+    if (!found)
+        return found.error();
+    if (!matches(c, found.value()))
+        return makeError(ErrorCode::NoSuchDevice,
+                         fmt::format("'{}' is not the volume {} names (any more); nothing was "
+                                     "opened",
+                                     found.value().node, c.origin));
+    UnlockRequest request;
+    request.name = c.mappingName;
+    request.mount = !c.mountPoint.empty();
+    request.mountPoint = c.mountPoint;
+    if (c.hasOwner)
+        request.owner = {c.ownerUid, c.ownerGid};
+    request.mapping = c.mapping;
+    request.mountOptions = c.mountOptions;
+    return unlock(kernelName, secret, request);
 }
 
 Error Operations::nameInUse(const Topology& topology, const std::string& name) const
@@ -350,7 +378,8 @@ Error Operations::nameInUse(const Topology& topology, const std::string& name) c
 }
 
 Result<std::string> Operations::mountAfterUnlock(const std::string& kernelName,
-                                                 const std::string& mountPoint, const Owner& owner)
+                                                 const std::string& mountPoint, const Owner& owner,
+                                                 const std::string& extraOptions)
 {
     // The mapping is new: look again to learn its node.
     const Topology topology = currentTopology();
@@ -361,7 +390,7 @@ Result<std::string> Operations::mountAfterUnlock(const std::string& kernelName,
         return makeError(
             ErrorCode::Failed,
             fmt::format("the mapping of '{}' vanished after unlocking", found.value().node));
-    return mountMapping(topology, found.value(), mountPoint, owner);
+    return mountMapping(topology, found.value(), mountPoint, owner, extraOptions);
 }
 
 Result<std::string> Operations::mount(const std::string& kernelName, const std::string& mountPoint,
@@ -408,7 +437,8 @@ Status Operations::checkUniqueFilesystem(const Topology& topology, const Volume&
 }
 
 Result<std::string> Operations::mountMapping(const Topology& topology, const Volume& v,
-                                             const std::string& requested, const Owner& owner)
+                                             const std::string& requested, const Owner& owner,
+                                             const std::string& extraOptions)
 {
     // Mounted already: that is the answer, unless the caller wanted it
     // somewhere else.
@@ -434,8 +464,9 @@ Result<std::string> Operations::mountMapping(const Topology& topology, const Vol
     auto prepared = ports_.mountPoints.prepare(target);
     if (!prepared)
         return prepared.error();
-    Status st =
-        ports_.mounter.mount(v.mappingNode, target, inner.value().type, config_.mountOptions);
+    const std::string options =
+        extraOptions.empty() ? config_.mountOptions : config_.mountOptions + "," + extraOptions;
+    Status st = ports_.mounter.mount(v.mappingNode, target, inner.value().type, options);
     if (!st) {
         if (prepared.value() == Changed::Yes)
             ports_.mountPoints.remove(target);

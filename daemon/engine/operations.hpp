@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/configured.hpp"
 #include "engine/error.hpp"
 #include "engine/ports.hpp"
 #include "engine/secret_buffer.hpp"
@@ -40,6 +41,10 @@ struct EngineConfig {
     // formats: new keyslots' argon2 costs are capped to suit it.
     std::uint64_t smallestInstanceMemory = 512ull << 20;
     IdentityRules identity;
+    // Where the configured volumes are described, one file each.
+    std::string volumesDirectory = "/etc/vaultd/volumes.d";
+    // Lock what vaultd unlocked when it stops (SIGTERM, systemctl stop).
+    bool lockOnStop = true;
 };
 
 // What a format did: the header backup it kept, or why it could not (the
@@ -99,6 +104,8 @@ struct UnlockRequest {
     bool mount = false;
     std::string mountPoint;  // empty: the default under mountBase
     Owner owner;
+    MappingOptions mapping;    // dm-crypt's activation options
+    std::string mountOptions;  // added to the configured ones (from a configured volume)
 };
 
 // What an unlock found or did: the mapping's name (the one asked for, or
@@ -202,6 +209,11 @@ public:
     // Rewrites the damaged copy of a LUKS2 header from the intact one,
     // after keeping a backup.
     Result<RepairResult> repairHeader(const std::string& kernelName);
+    // Unlocks (and mounts, if it says where) a configured volume with
+    // @secret, after checking that the device is still the volume @c names:
+    // a stale link or a wrong device is refused before anything is opened.
+    Result<UnlockResult> unlockConfigured(const std::string& kernelName, const ConfiguredVolume& c,
+                                          const SecretBuffer& secret);
     // The header backups vaultd keeps.
     std::vector<HeaderBackup> headerBackups() { return ports_.headers.list(); }
     // Detaches a lost mapping's mounts and takes its key out of the kernel.
@@ -224,9 +236,11 @@ private:
     Status checkRequestedMountPoint(const std::string& path) const;
     Status stillTheDevice(const Volume& v);
     Result<std::string> mountMapping(const Topology& topology, const Volume& v,
-                                     const std::string& requested, const Owner& owner);
+                                     const std::string& requested, const Owner& owner,
+                                     const std::string& extraOptions = "");
     Result<std::string> mountAfterUnlock(const std::string& kernelName,
-                                         const std::string& mountPoint, const Owner& owner);
+                                         const std::string& mountPoint, const Owner& owner,
+                                         const std::string& extraOptions);
     Status checkUniqueFilesystem(const Topology& topology, const Volume& v, const Signature& inner);
     Error nameInUse(const Topology& topology, const std::string& name) const;
     // What keeps a mapping from being let go: a device on top, a mount
@@ -247,7 +261,8 @@ private:
     // Opens (or with an empty @name, checks) @passphrase on the keyslots
     // whose derivation fits in memory now, the cheapest first.
     Result<int> openAffordably(const Volume& v, const std::string& name,
-                               const SecretBuffer& passphrase, int except = kAnyKeyslot);
+                               const SecretBuffer& passphrase, int except = kAnyKeyslot,
+                               const MappingOptions& options = {});
     Result<Volume> luksVolume(const std::string& kernelName);
     std::string refreshBackup(const Volume& v);
     Status checkStrength(const SecretBuffer& secret, KeyKind kind, bool acceptWeak);

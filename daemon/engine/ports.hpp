@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/configured.hpp"
 #include "engine/error.hpp"
 #include "engine/filesystem.hpp"
 #include "engine/secret_buffer.hpp"
@@ -115,7 +116,8 @@ public:
     // every keyslot with kAnyKeyslot; an empty @name only checks it. Returns
     // the keyslot that took it.
     virtual Result<int> activate(const std::string& node, const std::string& name,
-                                 const SecretBuffer& passphrase, int keyslot) = 0;
+                                 const SecretBuffer& passphrase, int keyslot,
+                                 const MappingOptions& options = {}) = 0;
     // Normal fails with Busy while anything holds the mapping. Deferred
     // removes it when the last user lets go (the key stays in the kernel
     // until then). Force replaces its table with an error target first, so

@@ -80,6 +80,14 @@ engine::Error derivationFailure(const std::string& subject, int keyslot, int rc)
     return failure("read the volume key of", subject, rc);
 }
 
+std::uint32_t activationFlags(const engine::MappingOptions& o)
+{
+    return (o.readOnly ? CRYPT_ACTIVATE_READONLY : 0) |
+           (o.discard ? CRYPT_ACTIVATE_ALLOW_DISCARDS : 0) |
+           (o.noReadWorkqueue ? CRYPT_ACTIVATE_NO_READ_WORKQUEUE : 0) |
+           (o.noWriteWorkqueue ? CRYPT_ACTIVATE_NO_WRITE_WORKQUEUE : 0);
+}
+
 struct OpenedKey {
     engine::SecretBuffer key;
     int keyslot = 0;
@@ -422,7 +430,8 @@ engine::Status LibCrypt::format(const std::string& node, const engine::LuksParam
 }
 
 engine::Result<int> LibCrypt::activate(const std::string& node, const std::string& name,
-                                       const engine::SecretBuffer& passphrase, int keyslot)
+                                       const engine::SecretBuffer& passphrase, int keyslot,
+                                       const engine::MappingOptions& options)
 {
     std::lock_guard hold(libraryLock);
     auto cd = initDevice(node);
@@ -450,7 +459,8 @@ engine::Result<int> LibCrypt::activate(const std::string& node, const std::strin
     int rc = 0;
     {
         ThreadKeyringScrub scrub;
-        rc = crypt_activate_by_volume_key(c, name.c_str(), key.data(), key.size(), 0);
+        rc = crypt_activate_by_volume_key(c, name.c_str(), key.data(), key.size(),
+                                          activationFlags(options));
     }
     if (rc == -EEXIST || rc == -EBUSY)
         return makeError(

@@ -19,7 +19,8 @@ public:
                           const std::string& activateAs) override;
     // An empty @name only checks the passphrase against the keyslots.
     engine::Result<int> activate(const std::string& node, const std::string& name,
-                                 const engine::SecretBuffer& passphrase, int keyslot) override;
+                                 const engine::SecretBuffer& passphrase, int keyslot,
+                                 const engine::MappingOptions& options = {}) override;
     engine::Status deactivate(const std::string& name, Deactivate how) override;
     bool mappingExists(const std::string& name) override;
     engine::Result<Mapping> mapping(const std::string& name) override;

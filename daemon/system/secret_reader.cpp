@@ -1,12 +1,17 @@
 #include "system/secret_reader.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
 
+#include "system/unique_fd.hpp"
+
 #include <cerrno>
+#include <cstdint>
 
 namespace vaultd::system {
 namespace {
@@ -69,6 +74,28 @@ engine::Status readSecret(int fd, engine::SecretBuffer& into, std::chrono::milli
         }
         into.commit(static_cast<std::size_t>(n));
     }
+}
+
+engine::Status readKeyFile(const std::string& path, engine::SecretBuffer& into)
+{
+    UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK));
+    if (!fd)
+        return makeError(ErrorCode::Failed,
+                         fmt::format("cannot open the key file '{}': {}", path, strerror(errno)));
+    struct stat st {};
+    if (fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
+        return makeError(ErrorCode::Failed,
+                         fmt::format("the key file '{}' is not a regular file", path));
+    if (st.st_uid != 0 || (st.st_mode & 077) != 0)
+        return makeError(ErrorCode::Failed,
+                         fmt::format("the key file '{}' must be owned by root and readable by "
+                                     "root alone (mode 0600 or 0400); it is mode {:04o}, owner "
+                                     "{}",
+                                     path, st.st_mode & 07777, st.st_uid));
+    if (static_cast<std::uint64_t>(st.st_size) > into.capacity())
+        return makeError(ErrorCode::Failed, fmt::format("the key file '{}' is larger than {} bytes",
+                                                        path, into.capacity()));
+    return readSecret(fd.get(), into, std::chrono::seconds(5));
 }
 
 }  // namespace vaultd::system

@@ -21,6 +21,9 @@
 # stop_writer               stop it after the file it is writing
 # verify_written DIR        every file written reads back with its checksum
 # fs_size MOUNTPOINT        the filesystem's size in bytes, as df shows it
+# stop_vaultd_now           SIGTERM to vaultd, and wait until it has exited
+# restart_vaultd            start vaultd again, as guest/run does, and wait
+#                           until it owns its name
 
 source "$(dirname "${BASH_SOURCE[0]}")/guest/lib.sh"
 
@@ -181,4 +184,24 @@ _, status = os.waitpid(pid, 0)
 sys.stdout.write(shown.decode(errors="replace"))
 sys.exit(os.waitstatus_to_exitcode(status))
 PY
+}
+
+# Stops vaultd with SIGTERM (it locks what it unlocked) and waits until it
+# is gone; restart_vaultd starts it again as guest/run does.
+stop_vaultd_now() {
+    local pid
+    pid=$(pgrep -x vaultd) || return 0
+    kill -TERM "$pid"
+    wait_for 60 bash -c "! kill -0 $pid 2>/dev/null"
+}
+
+vaultd_has_name() {
+    busctl --system call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus \
+        NameHasOwner s org.vaultd.Vault1 2>/dev/null | grep -qx 'b true'
+}
+
+restart_vaultd() {
+    setsid "$LAB_BUILD/daemon/vaultd" --config /etc/vaultd/vaultd.conf \
+        >>"$LAB_VAULTD_LOG" 2>&1 </dev/null &
+    wait_for 60 vaultd_has_name
 }

@@ -341,3 +341,30 @@ TEST_CASE("every command's name is what is typed for it", "[unit]")
     CHECK(vaultctl::verbName(Verb::headerRestore) == "header restore");
     CHECK(vaultctl::verbName(Verb::recoveryKey) == "recovery-key");
 }
+
+TEST_CASE("reload takes no device, and --json before or after it", "[unit]")
+{
+    Invocation inv = parsed({"reload"});
+    CHECK(inv.verb == Verb::reload);
+    CHECK(inv.device.empty());
+    CHECK_FALSE(inv.json);
+    CHECK(inv.askPassword);
+    CHECK(parsed({"reload", "--json"}).json);
+    CHECK(parsed({"--json", "reload"}).json);
+    CHECK_FALSE(parsed({"--no-ask-password", "reload"}).askPassword);
+    CHECK(vaultctl::verbName(Verb::reload) == "reload");
+}
+
+TEST_CASE("reload refuses arguments it does not take", "[unit]")
+{
+    CHECK_THAT(
+        refused({"reload", "vdb"}).error,
+        Catch::Contains("not expected: vdb") && Catch::Contains("see 'vaultctl reload --help'"));
+    refused({"reload", "cfg", "data"});
+    refused({"reload", "--key-file", "-"});
+    refused({"reload", "--force", "/dev/vdb:1073741824"});
+    CHECK_THAT(parseCommandLine({"--help"}).output, Catch::Contains("reload"));
+    ParseOutcome help = parseCommandLine({"reload", "--help"});
+    CHECK(help.exitCode == 0);
+    CHECK_THAT(help.output, Catch::Contains("volumes.d"));
+}

@@ -405,7 +405,7 @@ TEST_CASE("status shows the keyslots after the header, when it has them", "[unit
 
 TEST_CASE("status --json has a keyslots array when the keyslots are known", "[unit]")
 {
-    nlohmann::ordered_json json = volumeToJson(lockedVdb(), threeSlots());
+    nlohmann::ordered_json json = statusToJson(lockedVdb(), threeSlots());
     REQUIRE(json.contains("keyslots"));
     REQUIRE(json["keyslots"].size() == 3);
     CHECK(json["keyslots"][0] == nlohmann::ordered_json{{"slot", 0},
@@ -414,8 +414,8 @@ TEST_CASE("status --json has a keyslots array when the keyslots are known", "[un
                                                         {"iterations", 4},
                                                         {"memoryKib", 131072},
                                                         {"parallel", 2}});
-    CHECK(volumeToJson(lockedVdb(), KeyslotList{})["keyslots"] == nlohmann::ordered_json::array());
-    CHECK_FALSE(volumeToJson(lockedVdb()).contains("keyslots"));
+    CHECK(statusToJson(lockedVdb(), KeyslotList{})["keyslots"] == nlohmann::ordered_json::array());
+    CHECK_FALSE(statusToJson(lockedVdb()).contains("keyslots"));
     // list --json is unchanged: no keyslots there.
     CHECK_FALSE(volumesToJson({lockedVdb()})[0].contains("keyslots"));
 }
@@ -496,4 +496,130 @@ TEST_CASE("a header restore says when the device named another volume, or none",
                                  {"file", "/root/vdb.header"},
                                  {"luksUuid", "0b7f7a0e-3f8e-4c36-9d2a-6f2b1c9e8d11"},
                                  {"previousLuksUuid", ""}});
+}
+
+namespace {
+
+VolumeProperties configuredVdb()
+{
+    VolumeProperties volume = lockedVdb();
+    volume.configuration = "cfg";
+    volume.configurationError =
+        "KeyFileUnsafe: '/etc/vaultd/keys/cfg.key' must be readable by root alone (it is 0644)";
+    return volume;
+}
+
+}  // namespace
+
+TEST_CASE("status names the configured volume a device is, and why it did not open", "[unit]")
+{
+    const std::string status = formatStatus(configuredVdb());
+    CHECK_THAT(status, Catch::Contains("MountPoint: -\n"
+                                       "Configuration: cfg\n"
+                                       "ConfigurationError: KeyFileUnsafe: "
+                                       "'/etc/vaultd/keys/cfg.key' must be readable by root alone "
+                                       "(it is 0644)\n"
+                                       "FilesystemType: -\n"));
+
+    // Configured, and the automatic unlock worked (or was not tried): no error line.
+    VolumeProperties opened = configuredVdb();
+    opened.configurationError.clear();
+    CHECK_THAT(formatStatus(opened),
+               Catch::Contains("Configuration: cfg\n") && !Catch::Contains("ConfigurationError"));
+
+    // Not configured: neither line, exactly as before.
+    CHECK_THAT(formatStatus(lockedVdb()), !Catch::Contains("Configuration"));
+}
+
+TEST_CASE("status escapes control characters in the configuration and its error", "[unit]")
+{
+    VolumeProperties volume = configuredVdb();
+    volume.configuration = "cfg\x1b[2J";
+    volume.configurationError = "Failed: bad\nline\xc2\x9b";
+    const std::string status = formatStatus(volume);
+    CHECK_THAT(status, !Catch::Contains("\x1b") &&
+                           Catch::Contains("Configuration: cfg\\x1b[2J\n") &&
+                           Catch::Contains("ConfigurationError: Failed: bad\\x0aline\\xc2\\x9b\n"));
+}
+
+TEST_CASE("status --json always has configuration and configurationError", "[unit]")
+{
+    nlohmann::ordered_json plain = statusToJson(lockedVdb());
+    REQUIRE(plain.contains("configuration"));
+    REQUIRE(plain.contains("configurationError"));
+    CHECK(plain["configuration"] == "");
+    CHECK(plain["configurationError"] == "");
+
+    nlohmann::ordered_json configured = statusToJson(configuredVdb(), threeSlots());
+    CHECK(configured["configuration"] == "cfg");
+    CHECK(configured["configurationError"] ==
+          "KeyFileUnsafe: '/etc/vaultd/keys/cfg.key' must be readable by root alone (it is 0644)");
+    // Every property list --json has, in the same order, then the status-only keys.
+    nlohmann::ordered_json expected = volumeToJson(configuredVdb());
+    expected["configuration"] = "cfg";
+    expected["configurationError"] = configured["configurationError"];
+    expected["keyslots"] = keyslotsToJson(threeSlots())["keyslots"];
+    CHECK(configured.dump() == expected.dump());
+
+    // list --json is unchanged.
+    CHECK_FALSE(volumesToJson({configuredVdb()})[0].contains("configuration"));
+    CHECK_FALSE(volumeToJson(configuredVdb()).contains("configurationError"));
+}
+
+TEST_CASE("a reload names the configured volumes in force", "[unit]")
+{
+    CHECK(formatReload({{"cfg", "data"}, {}}) == "configured volumes: cfg, data\n");
+    CHECK(formatReload({{"cfg"}, {}}) == "configured volumes: cfg\n");
+    CHECK(formatReload({}) == "configured volumes: none\n");
+    CHECK(dumpJson(reloadToJson({{"cfg", "data"}, {}})) ==
+          "{\n"
+          "  \"volumes\": [\n"
+          "    \"cfg\",\n"
+          "    \"data\"\n"
+          "  ],\n"
+          "  \"problems\": []\n"
+          "}\n");
+    CHECK(reloadToJson({}).dump() == R"({"volumes":[],"problems":[]})");
+}
+
+TEST_CASE("a reload lists each skipped file and says the others are in force", "[unit]")
+{
+    ConfigurationReload one{{"cfg"},
+                            {"/etc/vaultd/volumes.d/broken.toml:2: expected a key, found '['"}};
+    CHECK(formatReload(one) ==
+          "configured volumes: cfg\n"
+          "skipped: /etc/vaultd/volumes.d/broken.toml:2: expected a key, found '['\n"
+          "1 file skipped, the others are in force; fix it and run vaultctl reload again\n");
+    CHECK(reloadToJson(one) ==
+          nlohmann::ordered_json{
+              {"volumes", {"cfg"}},
+              {"problems", {"/etc/vaultd/volumes.d/broken.toml:2: expected a key, found '['"}}});
+
+    ConfigurationReload two{{},
+                            {"/etc/vaultd/volumes.d/a.toml:1: unknown key 'colour'",
+                             "/etc/vaultd/volumes.d/b.toml:4: no identity to match a device by"}};
+    CHECK(formatReload(two) ==
+          "configured volumes: none\n"
+          "skipped: /etc/vaultd/volumes.d/a.toml:1: unknown key 'colour'\n"
+          "skipped: /etc/vaultd/volumes.d/b.toml:4: no identity to match a device by\n"
+          "2 files skipped, the others are in force; fix them and run vaultctl reload again\n");
+    CHECK(reloadToJson(two)["volumes"] == nlohmann::ordered_json::array());
+    CHECK(reloadToJson(two)["problems"].size() == 2);
+}
+
+TEST_CASE("a reload report cannot drive the terminal", "[unit]")
+{
+    // The reason quotes what the file holds, and file and volume names are an admin's choice.
+    ConfigurationReload hostile{{"ev\x1b]0;il\x07"},
+                                {"/etc/vaultd/volumes.d/x\x1b[2J.toml:3: unexpected '\x1b[31m'\n"
+                                 "forged line\xc2\x9b"}};
+    const std::string text = formatReload(hostile);
+    CHECK_THAT(text, !Catch::Contains("\x1b") && !Catch::Contains("\x07") &&
+                         !Catch::Contains("\xc2\x9b") && !Catch::Contains("\nforged"));
+    CHECK_THAT(text, Catch::StartsWith("configured volumes: ev\\x1b]0;il\\x07\n"
+                                       "skipped: /etc/vaultd/volumes.d/x\\x1b[2J.toml:3: "
+                                       "unexpected '\\x1b[31m'\\x0aforged line\\xc2\\x9b\n"));
+    // JSON carries the bytes as they are (escaped by the JSON encoder).
+    CHECK(reloadToJson(hostile)["problems"][0] == hostile.problems[0]);
+    CHECK_THAT(dumpJson(reloadToJson(hostile)), !Catch::Contains("\x1b"));
 }

@@ -131,3 +131,26 @@ TEST_CASE("ListKeyslots' reply becomes keyslots in slot order", "[unit]")
     CHECK(list.keyslots[1].slot == 3);
     CHECK(list.keyslots[1].kind == "recovery");
 }
+
+TEST_CASE("a volume's configuration and its last automatic unlock's error are read", "[unit]")
+{
+    PropertyMap properties{
+        {"Device", sdbus::Variant(std::string("/dev/vdb"))},
+        {"Configuration", sdbus::Variant(std::string("cfg"))},
+        {"ConfigurationError", sdbus::Variant(std::string("WrongPassphrase: no keyslot opens"))},
+    };
+    VolumeProperties volume = volumeFromProperties(properties);
+    CHECK(volume.configuration == "cfg");
+    CHECK(volume.configurationError == "WrongPassphrase: no keyslot opens");
+}
+
+TEST_CASE("a vaultd without configured volumes leaves the configuration empty", "[unit]")
+{
+    VolumeProperties volume =
+        volumeFromProperties({{"Device", sdbus::Variant(std::string("/dev/vdb"))},
+                              {"HeaderHealth", sdbus::Variant(std::string("valid"))}});
+    CHECK(volume.configuration.empty());
+    CHECK(volume.configurationError.empty());
+    CHECK_THROWS_AS(volumeFromProperties({{"Configuration", sdbus::Variant(std::uint32_t{1})}}),
+                    sdbus::Error);
+}

@@ -233,7 +233,8 @@ int FakeCrypt::freeSlot(const std::string& node)
 }
 
 engine::Result<int> FakeCrypt::activate(const std::string& node, const std::string& name,
-                                        const engine::SecretBuffer& passphrase, int keyslot)
+                                        const engine::SecretBuffer& passphrase, int keyslot,
+                                        const engine::MappingOptions& options)
 {
     auto slot = match(node, passphrase, keyslot);
     if (!slot || name.empty())
@@ -244,6 +245,7 @@ engine::Result<int> FakeCrypt::activate(const std::string& node, const std::stri
         return makeError(ErrorCode::Failed, activateFailure);
     log_.push_back(fmt::format("activate {} as {}", node, name));
     activations.push_back(fmt::format("{} {}", node, name));
+    activationOptions.push_back(options);
     open(node, name);
     keptKeys.insert(name);
     return slot;

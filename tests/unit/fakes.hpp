@@ -133,7 +133,9 @@ public:
     std::vector<Slot>& slotsOf(const std::string& node);
 
     engine::Result<int> activate(const std::string& node, const std::string& name,
-                                 const engine::SecretBuffer& passphrase, int keyslot) override;
+                                 const engine::SecretBuffer& passphrase, int keyslot,
+                                 const engine::MappingOptions& options = {}) override;
+    std::vector<engine::MappingOptions> activationOptions;  // of every successful open
     engine::Status deactivate(const std::string& name, Deactivate how) override;
     bool mappingExists(const std::string& name) override;
     engine::Result<Mapping> mapping(const std::string& name) override;

@@ -81,7 +81,8 @@ TEST_CASE("a formatted volume is locked and opens to the new filesystem", "[unit
     CHECK(locked.value().state == VolumeState::Locked);
     CHECK(locked.value().signature.label == "vault");
 
-    REQUIRE_THAT(ops.unlock("vdb", secret(kPassphrase), {"data", false, "", {}}), Succeeds());
+    REQUIRE_THAT(ops.unlock("vdb", secret(kPassphrase), {"data", false, "", {}, {}, {}}),
+                 Succeeds());
     auto unlocked = ops.inspect("vdb");
     REQUIRE_THAT(unlocked, Succeeds());
     CHECK(unlocked.value().state == VolumeState::Unlocked);

@@ -25,8 +25,9 @@ struct UnlockedVolume {
         : ops(sys.ports(), {})
     {
         sys.attachLuks("vdb", kGiB, kUuid, filesystemSignature(fs));
-        REQUIRE_THAT(ops.unlock("vdb", secret(kPassphrase), {"data", mount, "", {1000, 1000}}),
-                     Succeeds());
+        REQUIRE_THAT(
+            ops.unlock("vdb", secret(kPassphrase), {"data", mount, "", {1000, 1000}, {}, {}}),
+            Succeeds());
         sys.log.clear();
     }
 

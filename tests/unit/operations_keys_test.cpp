@@ -117,7 +117,7 @@ struct KeyVolume {
 
     Result<UnlockResult> unlock(const std::string& passphrase, const std::string& name = "data")
     {
-        return ops.unlock("vdb", secret(passphrase), {name, false, "", {}});
+        return ops.unlock("vdb", secret(passphrase), {name, false, "", {}, {}, {}});
     }
 };
 

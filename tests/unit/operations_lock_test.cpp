@@ -26,8 +26,9 @@ struct MountedVolume {
     MountedVolume() : ops(sys.ports(), {})
     {
         sys.attachLuks("vdb", kGiB, kUuid, filesystemSignature("ext4", "vault"));
-        REQUIRE_THAT(ops.unlock("vdb", secret(kPassphrase), {"data", true, "", {1000, 1000}}),
-                     Succeeds());
+        REQUIRE_THAT(
+            ops.unlock("vdb", secret(kPassphrase), {"data", true, "", {1000, 1000}, {}, {}}),
+            Succeeds());
         REQUIRE(sys.kernel.dmNodeOf("data") == "dm-0");
         sys.log.clear();
     }
@@ -81,7 +82,8 @@ TEST_CASE("the processes asked about include the filesystem's own device number"
     FakeSystem sys;
     sys.attachLuks("vdb", kGiB, kUuid, filesystemSignature("btrfs"));
     Operations ops(sys.ports(), {});
-    REQUIRE_THAT(ops.unlock("vdb", secret(kPassphrase), {"data", true, "", {}}), Succeeds());
+    REQUIRE_THAT(ops.unlock("vdb", secret(kPassphrase), {"data", true, "", {}, {}, {}}),
+                 Succeeds());
     const std::string anonymous = sys.kernel.topology.mounts.front().fsDevnum;
     REQUIRE(anonymous.starts_with("0:"));
     sys.processes.byDevnum[anonymous] = {{77, "vim", "has /media/vault/data/notes open"}};
@@ -154,7 +156,8 @@ TEST_CASE("a device-mapper device stacked on the mapping keeps it busy", "[unit]
     FakeSystem sys;
     sys.attachLuks("vdb", kGiB, kUuid, filesystemSignature("LVM2_member"));
     Operations ops(sys.ports(), {});
-    REQUIRE_THAT(ops.unlock("vdb", secret(kPassphrase), {"data", false, "", {}}), Succeeds());
+    REQUIRE_THAT(ops.unlock("vdb", secret(kPassphrase), {"data", false, "", {}, {}, {}}),
+                 Succeeds());
     addDmDevice(sys.kernel.topology, "dm-5", "253:5", "vg-lv", "LVM-abc", {"dm-0"});
     sys.log.clear();
 
@@ -192,8 +195,10 @@ TEST_CASE("a filesystem whose UUID is mounted already from another device is ref
     sys.attachLuks("vdb", kGiB, kUuid, ext4WithUuid(fsUuid));
     sys.attachLuks("vdc", kGiB, kUuid, ext4WithUuid(fsUuid));
     Operations ops(sys.ports(), {});
-    REQUIRE_THAT(ops.unlock("vdb", secret(kPassphrase), {"original", true, "", {}}), Succeeds());
-    REQUIRE_THAT(ops.unlock("vdc", secret(kPassphrase), {"copy", false, "", {}}), Succeeds());
+    REQUIRE_THAT(ops.unlock("vdb", secret(kPassphrase), {"original", true, "", {}, {}, {}}),
+                 Succeeds());
+    REQUIRE_THAT(ops.unlock("vdc", secret(kPassphrase), {"copy", false, "", {}, {}, {}}),
+                 Succeeds());
     sys.log.clear();
 
     auto mounted = ops.mount("vdc", "", {});
@@ -206,7 +211,7 @@ TEST_CASE("a filesystem whose UUID is mounted already from another device is ref
 
     // Unlock with mount refuses the same way, and closes what it opened.
     REQUIRE_THAT(ops.lock("vdc", {}), Succeeds());
-    auto unlocked = ops.unlock("vdc", secret(kPassphrase), {"copy", true, "", {}});
+    auto unlocked = ops.unlock("vdc", secret(kPassphrase), {"copy", true, "", {}, {}, {}});
     REQUIRE_THAT(unlocked, FailsWith(ErrorCode::DuplicateFilesystemUuid));
     CHECK_FALSE(sys.crypt.mappingExists("copy"));
 }
@@ -356,7 +361,7 @@ TEST_CASE("a device gone before unlock opens nothing", "[unit]")
     Operations ops(sys.ports(), {});
     sys.kernel.replacedBy["/dev/vdb"] = {"252:99", 0};
 
-    auto unlocked = ops.unlock("vdb", secret(kPassphrase), {"data", false, "", {}});
+    auto unlocked = ops.unlock("vdb", secret(kPassphrase), {"data", false, "", {}, {}, {}});
 
     REQUIRE_THAT(unlocked, FailsWith(ErrorCode::NoSuchDevice));
     CHECK(sys.crypt.activations.empty());

@@ -49,7 +49,7 @@ TEST_CASE("unlock opens the mapping under the requested name without mounting", 
 {
     LockedVolume vol;
 
-    auto unlocked = vol.unlock({"data", false, "", {}});
+    auto unlocked = vol.unlock({"data", false, "", {}, {}, {}});
 
     REQUIRE_THAT(unlocked, Succeeds());
     CHECK(unlocked.value().empty());
@@ -65,7 +65,7 @@ TEST_CASE("unlock without a mapping name is refused", "[unit]")
 {
     LockedVolume vol;
 
-    CHECK_THAT(vol.unlock({"", true, "", {}}), FailsWith(ErrorCode::InvalidName));
+    CHECK_THAT(vol.unlock({"", true, "", {}, {}, {}}), FailsWith(ErrorCode::InvalidName));
     CHECK(vol.sys.log.empty());
 }
 
@@ -76,9 +76,9 @@ TEST_CASE("unlocking a device that holds no LUKS container is refused", "[unit]"
     sys.attach("vdc", kGiB);
     Operations ops(sys.ports(), {});
 
-    CHECK_THAT(ops.unlock("vdb", secret(kPassphrase), {"data", false, "", {}}),
+    CHECK_THAT(ops.unlock("vdb", secret(kPassphrase), {"data", false, "", {}, {}, {}}),
                FailsWith(ErrorCode::NotLuks));
-    CHECK_THAT(ops.unlock("vdc", secret(kPassphrase), {"data", false, "", {}}),
+    CHECK_THAT(ops.unlock("vdc", secret(kPassphrase), {"data", false, "", {}, {}, {}}),
                FailsWith(ErrorCode::NotLuks));
     CHECK(sys.log.empty());
 }
@@ -90,7 +90,7 @@ TEST_CASE("an invalid mapping name is refused before anything is opened", "[unit
     for (const std::string& name :
          {std::string("../etc"), std::string("my data"), std::string("."), std::string(128, 'n')}) {
         INFO(name);
-        CHECK_THAT(vol.unlock({name, false, "", {}}), FailsWith(ErrorCode::InvalidName));
+        CHECK_THAT(vol.unlock({name, false, "", {}, {}, {}}), FailsWith(ErrorCode::InvalidName));
     }
     CHECK(vol.sys.crypt.activations.empty());
     CHECK(vol.sys.log.empty());
@@ -100,7 +100,7 @@ TEST_CASE("a wrong passphrase is refused and leaves the volume locked", "[unit]"
 {
     LockedVolume vol;
 
-    auto unlocked = vol.unlock({"data", true, "", {}}, "wrong horse");
+    auto unlocked = vol.unlock({"data", true, "", {}, {}, {}}, "wrong horse");
 
     REQUIRE_THAT(unlocked, FailsWith(ErrorCode::WrongPassphrase));
     CHECK(vol.state() == VolumeState::Locked);
@@ -112,7 +112,7 @@ TEST_CASE("a mapping name another device holds is in use", "[unit]")
     LockedVolume vol;
     vol.sys.crypt.foreignMappings.insert("data");
 
-    auto unlocked = vol.unlock({"data", false, "", {}});
+    auto unlocked = vol.unlock({"data", false, "", {}, {}, {}});
 
     REQUIRE_THAT(unlocked, FailsWith(ErrorCode::NameInUse));
     CHECK_THAT(unlocked.error().message, Catch::Contains("'data' is taken"));
@@ -122,10 +122,10 @@ TEST_CASE("a mapping name another device holds is in use", "[unit]")
 TEST_CASE("unlocking again under the same name is a no-op", "[unit]")
 {
     LockedVolume vol;
-    REQUIRE_THAT(vol.unlock({"data", false, "", {}}), Succeeds());
+    REQUIRE_THAT(vol.unlock({"data", false, "", {}, {}, {}}), Succeeds());
     vol.sys.log.clear();
 
-    auto again = vol.unlock({"data", false, "", {}});
+    auto again = vol.unlock({"data", false, "", {}, {}, {}});
 
     REQUIRE_THAT(again, Succeeds());
     CHECK(again.value().empty());
@@ -136,10 +136,11 @@ TEST_CASE("unlocking again under the same name is a no-op", "[unit]")
 TEST_CASE("unlocking a volume that is open under another name answers with that name", "[unit]")
 {
     LockedVolume vol;
-    REQUIRE_THAT(vol.unlock({"data", false, "", {}}), Succeeds());
+    REQUIRE_THAT(vol.unlock({"data", false, "", {}, {}, {}}), Succeeds());
     vol.sys.log.clear();
 
-    auto other = vol.ops.unlock("vdb", secret("not even the passphrase"), {"other", false, "", {}});
+    auto other =
+        vol.ops.unlock("vdb", secret("not even the passphrase"), {"other", false, "", {}, {}, {}});
 
     REQUIRE_THAT(other, Succeeds());
     CHECK(other.value().mappingName == "data");
@@ -162,7 +163,7 @@ TEST_CASE("a mapping opened by hand is unlocked under its name, and unlock mount
     CHECK(v.value().mappingName == "byhand");
     CHECK_FALSE(v.value().unlockedBy.has_value());
 
-    auto r = ops.unlock("vdb", secret(kPassphrase), {"mine", true, "", {}});
+    auto r = ops.unlock("vdb", secret(kPassphrase), {"mine", true, "", {}, {}, {}});
     REQUIRE_THAT(r, Succeeds());
     CHECK(r.value().mappingName == "byhand");
     CHECK(r.value().mountPoint == "/media/vault/byhand");
@@ -173,7 +174,7 @@ TEST_CASE("unlock with mount mounts the inner filesystem at the default place", 
 {
     LockedVolume vol;
 
-    auto unlocked = vol.unlock({"data", true, "", {}});
+    auto unlocked = vol.unlock({"data", true, "", {}, {}, {}});
 
     REQUIRE_THAT(unlocked, Succeeds());
     CHECK(unlocked.value() == "/media/vault/data");
@@ -192,7 +193,7 @@ TEST_CASE("unlock with a mount point mounts there, which implies mount", "[unit]
 {
     LockedVolume vol;
 
-    auto unlocked = vol.unlock({"data", false, "/secure", {}});
+    auto unlocked = vol.unlock({"data", false, "/secure", {}, {}, {}});
 
     REQUIRE_THAT(unlocked, Succeeds());
     CHECK(unlocked.value() == "/secure");
@@ -207,7 +208,7 @@ TEST_CASE("the configured mount base and options are used", "[unit]")
     config.mountOptions = "nodev,nosuid,noexec";
     LockedVolume vol(config);
 
-    auto unlocked = vol.unlock({"data", true, "", {}});
+    auto unlocked = vol.unlock({"data", true, "", {}, {}, {}});
 
     REQUIRE_THAT(unlocked, Succeeds());
     CHECK(unlocked.value() == "/srv/vaults/data");
@@ -221,7 +222,8 @@ TEST_CASE("a bad mount point is refused before anything is opened or mounted", "
 
     for (const char* path : {"/etc/x", "relative", "/mnt/../etc", "/usr"}) {
         INFO(path);
-        CHECK_THAT(vol.unlock({"data", true, path, {}}), FailsWith(ErrorCode::InvalidMountPoint));
+        CHECK_THAT(vol.unlock({"data", true, path, {}, {}, {}}),
+                   FailsWith(ErrorCode::InvalidMountPoint));
     }
     CHECK(vol.sys.log.empty());
     CHECK(vol.state() == VolumeState::Locked);
@@ -230,7 +232,7 @@ TEST_CASE("a bad mount point is refused before anything is opened or mounted", "
 TEST_CASE("mount refuses a bad mount point with nothing mounted", "[unit]")
 {
     LockedVolume vol;
-    REQUIRE_THAT(vol.unlock({"data", false, "", {}}), Succeeds());
+    REQUIRE_THAT(vol.unlock({"data", false, "", {}, {}, {}}), Succeeds());
     vol.sys.log.clear();
 
     CHECK_THAT(vol.ops.mount("vdb", "/run/x", {}), FailsWith(ErrorCode::InvalidMountPoint));
@@ -252,7 +254,7 @@ TEST_CASE("mounting a locked volume is the wrong state", "[unit]")
 TEST_CASE("mount of an unlocked volume mounts it, and again at the same place is a no-op", "[unit]")
 {
     LockedVolume vol;
-    REQUIRE_THAT(vol.unlock({"data", false, "", {}}), Succeeds());
+    REQUIRE_THAT(vol.unlock({"data", false, "", {}, {}, {}}), Succeeds());
 
     auto first = vol.ops.mount("vdb", "", {});
     REQUIRE_THAT(first, Succeeds());
@@ -267,7 +269,7 @@ TEST_CASE("mount of an unlocked volume mounts it, and again at the same place is
 TEST_CASE("mounting a mounted volume without a place returns where it is", "[unit]")
 {
     LockedVolume vol;
-    REQUIRE_THAT(vol.unlock({"data", false, "", {}}), Succeeds());
+    REQUIRE_THAT(vol.unlock({"data", false, "", {}, {}, {}}), Succeeds());
     REQUIRE_THAT(vol.ops.mount("vdb", "/secure", {}), Succeeds());
 
     auto again = vol.ops.mount("vdb", "", {});
@@ -280,7 +282,7 @@ TEST_CASE("mounting a mounted volume without a place returns where it is", "[uni
 TEST_CASE("mounting a mounted volume somewhere else is busy", "[unit]")
 {
     LockedVolume vol;
-    REQUIRE_THAT(vol.unlock({"data", true, "", {}}), Succeeds());
+    REQUIRE_THAT(vol.unlock({"data", true, "", {}, {}, {}}), Succeeds());
 
     auto elsewhere = vol.ops.mount("vdb", "/secure", {});
 
@@ -295,7 +297,7 @@ TEST_CASE("a mapping without a filesystem is not mounted", "[unit]")
     sys.attachLuks("vdb", kGiB, kUuid, Signature{});
     Operations ops(sys.ports(), {});
 
-    auto unlocked = ops.unlock("vdb", secret(kPassphrase), {"data", true, "", {}});
+    auto unlocked = ops.unlock("vdb", secret(kPassphrase), {"data", true, "", {}, {}, {}});
 
     REQUIRE_THAT(unlocked, FailsWith(ErrorCode::WrongState));
     CHECK_THAT(unlocked.error().message, Catch::Contains("no filesystem"));
@@ -306,7 +308,7 @@ TEST_CASE("a mapping without a filesystem is not mounted", "[unit]")
 TEST_CASE("a failed mount removes the mount point it created", "[unit]")
 {
     LockedVolume vol;
-    REQUIRE_THAT(vol.unlock({"data", false, "", {}}), Succeeds());
+    REQUIRE_THAT(vol.unlock({"data", false, "", {}, {}, {}}), Succeeds());
     vol.sys.mounter.failure = "failed to mount: wrong fs type";
 
     auto mounted = vol.ops.mount("vdb", "", {});
@@ -319,7 +321,7 @@ TEST_CASE("a failed mount removes the mount point it created", "[unit]")
 TEST_CASE("a failed mount keeps a mount point that existed before", "[unit]")
 {
     LockedVolume vol;
-    REQUIRE_THAT(vol.unlock({"data", false, "", {}}), Succeeds());
+    REQUIRE_THAT(vol.unlock({"data", false, "", {}, {}, {}}), Succeeds());
     vol.sys.mountPoints.directories.insert("/secure");
     vol.sys.mounter.failure = "failed to mount: wrong fs type";
 
@@ -331,7 +333,7 @@ TEST_CASE("a failed mount keeps a mount point that existed before", "[unit]")
 TEST_CASE("unmount of a default mount point removes the directory", "[unit]")
 {
     LockedVolume vol;
-    REQUIRE_THAT(vol.unlock({"data", true, "", {}}), Succeeds());
+    REQUIRE_THAT(vol.unlock({"data", true, "", {}, {}, {}}), Succeeds());
     vol.sys.log.clear();
 
     auto unmounted = vol.ops.unmount("vdb");
@@ -346,7 +348,7 @@ TEST_CASE("unmount of a default mount point removes the directory", "[unit]")
 TEST_CASE("unmount keeps a mount point the caller chose", "[unit]")
 {
     LockedVolume vol;
-    REQUIRE_THAT(vol.unlock({"data", true, "/secure", {}}), Succeeds());
+    REQUIRE_THAT(vol.unlock({"data", true, "/secure", {}, {}, {}}), Succeeds());
     vol.sys.log.clear();
 
     REQUIRE_THAT(vol.ops.unmount("vdb"), Succeeds());
@@ -357,7 +359,7 @@ TEST_CASE("unmount keeps a mount point the caller chose", "[unit]")
 TEST_CASE("unmount of a volume that is not mounted changes nothing", "[unit]")
 {
     LockedVolume vol;
-    REQUIRE_THAT(vol.unlock({"data", false, "", {}}), Succeeds());
+    REQUIRE_THAT(vol.unlock({"data", false, "", {}, {}, {}}), Succeeds());
     vol.sys.log.clear();
 
     auto unmounted = vol.ops.unmount("vdb");
@@ -370,7 +372,7 @@ TEST_CASE("unmount of a volume that is not mounted changes nothing", "[unit]")
 TEST_CASE("lock of a mounted volume unmounts, then closes the mapping", "[unit]")
 {
     LockedVolume vol;
-    REQUIRE_THAT(vol.unlock({"data", true, "", {}}), Succeeds());
+    REQUIRE_THAT(vol.unlock({"data", true, "", {}, {}, {}}), Succeeds());
     vol.sys.log.clear();
 
     auto locked = vol.ops.lock("vdb", {});
@@ -387,7 +389,8 @@ TEST_CASE("lock of a mounted btrfs volume unmounts it before closing the mapping
     FakeSystem sys;
     sys.attachLuks("vdb", kGiB, kUuid, filesystemSignature("btrfs"));
     Operations ops(sys.ports(), {});
-    REQUIRE_THAT(ops.unlock("vdb", secret(kPassphrase), {"data", true, "", {}}), Succeeds());
+    REQUIRE_THAT(ops.unlock("vdb", secret(kPassphrase), {"data", true, "", {}, {}, {}}),
+                 Succeeds());
     REQUIRE(sys.kernel.topology.mounts.front().devnum.starts_with("0:"));
     sys.log.clear();
 
@@ -401,7 +404,7 @@ TEST_CASE("lock of a mounted btrfs volume unmounts it before closing the mapping
 TEST_CASE("lock of an unlocked volume only closes the mapping", "[unit]")
 {
     LockedVolume vol;
-    REQUIRE_THAT(vol.unlock({"data", false, "", {}}), Succeeds());
+    REQUIRE_THAT(vol.unlock({"data", false, "", {}, {}, {}}), Succeeds());
     vol.sys.log.clear();
 
     auto locked = vol.ops.lock("vdb", {});
@@ -435,10 +438,10 @@ TEST_CASE("lock of a device that holds no LUKS container is refused", "[unit]")
 TEST_CASE("a volume locked and unlocked again comes back with its filesystem", "[unit]")
 {
     LockedVolume vol;
-    REQUIRE_THAT(vol.unlock({"data", true, "", {}}), Succeeds());
+    REQUIRE_THAT(vol.unlock({"data", true, "", {}, {}, {}}), Succeeds());
     REQUIRE_THAT(vol.ops.lock("vdb", {}), Succeeds());
 
-    auto again = vol.unlock({"data", true, "", {}});
+    auto again = vol.unlock({"data", true, "", {}, {}, {}});
 
     REQUIRE_THAT(again, Succeeds());
     CHECK(again.value() == "/media/vault/data");
@@ -457,7 +460,8 @@ TEST_CASE("scan lists the devices that are volumes and skips the rest", "[unit]"
     addDisk(sys.kernel.topology, "sr0", "11:0", kGiB);
     addDisk(sys.kernel.topology, "loop0", "7:0", 0);
     Operations ops(sys.ports(), {});
-    REQUIRE_THAT(ops.unlock("vdb", secret(kPassphrase), {"data", false, "", {}}), Succeeds());
+    REQUIRE_THAT(ops.unlock("vdb", secret(kPassphrase), {"data", false, "", {}, {}, {}}),
+                 Succeeds());
 
     std::vector<Volume> volumes = ops.scan().volumes;
 
@@ -489,7 +493,7 @@ TEST_CASE("unlock remembers who unlocked the volume until it is locked", "[unit]
 {
     LockedVolume vol;
 
-    REQUIRE_THAT(vol.unlock({"data", false, "", {1000, 1000}}), Succeeds());
+    REQUIRE_THAT(vol.unlock({"data", false, "", {1000, 1000}, {}, {}}), Succeeds());
     auto v = vol.ops.inspect("vdb");
     REQUIRE_THAT(v, Succeeds());
     CHECK(v.value().unlockedBy == std::optional<uid_t>(1000));
@@ -504,7 +508,8 @@ TEST_CASE("a mount point outside the mount roots is refused with nothing opened"
 
     for (const std::string path : {"/srv/x", "/home/u/secure", "/securex", "/opt"}) {
         INFO(path);
-        CHECK_THAT(vol.unlock({"data", true, path, {}}), FailsWith(ErrorCode::InvalidMountPoint));
+        CHECK_THAT(vol.unlock({"data", true, path, {}, {}, {}}),
+                   FailsWith(ErrorCode::InvalidMountPoint));
     }
     CHECK(vol.sys.log.empty());
     CHECK(vol.state() == VolumeState::Locked);
@@ -514,7 +519,7 @@ TEST_CASE("the first mount gives the filesystem's root to the caller", "[unit]")
 {
     LockedVolume vol;
 
-    auto mounted = vol.unlock({"data", true, "/secure", {1000, 1000}});
+    auto mounted = vol.unlock({"data", true, "/secure", {1000, 1000}, {}, {}});
 
     REQUIRE_THAT(mounted, Succeeds());
     CHECK(mounted.value() == "/secure");
