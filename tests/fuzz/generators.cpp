@@ -113,6 +113,7 @@ const std::vector<Member> kMembers = {
     {kVolumeInterface, "RestoreHeader", "ha{sv}", true},
     {kVolumeInterface, "RepairHeader", "a{sv}", true},
     {kManagerInterface, "Resolve", "s", false},
+    {kManagerInterface, "ReloadConfiguration", "a{sv}", false},
     {kPropertiesInterface, "Get", "ss", true},
     {kPropertiesInterface, "GetAll", "s", false},
     {kPropertiesInterface, "Set", "ssv", true},
