@@ -421,37 +421,31 @@ void CommandRunner::keyslotList(VaultClient& client, const Invocation& invocatio
 
 void CommandRunner::keyslotAdd(VaultClient& client, const Invocation& invocation)
 {
-    std::string path = client.resolve(invocation.device);
-    std::string device = deviceName(client.volume(path), invocation);
-    OpeningSecret existing =
-        openingSecret(invocation.keyFile, openingPrompt("Passphrase", device, invocation));
-    UniqueFd added =
-        secretToMemfd(obtainSecret(invocation.newKeyFile, newSecretPrompt(device, invocation)));
-    ActionReport action = actionOn(Verb::keyslotAdd, device);
-    action.keyFile = invocation.newKeyFile.has_value();
-    action.keyslot = notingNewline(invocation, existing, [&] {
-        return authenticating(client, invocation, [&] {
-            return client.addKeyslot(path, rewoundCopy(existing.memfd), rewoundCopy(added),
-                                     keyRequestFor(invocation));
-        });
-    });
-    report(invocation, action);
+    keyslotWithNewSecret(client, invocation, "Passphrase", &VaultClient::addKeyslot);
 }
 
 void CommandRunner::keyslotChange(VaultClient& client, const Invocation& invocation)
 {
+    keyslotWithNewSecret(client, invocation, "Current passphrase", &VaultClient::changePassphrase);
+}
+
+// keyslot add and change: a secret that opens the volume now, a new one,
+// and the call that takes both.
+void CommandRunner::keyslotWithNewSecret(VaultClient& client, const Invocation& invocation,
+                                         const char* openingWord, KeyslotCall call)
+{
     std::string path = client.resolve(invocation.device);
     std::string device = deviceName(client.volume(path), invocation);
-    OpeningSecret old =
-        openingSecret(invocation.keyFile, openingPrompt("Current passphrase", device, invocation));
-    UniqueFd replacement =
+    OpeningSecret opening =
+        openingSecret(invocation.keyFile, openingPrompt(openingWord, device, invocation));
+    UniqueFd added =
         secretToMemfd(obtainSecret(invocation.newKeyFile, newSecretPrompt(device, invocation)));
-    ActionReport action = actionOn(Verb::keyslotChange, device);
+    ActionReport action = actionOn(invocation.verb, device);
     action.keyFile = invocation.newKeyFile.has_value();
-    action.keyslot = notingNewline(invocation, old, [&] {
+    action.keyslot = notingNewline(invocation, opening, [&] {
         return authenticating(client, invocation, [&] {
-            return client.changePassphrase(path, rewoundCopy(old.memfd), rewoundCopy(replacement),
-                                           keyRequestFor(invocation));
+            return (client.*call)(path, rewoundCopy(opening.memfd), rewoundCopy(added),
+                                  keyRequestFor(invocation));
         });
     });
     report(invocation, action);

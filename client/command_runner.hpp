@@ -43,6 +43,10 @@ private:
     void keyslotList(VaultClient& client, const Invocation& invocation);
     void keyslotAdd(VaultClient& client, const Invocation& invocation);
     void keyslotChange(VaultClient& client, const Invocation& invocation);
+    using KeyslotCall = std::uint32_t (VaultClient::*)(const std::string&, UniqueFd, UniqueFd,
+                                                       const KeyRequest&);
+    void keyslotWithNewSecret(VaultClient& client, const Invocation& invocation,
+                              const char* openingWord, KeyslotCall call);
     void keyslotRemove(VaultClient& client, const Invocation& invocation);
     void recoveryKey(VaultClient& client, const Invocation& invocation);
     void reload(VaultClient& client, const Invocation& invocation);

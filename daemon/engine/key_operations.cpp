@@ -97,6 +97,48 @@ Result<HeaderInfo> Operations::keyslots(const std::string& kernelName)
     return ports_.crypt.header(v.value().node);
 }
 
+Result<Operations::KeyTarget> Operations::keyTarget(const std::string& kernelName)
+{
+    auto found = luksVolume(kernelName);
+    if (!found)
+        return found.error();
+    auto header = ports_.crypt.header(found.value().node);
+    if (!header)
+        return header.error();
+    KeyTarget t{std::move(found).value(), std::move(header).value(), {}};
+    const PbkdfSettings capped = cappedFor(config_.pbkdf, config_.smallestInstanceMemory);
+    t.pbkdf = t.header.version == 1 ? forLuks1(capped) : capped;
+    return t;
+}
+
+Status Operations::roomForKeyslot(const KeyTarget& t)
+{
+    const HeaderInfo& h = t.header;
+    if (static_cast<int>(h.keyslots.size()) < h.maxKeyslots)
+        return Done{};
+    return makeError(ErrorCode::NoFreeKeyslot,
+                     fmt::format("'{}' has no free keyslot: {} of {} are in use; remove one first",
+                                 t.volume.node, h.keyslots.size(), h.maxKeyslots));
+}
+
+Result<KeyslotResult> Operations::newKeyslot(const KeyTarget& t, const SecretBuffer& existing,
+                                             const SecretBuffer& added, const PbkdfSettings& pbkdf,
+                                             KeyKind kind)
+{
+    if (auto st = roomForKeyslot(t); !st)
+        return st.error();
+    if (auto st = stillTheDevice(t.volume); !st)
+        return st.error();
+    const std::string& node = t.volume.node;
+    auto slot = onAffordableSlots<int>(
+        node, t.header, ports_.kernel.memoryAvailable(), kAnyKeyslot, [&](int existingSlot) {
+            return ports_.crypt.addKeyslot(node, existing, existingSlot, added, pbkdf, kind);
+        });
+    if (!slot)
+        return slot.error();
+    return KeyslotResult{slot.value(), refreshBackup(t.volume)};
+}
+
 Result<KeyslotResult> Operations::addKey(const std::string& kernelName,
                                          const SecretBuffer& existing, const SecretBuffer& added,
                                          const KeyRequest& request)
@@ -106,37 +148,16 @@ Result<KeyslotResult> Operations::addKey(const std::string& kernelName,
                          "a new keyslot holds a passphrase or a key file");
     if (auto st = checkStrength(added, request.kind, request.acceptWeak); !st)
         return st.error();
-    auto found = luksVolume(kernelName);
-    if (!found)
-        return found.error();
-    const Volume& v = found.value();
-    auto header = ports_.crypt.header(v.node);
-    if (!header)
-        return header.error();
-    const HeaderInfo& h = header.value();
-    if (h.version == 1 && request.kind != KeyKind::Passphrase)
+    auto t = keyTarget(kernelName);
+    if (!t)
+        return t.error();
+    if (t.value().header.version == 1 && request.kind != KeyKind::Passphrase)
         return makeError(ErrorCode::NotSupportedOnLuks1,
                          fmt::format("'{}' is LUKS1, whose header cannot record a key file's "
                                      "keyslot as one; add it as a passphrase, or convert the "
                                      "volume to LUKS2",
-                                     v.node));
-    if (static_cast<int>(h.keyslots.size()) >= h.maxKeyslots)
-        return makeError(ErrorCode::NoFreeKeyslot,
-                         fmt::format("'{}' has no free keyslot: {} of {} are in use; remove one "
-                                     "first",
-                                     v.node, h.keyslots.size(), h.maxKeyslots));
-    const PbkdfSettings capped = cappedFor(config_.pbkdf, config_.smallestInstanceMemory);
-    const PbkdfSettings pbkdf = h.version == 1 ? forLuks1(capped) : capped;
-    if (auto st = stillTheDevice(v); !st)
-        return st.error();
-    auto slot = onAffordableSlots<int>(
-        v.node, h, ports_.kernel.memoryAvailable(), kAnyKeyslot, [&](int existingSlot) {
-            return ports_.crypt.addKeyslot(v.node, existing, existingSlot, added, pbkdf,
-                                           request.kind);
-        });
-    if (!slot)
-        return slot.error();
-    return KeyslotResult{slot.value(), refreshBackup(v)};
+                                     t.value().volume.node));
+    return newKeyslot(t.value(), existing, added, t.value().pbkdf, request.kind);
 }
 
 Result<KeyslotResult> Operations::addRecoveryKey(const std::string& kernelName,
@@ -145,35 +166,16 @@ Result<KeyslotResult> Operations::addRecoveryKey(const std::string& kernelName,
 {
     if (!isRecoveryKey({recoveryKey.data(), recoveryKey.size()}))
         return makeError(ErrorCode::InvalidArgument, "that is not a recovery key vaultd made");
-    auto found = luksVolume(kernelName);
-    if (!found)
-        return found.error();
-    const Volume& v = found.value();
-    auto header = ports_.crypt.header(v.node);
-    if (!header)
-        return header.error();
-    const HeaderInfo& h = header.value();
-    if (h.version == 1)
+    auto t = keyTarget(kernelName);
+    if (!t)
+        return t.error();
+    if (t.value().header.version == 1)
         return makeError(ErrorCode::NotSupportedOnLuks1,
                          fmt::format("'{}' is LUKS1, whose header cannot record a recovery "
                                      "key's keyslot as one; convert the volume to LUKS2 first",
-                                     v.node));
-    if (static_cast<int>(h.keyslots.size()) >= h.maxKeyslots)
-        return makeError(ErrorCode::NoFreeKeyslot,
-                         fmt::format("'{}' has no free keyslot: {} of {} are in use; remove one "
-                                     "first",
-                                     v.node, h.keyslots.size(), h.maxKeyslots));
-    if (auto st = stillTheDevice(v); !st)
-        return st.error();
-    const PbkdfSettings pbkdf = recoveryPbkdf(config_.pbkdf);
-    auto slot = onAffordableSlots<int>(
-        v.node, h, ports_.kernel.memoryAvailable(), kAnyKeyslot, [&](int existingSlot) {
-            return ports_.crypt.addKeyslot(v.node, existing, existingSlot, recoveryKey, pbkdf,
-                                           KeyKind::Recovery);
-        });
-    if (!slot)
-        return slot.error();
-    return KeyslotResult{slot.value(), refreshBackup(v)};
+                                     t.value().volume.node));
+    return newKeyslot(t.value(), existing, recoveryKey, recoveryPbkdf(config_.pbkdf),
+                      KeyKind::Recovery);
 }
 
 Result<KeyslotResult> Operations::changeKey(const std::string& kernelName, const SecretBuffer& old,
@@ -185,25 +187,19 @@ Result<KeyslotResult> Operations::changeKey(const std::string& kernelName, const
                          "a keyslot's new secret is a passphrase or a key file");
     if (auto st = checkStrength(replacement, request.kind, request.acceptWeak); !st)
         return st.error();
-    auto found = luksVolume(kernelName);
-    if (!found)
-        return found.error();
-    const Volume& v = found.value();
-    auto header = ports_.crypt.header(v.node);
-    if (!header)
-        return header.error();
-    const HeaderInfo& h = header.value();
-    const PbkdfSettings capped = cappedFor(config_.pbkdf, config_.smallestInstanceMemory);
-    const PbkdfSettings pbkdf = h.version == 1 ? forLuks1(capped) : capped;
-    if (auto st = stillTheDevice(v); !st)
+    auto t = keyTarget(kernelName);
+    if (!t)
+        return t.error();
+    const std::string& node = t.value().volume.node;
+    if (auto st = stillTheDevice(t.value().volume); !st)
         return st.error();
     auto slot = onAffordableSlots<int>(
-        v.node, h, ports_.kernel.memoryAvailable(), kAnyKeyslot, [&](int oldSlot) {
-            return ports_.crypt.changeKey(v.node, old, oldSlot, replacement, pbkdf);
+        node, t.value().header, ports_.kernel.memoryAvailable(), kAnyKeyslot, [&](int oldSlot) {
+            return ports_.crypt.changeKey(node, old, oldSlot, replacement, t.value().pbkdf);
         });
     if (!slot)
         return slot.error();
-    return KeyslotResult{slot.value(), refreshBackup(v)};
+    return KeyslotResult{slot.value(), refreshBackup(t.value().volume)};
 }
 
 Result<KeyslotResult> Operations::removeKey(const std::string& kernelName, int keyslot,

@@ -264,6 +264,18 @@ private:
                                const SecretBuffer& passphrase, int except = kAnyKeyslot,
                                const MappingOptions& options = {});
     Result<Volume> luksVolume(const std::string& kernelName);
+    // A LUKS volume, its header, and the key derivation a new keyslot of it gets.
+    struct KeyTarget {
+        Volume volume;
+        HeaderInfo header;
+        PbkdfSettings pbkdf;
+    };
+    Result<KeyTarget> keyTarget(const std::string& kernelName);
+    Status roomForKeyslot(const KeyTarget& t);
+    // Adds @added in a new keyslot, authorized by @existing on an affordable slot.
+    Result<KeyslotResult> newKeyslot(const KeyTarget& t, const SecretBuffer& existing,
+                                     const SecretBuffer& added, const PbkdfSettings& pbkdf,
+                                     KeyKind kind);
     std::string refreshBackup(const Volume& v);
     Status checkStrength(const SecretBuffer& secret, KeyKind kind, bool acceptWeak);
     Result<LayerSize> growFilesystem(const Volume& v, Filesystem fs, std::uint64_t mappingSize,

@@ -267,6 +267,17 @@ engine::Result<CryptPtr> initDevice(const std::string& node)
     return CryptPtr(cd);
 }
 
+// A context for @node with its LUKS header loaded; NotLuks without one.
+engine::Result<CryptPtr> openLuks(const std::string& node)
+{
+    auto cd = initDevice(node);
+    if (!cd)
+        return cd.error();
+    if (auto st = loadLuks(cd.value().get(), node); !st)
+        return st.error();
+    return cd;
+}
+
 crypt_pbkdf_type toPbkdf(const engine::PbkdfSettings& s)
 {
     crypt_pbkdf_type p{};
@@ -570,15 +581,13 @@ engine::Status LibCrypt::resize(const std::string& name, const engine::SecretBuf
 engine::Status LibCrypt::backupHeader(const std::string& node, const std::string& file)
 {
     std::lock_guard hold(libraryLock);
-    auto cd = initDevice(node);
-    if (!cd)
-        return cd.error();
-    crypt_device* c = cd.value().get();
     // libcryptsetup says EINVAL both for a device without a header and for a
     // backup file it cannot create (one is there, or its directory is not
     // writable); loading the header first tells them apart.
-    if (auto st = loadLuks(c, node); !st)
-        return st.error();
+    auto cd = openLuks(node);
+    if (!cd)
+        return cd.error();
+    crypt_device* c = cd.value().get();
     const int rc = crypt_header_backup(c, nullptr, file.c_str());
     if (rc == -EINVAL)
         return makeError(ErrorCode::Failed,
@@ -593,12 +602,10 @@ engine::Status LibCrypt::backupHeader(const std::string& node, const std::string
 engine::Result<engine::HeaderInfo> LibCrypt::header(const std::string& fileOrNode)
 {
     std::lock_guard hold(libraryLock);
-    auto cd = initDevice(fileOrNode);
+    auto cd = openLuks(fileOrNode);
     if (!cd)
         return cd.error();
     crypt_device* c = cd.value().get();
-    if (auto st = loadLuks(c, fileOrNode); !st)
-        return st.error();
 
     engine::HeaderInfo info;
     info.version = isLuks2(c) ? 2 : 1;
@@ -664,12 +671,10 @@ engine::Result<int> LibCrypt::addKeyslot(const std::string& node,
                                          const engine::PbkdfSettings& pbkdf, engine::KeyKind kind)
 {
     std::lock_guard hold(libraryLock);
-    auto cd = initDevice(node);
+    auto cd = openLuks(node);
     if (!cd)
         return cd.error();
     crypt_device* c = cd.value().get();
-    if (auto st = loadLuks(c, node); !st)
-        return st.error();
     if (!isLuks2(c) && kind != engine::KeyKind::Passphrase)
         return makeError(ErrorCode::NotSupportedOnLuks1,
                          fmt::format("'{}' is LUKS1, which has no tokens to record a keyslot's "
@@ -708,12 +713,10 @@ engine::Result<int> LibCrypt::changeKey(const std::string& node, const engine::S
                                         const engine::PbkdfSettings& pbkdf)
 {
     std::lock_guard hold(libraryLock);
-    auto cd = initDevice(node);
+    auto cd = openLuks(node);
     if (!cd)
         return cd.error();
     crypt_device* c = cd.value().get();
-    if (auto st = loadLuks(c, node); !st)
-        return st.error();
     // Which slot @old opens, so that its kind moves with it.
     auto opened = volumeKeyFor(c, old, node, oldSlot);
     if (!opened)
@@ -759,12 +762,10 @@ engine::Result<int> LibCrypt::changeKey(const std::string& node, const engine::S
 engine::Status LibCrypt::removeKeyslot(const std::string& node, int keyslot)
 {
     std::lock_guard hold(libraryLock);
-    auto cd = initDevice(node);
+    auto cd = openLuks(node);
     if (!cd)
         return cd.error();
     crypt_device* c = cd.value().get();
-    if (auto st = loadLuks(c, node); !st)
-        return st.error();
     forgetKind(c, keyslot);
     const int rc = crypt_keyslot_destroy(c, keyslot);
     if (rc < 0)
