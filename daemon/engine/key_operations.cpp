@@ -78,14 +78,14 @@ std::string Operations::refreshBackup(const Volume& v)
 }
 
 Result<int> Operations::openAffordably(const Volume& v, const std::string& name,
-                                       const SecretBuffer& passphrase, int except,
+                                       const SecretBuffer& passphrase,
                                        const MappingOptions& options)
 {
     auto header = ports_.crypt.header(v.node);
     if (!header)
         return header.error();
     return onAffordableSlots<int>(
-        v.node, header.value(), ports_.kernel.memoryAvailable(), except,
+        v.node, header.value(), ports_.kernel.memoryAvailable(), kAnyKeyslot,
         [&](int slot) { return ports_.crypt.activate(v.node, name, passphrase, slot, options); });
 }
 
@@ -205,14 +205,11 @@ Result<KeyslotResult> Operations::changeKey(const std::string& kernelName, const
 Result<KeyslotResult> Operations::removeKey(const std::string& kernelName, int keyslot,
                                             const SecretBuffer& authorizing)
 {
-    auto found = luksVolume(kernelName);
-    if (!found)
-        return found.error();
-    const Volume& v = found.value();
-    auto header = ports_.crypt.header(v.node);
-    if (!header)
-        return header.error();
-    const HeaderInfo& h = header.value();
+    auto t = keyTarget(kernelName);
+    if (!t)
+        return t.error();
+    const Volume& v = t.value().volume;
+    const HeaderInfo& h = t.value().header;
     bool exists = false;
     for (const Keyslot& s : h.keyslots)
         exists = exists || s.slot == keyslot;
@@ -224,7 +221,10 @@ Result<KeyslotResult> Operations::removeKey(const std::string& kernelName, int k
                          fmt::format("keyslot {} is the last keyslot of '{}'; without it nothing "
                                      "opens the volume, so it stays",
                                      keyslot, v.node));
-    auto other = openAffordably(v, "", authorizing, keyslot);
+    // The header read above says which slots to try; no second read.
+    auto other = onAffordableSlots<int>(
+        v.node, h, ports_.kernel.memoryAvailable(), keyslot,
+        [&](int slot) { return ports_.crypt.activate(v.node, "", authorizing, slot); });
     if (!other) {
         if (other.error().code != ErrorCode::WrongPassphrase)
             return other.error();

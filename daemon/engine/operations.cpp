@@ -310,7 +310,7 @@ Result<UnlockResult> Operations::unlock(const std::string& kernelName,
             return nameInUse(topology, name);
         if (auto st = stillTheDevice(v); !st)
             return st.error();
-        if (auto st = openAffordably(v, name, passphrase, kAnyKeyslot, request.mapping); !st)
+        if (auto st = openAffordably(v, name, passphrase, request.mapping); !st)
             return st.error();
         ports_.records.record(name, v.signature.uuid, request.owner.uid);
         result.mappingName = name;

@@ -261,8 +261,7 @@ private:
     // Opens (or with an empty @name, checks) @passphrase on the keyslots
     // whose derivation fits in memory now, the cheapest first.
     Result<int> openAffordably(const Volume& v, const std::string& name,
-                               const SecretBuffer& passphrase, int except = kAnyKeyslot,
-                               const MappingOptions& options = {});
+                               const SecretBuffer& passphrase, const MappingOptions& options);
     Result<Volume> luksVolume(const std::string& kernelName);
     // A LUKS volume, its header, and the key derivation a new keyslot of it gets.
     struct KeyTarget {

@@ -377,12 +377,14 @@ TEST_CASE("keyslot list is a table with - where pbkdf2 has no cost", "[unit]")
 TEST_CASE("keyslot list --json gives the LUKS version and every slot", "[unit]")
 {
     nlohmann::ordered_json json = keyslotsToJson(threeSlots());
-    CHECK(
-        json.dump() ==
-        R"({"luksVersion":2,"keyslots":[)"
-        R"({"slot":0,"kind":"passphrase","pbkdf":"argon2id","iterations":4,"memoryKib":131072,"parallel":2},)"
-        R"({"slot":1,"kind":"recovery","pbkdf":"pbkdf2","iterations":1000,"memoryKib":0,"parallel":0},)"
-        R"({"slot":2,"kind":"token:systemd-tpm2","pbkdf":"argon2i","iterations":1,"memoryKib":1048576,"parallel":1}]})");
+    CHECK(json.dump() ==
+          R"({"luksVersion":2,"keyslots":[)"
+          R"({"slot":0,"kind":"passphrase","pbkdf":"argon2id","iterations":4,)"
+          R"("memoryKib":131072,"parallel":2},)"
+          R"({"slot":1,"kind":"recovery","pbkdf":"pbkdf2","iterations":1000,)"
+          R"("memoryKib":0,"parallel":0},)"
+          R"({"slot":2,"kind":"token:systemd-tpm2","pbkdf":"argon2i","iterations":1,)"
+          R"("memoryKib":1048576,"parallel":1}]})");
     CHECK(keyslotsToJson({1, {}}).dump() == R"({"luksVersion":1,"keyslots":[]})");
 }
 
