@@ -47,6 +47,43 @@ std::string checkSlotValue(const std::string& value)
     return {};
 }
 
+// vaultd reads a configured volume from NAME.toml only when NAME passes its mapping name rule
+// (daemon/engine/validate.cpp, checkMappingName), so no other NAME can ever be configured.
+std::string checkVolumeName(const std::string& value)
+{
+    constexpr std::size_t maxName = 127;
+    constexpr std::string_view punctuation = "-_.+=,@%";
+    if (value.empty())
+        return "the name is empty";
+    if (value == "." || value == ".." || value == "control")
+        return fmt::format("'{}' cannot name a configured volume", value);
+    if (value.size() > maxName)
+        return fmt::format("the name is {} bytes long, at most {} are allowed", value.size(),
+                           maxName);
+    // ASCII only, whatever the locale says a letter is.
+    bool nameChars = std::all_of(value.begin(), value.end(), [&](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               punctuation.find(c) != std::string_view::npos;
+    });
+    if (!nameChars)
+        return fmt::format(
+            "'{}' cannot name a configured volume: a name may hold only letters, "
+            "digits and -_.+=,@%",
+            value);
+    return {};
+}
+
+// Whole seconds, below a billion (some 31 years) so that they fit the field.
+std::string checkSecondsValue(const std::string& value)
+{
+    bool digits = !value.empty() && value.size() <= 9 &&
+                  std::all_of(value.begin(), value.end(),
+                              [](unsigned char c) { return std::isdigit(c) != 0; });
+    if (!digits)
+        return fmt::format("'{}' is not a number of seconds (0 waits for ever)", value);
+    return {};
+}
+
 CLI::App* addVerb(CLI::App& app, Targets& targets, Verb verb, const std::string& description)
 {
     CLI::App* sub = app.add_subcommand(std::string(verbName(verb)), description);
@@ -179,6 +216,24 @@ void addMount(CLI::App& app, Targets& targets)
         ->type_name("");
 }
 
+void addWait(CLI::App& app, Targets& targets)
+{
+    Invocation& inv = targets.invocation;
+    CLI::App* sub = addVerb(app, targets, Verb::wait,
+                            "Wait until the device of a configured volume is mounted (or, with "
+                            "--unlocked, unlocked), as vaultd opens it when it is attached");
+    sub->add_option("NAME", inv.volumeName,
+                    "The configured volume, /etc/vaultd/volumes.d/NAME.toml")
+        ->required()
+        ->type_name("")
+        ->check(CLI::Validator(checkVolumeName, ""));
+    sub->add_option("--timeout", inv.timeoutSeconds,
+                    "Give up after SECONDS, and fail (default 0: wait for ever)")
+        ->type_name("SECONDS")
+        ->check(CLI::Validator(checkSecondsValue, ""));
+    sub->add_flag("--unlocked", inv.unlocked, "Unlocked is enough: do not wait for the mount");
+}
+
 void buildApp(CLI::App& app, Targets& targets)
 {
     app.set_version_flag("--version", std::string(programName) + " " + VAULTD_VERSION);
@@ -258,6 +313,7 @@ void buildApp(CLI::App& app, Targets& targets)
                      "Read the passphrase from FILE if vaultd needs it (a volume it did not "
                      "unlock); - is standard input")
         ->type_name("FILE");
+    addWait(app, targets);
 }
 
 // CLI11 starts some messages with a capital; ours start lower case. Acronyms stay as they are.
@@ -348,6 +404,7 @@ std::string_view verbName(Verb verb)
     case Verb::keyslotRemove: return "keyslot remove";
     case Verb::recoveryKey: return "recovery-key";
     case Verb::reload: return "reload";
+    case Verb::wait: return "wait";
     }
     return "?";
 }

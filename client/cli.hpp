@@ -28,7 +28,8 @@ enum class Verb {
     keyslotChange,
     keyslotRemove,
     recoveryKey,
-    reload
+    reload,
+    wait
 };
 
 // The command word as typed, e.g. "unlock".
@@ -70,6 +71,11 @@ struct Invocation {
 
     // unlock --mount PATH and mount DEVICE PATH; unset means vaultd's default place.
     std::optional<std::string> mountPoint;
+
+    // wait: the configured volume (/etc/vaultd/volumes.d/NAME.toml), checked as a mapping name.
+    std::string volumeName;
+    std::uint32_t timeoutSeconds = 0;  // 0 waits for ever
+    bool unlocked = false;             // unlocked is enough; mounted is not needed
 };
 
 // What main does after parsing: run the invocation, or print and exit.

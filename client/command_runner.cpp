@@ -3,6 +3,7 @@
 #include "errors.hpp"
 #include "passphrase.hpp"
 #include "polkit_agent.hpp"
+#include "readiness.hpp"
 
 #include <fmt/format.h>
 
@@ -13,6 +14,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <utility>
 
@@ -36,6 +38,7 @@ std::string actionPhrase(const Invocation& invocation)
         return fmt::format("remove keyslot {} from '{}'", invocation.keyslot, invocation.device);
     case Verb::recoveryKey: return fmt::format("make a recovery key for '{}'", invocation.device);
     case Verb::status: return fmt::format("get the status of '{}'", invocation.device);
+    case Verb::wait: return fmt::format("wait for '{}'", invocation.volumeName);
     default: return fmt::format("{} '{}'", verbName(invocation.verb), invocation.device);
     }
 }
@@ -163,6 +166,21 @@ UniqueFd rewoundFile(const UniqueFd& file)
     return copy;
 }
 
+// A read while waiting that failed because vaultd went away (or was going): the watch hears
+// when it is back.
+bool meansVaultdGone(const sdbus::Error& error)
+{
+    return meansNotRunning(error.getName()) ||
+           error.getName() == "org.freedesktop.DBus.Error.NoReply";
+}
+
+VolumeWatch::Deadline waitDeadline(const Invocation& invocation)
+{
+    if (invocation.timeoutSeconds == 0)
+        return std::nullopt;
+    return std::chrono::steady_clock::now() + std::chrono::seconds(invocation.timeoutSeconds);
+}
+
 }  // namespace
 
 int CommandRunner::run(const Invocation& invocation)
@@ -202,6 +220,7 @@ void CommandRunner::dispatch(VaultClient& client, const Invocation& invocation)
     case Verb::keyslotRemove: return keyslotRemove(client, invocation);
     case Verb::recoveryKey: return recoveryKey(client, invocation);
     case Verb::reload: return reload(client, invocation);
+    case Verb::wait: return wait(client, invocation);
     }
 }
 
@@ -508,6 +527,36 @@ void CommandRunner::reload(VaultClient& client, const Invocation& invocation)
     ConfigurationReload reply =
         authenticating(client, invocation, [&] { return client.reloadConfiguration(); });
     out_ << (invocation.json ? dumpJson(reloadToJson(reply)) : formatReload(reply));
+}
+
+// The first read is an ordinary call, which starts vaultd if it is not running, and fails as
+// any command does if it cannot; later reads that find vaultd gone wait for it to come back.
+void CommandRunner::wait(VaultClient& client, const Invocation& invocation)
+{
+    WaitTarget target{invocation.volumeName, invocation.unlocked};
+    VolumeWatch::Deadline deadline = waitDeadline(invocation);
+    // Before the first read, so that no change after it goes unheard.
+    VolumeWatch watch = client.watchVolumes();
+    Readiness readiness = readinessOf(client.listVolumes(), target);
+    WaitNotes notes(target.name);
+    while (!readiness.ready) {
+        // The journal's record, when this runs in a unit, of why the volume is not there yet.
+        if (auto note = notes.update(readiness, watch.vaultdRunning()))
+            err_ << *note << std::endl;
+        if (!watch.waitForChange(deadline))
+            throw CommandError(exitFailure, timeoutMessage(target, invocation.timeoutSeconds,
+                                                           readiness, watch.vaultdRunning()));
+        if (!watch.vaultdRunning())
+            continue;
+        try {
+            readiness = readinessOf(client.listVolumes(), target);
+        } catch (const sdbus::Error& error) {
+            if (!meansVaultdGone(error))
+                throw;
+        }
+    }
+    out_ << (invocation.json ? dumpJson(readyToJson(target, *readiness.volume))
+                             : formatReady(target, *readiness.volume) + '\n');
 }
 
 void CommandRunner::report(const Invocation& invocation, const ActionReport& action)

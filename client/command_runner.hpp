@@ -50,6 +50,7 @@ private:
     void keyslotRemove(VaultClient& client, const Invocation& invocation);
     void recoveryKey(VaultClient& client, const Invocation& invocation);
     void reload(VaultClient& client, const Invocation& invocation);
+    void wait(VaultClient& client, const Invocation& invocation);
 
     void report(const Invocation& invocation, const ActionReport& action);
     // Prints one failure: a sentence, or with --json an object that also

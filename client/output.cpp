@@ -537,7 +537,8 @@ std::string formatReport(const ActionReport& report)
     case Verb::recoveryKey:
     case Verb::reload:
     case Verb::list:
-    case Verb::status: break;
+    case Verb::status:
+    case Verb::wait: break;
     }
     return device;
 }
@@ -588,7 +589,8 @@ nlohmann::ordered_json reportToJson(const ActionReport& report)
         break;
     }
     case Verb::list:
-    case Verb::status: break;
+    case Verb::status:
+    case Verb::wait: break;
     }
     return object;
 }

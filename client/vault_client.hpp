@@ -6,6 +6,7 @@
 
 #include "unique_fd.hpp"
 #include "volume_properties.hpp"
+#include "volume_watch.hpp"
 
 #include <sdbus-c++/IConnection.h>
 #include <sdbus-c++/Types.h>
@@ -87,6 +88,9 @@ public:
     explicit VaultClient(std::unique_ptr<sdbus::IConnection> connection);
 
     std::vector<VolumeProperties> listVolumes();
+    // Subscribes to vaultd's changes to its volumes on this connection; see VolumeWatch. The
+    // watch borrows the connection, so it must not outlive this client.
+    VolumeWatch watchVolumes() { return VolumeWatch(*connection_); }
 
     // @spec as the user typed it; returns the volume's object path.
     std::string resolve(const std::string& spec);

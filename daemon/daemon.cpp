@@ -14,6 +14,7 @@
 
 #include "bus/bus_loop.hpp"
 #include "bus/manager_object.hpp"
+#include "bus/systemd_units.hpp"
 #include "system/processes.hpp"
 #include "bus/volume_service.hpp"
 #include "system/crypt.hpp"
@@ -63,9 +64,9 @@ private:
 
 struct Daemon::Parts {
     explicit Parts(engine::EngineConfig config)
-        : operations(
-              {kernel, crypt, mounter, mountPoints, tools, records, processes, headers, quality},
-              std::move(config)),
+        : operations({kernel, crypt, mounter, mountPoints, tools, records, processes, headers,
+                      quality, units},
+                     std::move(config)),
           connection(sdbus::createSystemBusConnection()),
           busLoop(io, *connection),
           service(io, *connection, operations, busLoop),
@@ -104,6 +105,7 @@ struct Daemon::Parts {
     system::ProcProcesses processes;
     system::DirHeaderStore headers{"/var/lib/vaultd/headers", crypt};
     system::PwQuality quality;
+    bus::SystemdUnits units{kUnitStopLimit};
     engine::Operations operations;
     std::unique_ptr<sdbus::IConnection> connection;
     bus::BusLoop busLoop;

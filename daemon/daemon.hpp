@@ -22,6 +22,8 @@ public:
 private:
     // How long stopping waits for the volumes to lock.
     static constexpr std::chrono::seconds kLockOnStopLimit{30};
+    // How long a lock waits for the services that depend on a volume to stop.
+    static constexpr std::chrono::seconds kUnitStopLimit{20};
 
     void waitForSignals();
 

@@ -358,7 +358,10 @@ Result<UnlockResult> Operations::unlockConfigured(const std::string& kernelName,
         request.owner = {c.ownerUid, c.ownerGid};
     request.mapping = c.mapping;
     request.mountOptions = c.mountOptions;
-    return unlock(kernelName, secret, request);
+    auto unlocked = unlock(kernelName, secret, request);
+    if (unlocked)
+        ports_.units.opened(c.mappingName);
+    return unlocked;
 }
 
 Error Operations::nameInUse(const Topology& topology, const std::string& name) const
@@ -547,13 +550,22 @@ Result<Changed> Operations::unmountAll(const Topology& topology, const Volume& v
 
 Result<Changed> Operations::unmount(const std::string& kernelName)
 {
+    return unmount(kernelName, UnitsStopped::No);
+}
+
+Result<Changed> Operations::unmount(const std::string& kernelName, UnitsStopped unitsStopped)
+{
     const Topology topology = currentTopology();
     auto found = inspectIn(topology, kernelName);
     if (!found)
         return found.error();
     const BlockNode* mapping = luksMappingOf(topology, kernelName);
     if (!mapping || mountsOf(topology, *mapping).empty())
-        return Changed::No;
+        return unitsStopped == UnitsStopped::Yes ? Changed::Yes : Changed::No;
+    // The services that said they need the volume go first (which may
+    // unmount it: a mount unit can depend on it); then look again.
+    if (unitsStopped == UnitsStopped::No && ports_.units.closing(found.value().mappingName))
+        return unmount(kernelName, UnitsStopped::Yes);
     // Refuse before anything changes, naming who is in the way.
     if (auto st = refuseIfHeld(topology, found.value(), *mapping, false); !st)
         return st.error();
@@ -561,6 +573,12 @@ Result<Changed> Operations::unmount(const std::string& kernelName)
 }
 
 Result<LockResult> Operations::lock(const std::string& kernelName, const LockRequest& request)
+{
+    return lock(kernelName, request, UnitsStopped::No);
+}
+
+Result<LockResult> Operations::lock(const std::string& kernelName, const LockRequest& request,
+                                    UnitsStopped unitsStopped)
 {
     const Topology topology = currentTopology();
     auto found = inspectIn(topology, kernelName);
@@ -572,6 +590,9 @@ Result<LockResult> Operations::lock(const std::string& kernelName, const LockReq
     const BlockNode* mapping = luksMappingOf(topology, kernelName);
     if (!mapping)
         return LockResult{};
+    // As in unmount: the services that depend on the volume stop first.
+    if (unitsStopped == UnitsStopped::No && ports_.units.closing(v.mappingName))
+        return lock(kernelName, request, UnitsStopped::Yes);
 
     if (!request.lazy) {
         if (auto st = refuseIfHeld(topology, v, *mapping, true); !st)
@@ -635,6 +656,8 @@ Result<LostMapping> Operations::tearDownLost(const std::string& mappingName)
     if (it == lost.end())
         return makeError(ErrorCode::NoSuchDevice, fmt::format("no lost mapping '{}'", mappingName));
     LostMapping l = std::move(*it);
+    // Whatever said it needs the volume stops before its filesystem goes.
+    ports_.units.closing(mappingName);
 
     // The device is gone: nothing can be written back, so nothing waits for
     // anybody. Detach every mount, then take the key out of the kernel (an

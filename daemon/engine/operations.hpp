@@ -280,6 +280,11 @@ private:
     Result<LayerSize> growFilesystem(const Volume& v, Filesystem fs, std::uint64_t mappingSize,
                                      bool mappingGrew);
 
+    enum class UnitsStopped { No, Yes };
+    Result<Changed> unmount(const std::string& kernelName, UnitsStopped unitsStopped);
+    Result<LockResult> lock(const std::string& kernelName, const LockRequest& request,
+                            UnitsStopped unitsStopped);
+
     Ports ports_;
     EngineConfig config_;
     std::mutex departedLock_;

@@ -264,6 +264,20 @@ public:
                                            int fd) = 0;
 };
 
+// The systemd units that stand for a configured volume being there
+// (vault-volume@NAME.service) and whatever depends on them. Told when vaultd
+// has opened such a volume, and asked to stop them before it unmounts or
+// closes one, so that no service is left holding a filesystem that goes.
+class VolumeUnits {
+public:
+    virtual ~VolumeUnits() = default;
+    virtual void opened(const std::string& mappingName) = 0;
+    // Returns once the units are stopped (or a bounded time has passed):
+    // true when something was running and was stopped, which may have
+    // unmounted the filesystem (a mount unit that depends on the volume).
+    virtual bool closing(const std::string& mappingName) = 0;
+};
+
 struct Ports {
     KernelView& kernel;
     Crypt& crypt;
@@ -274,6 +288,7 @@ struct Ports {
     Processes& processes;
     HeaderStore& headers;
     PassphraseQuality& quality;
+    VolumeUnits& units;
 };
 
 }  // namespace vaultd::engine

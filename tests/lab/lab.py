@@ -688,16 +688,16 @@ class Control:
 # qemu
 
 
-def qemu_command(kernel, initrd, sock_dir, out_dir, job, memory_mib):
+def qemu_command(kernel, initrd, sock_dir, out_dir, job, wants):
     append = " ".join([
         "console=ttyS0", "panic=-1",
-        f"lab.run={GUEST_DIR / 'run'}", f"lab.job={job}",
+        f"lab.run={GUEST_DIR / 'run'}", f"lab.job={job}", f"lab.init={wants.init}",
     ])
     return [
         "qemu-system-x86_64",
         # i440fx: ACPI hotplug on the root bus, no PCIe root ports to manage.
         "-machine", "pc",
-        "-accel", "tcg,thread=multi", "-cpu", "max", "-smp", "2", "-m", str(memory_mib),
+        "-accel", "tcg,thread=multi", "-cpu", "max", "-smp", "2", "-m", str(wants.memory_mib),
         "-nodefaults", "-nographic", "-no-reboot", "-serial", "stdio",
         "-kernel", str(kernel), "-initrd", str(initrd), "-append", append,
         "-virtfs", "local,path=/,mount_tag=root,security_model=none,readonly=on,multidevs=remap",
@@ -736,6 +736,7 @@ def write_job(path, build_dir, out_dir, plan, scenario_timeout):
         "LAB_VAULTD_LOG": out_dir / plan.log_name("vaultd"),
         "LAB_DMESG_LOG": out_dir / plan.log_name("dmesg"),
         "LAB_VAULTD_CONFIG": plan.wants.vaultd_config,
+        "LAB_INIT": plan.wants.init,
     }
     path.write_text("".join(f"{k}={shlex.quote(str(v))}\n" for k, v in values.items()))
 
@@ -814,12 +815,15 @@ def pick_scenarios(names):
 
 
 # A scenario's opening comments may hold one "# lab-guest: KEY=VALUE ...",
-# with memory=SIZE (the guest's memory) and vaultd-config=FILE (a file in
-# tests/lab/ that vaultd runs with instead of vaultd-lab.conf).
+# with memory=SIZE (the guest's memory), vaultd-config=FILE (a file in
+# tests/lab/ that vaultd runs with instead of vaultd-lab.conf) and init=systemd
+# (systemd as PID 1 and the project installed, instead of a chroot with
+# vaultd started by hand).
 GUEST_DECLARATION = re.compile(r"#\s*lab-guest:(.*)")
 MEMORY = re.compile(r"([1-9]\d*)([MG])")
 CONFIG_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\.conf")
 DEFAULT_VAULTD_CONFIG = "vaultd-lab.conf"
+INITS = ("chroot", "systemd")
 
 
 def parse_memory(text):
@@ -841,6 +845,7 @@ def parse_config(text):
 class GuestWants:
     memory_mib: int = DEFAULT_MEMORY_MIB
     vaultd_config: str = DEFAULT_VAULTD_CONFIG
+    init: str = "chroot"
 
 
 def guest_wants(path):
@@ -861,17 +866,20 @@ def guest_wants(path):
         values = {}
         for item in match[1].split():
             key, equals, value = item.partition("=")
-            if key not in ("memory", "vaultd-config") or not equals or key in values:
-                raise LabError(f"{where}: want '# lab-guest: memory=SIZE vaultd-config=FILE' "
-                               f"(either or both, once each), not {line!r}")
+            if key not in ("memory", "vaultd-config", "init") or not equals or key in values:
+                raise LabError(f"{where}: want '# lab-guest: memory=SIZE vaultd-config=FILE "
+                               f"init=systemd' (any of them, once each), not {line!r}")
             values[key] = value
         if not values:
             raise LabError(f"{where}: an empty lab-guest line")
+        if values.get("init", "chroot") not in INITS:
+            raise LabError(f"{where}: init is one of {', '.join(INITS)}, not {values['init']!r}")
         try:
             declared = GuestWants(
                 parse_memory(values["memory"]) if "memory" in values else DEFAULT_MEMORY_MIB,
                 parse_config(values["vaultd-config"]) if "vaultd-config" in values
-                else DEFAULT_VAULTD_CONFIG)
+                else DEFAULT_VAULTD_CONFIG,
+                values.get("init", "chroot"))
         except LabError as error:
             raise LabError(f"{where}: {error}") from None
     return declared or GuestWants()
@@ -956,7 +964,8 @@ def run_guest(run, plan):
     timeout = run.args.timeout
     if time.monotonic() >= run.deadline:
         return f"the {timeout:.0f} s timeout ran out before guest {plan.number} could boot"
-    say(f"booting guest {plan.number} ({plan.memory_mib} MiB, {plan.wants.vaultd_config}) for: "
+    say(f"booting guest {plan.number} ({plan.memory_mib} MiB, {plan.wants.vaultd_config}, "
+        f"{plan.wants.init}) for: "
         f"{' '.join(plan.scenarios)}")
     # The job and the images must be where the guest can see them.
     guest_dir = run.run_dir / f"guest-{plan.number}"
@@ -966,7 +975,7 @@ def run_guest(run, plan):
     # Sockets live in /tmp: a unix socket path must stay under 108 bytes.
     with tempfile.TemporaryDirectory(prefix="vaultd-lab.") as sock_dir:
         sock_dir = Path(sock_dir)
-        command = qemu_command(run.kernel, run.initrd, sock_dir, run.out_dir, job, plan.memory_mib)
+        command = qemu_command(run.kernel, run.initrd, sock_dir, run.out_dir, job, plan.wants)
         run.results.new_guest()
         guest = Guest(command, run.out_dir / plan.log_name("console"), run.args.console)
         try:

@@ -2,6 +2,7 @@
 #include "errors.hpp"
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 using vaultctl::Invocation;
 using vaultctl::parseCommandLine;
@@ -367,4 +368,69 @@ TEST_CASE("reload refuses arguments it does not take", "[unit]")
     ParseOutcome help = parseCommandLine({"reload", "--help"});
     CHECK(help.exitCode == 0);
     CHECK_THAT(help.output, Catch::Contains("volumes.d"));
+}
+
+TEST_CASE("wait takes a configured volume's name, a timeout and --unlocked", "[unit]")
+{
+    Invocation inv = parsed({"wait", "data"});
+    CHECK(inv.verb == Verb::wait);
+    CHECK(inv.volumeName == "data");
+    CHECK(inv.device.empty());
+    CHECK(inv.timeoutSeconds == 0);
+    CHECK_FALSE(inv.unlocked);
+
+    Invocation timed = parsed({"wait", "--timeout", "30", "--unlocked", "db-1.x_y+z=a,b@c%d"});
+    CHECK(timed.volumeName == "db-1.x_y+z=a,b@c%d");
+    CHECK(timed.timeoutSeconds == 30);
+    CHECK(timed.unlocked);
+    CHECK(parsed({"wait", "data", "--timeout=0"}).timeoutSeconds == 0);
+    CHECK(parsed({"wait", "data", "--timeout", "999999999"}).timeoutSeconds == 999999999);
+    CHECK(parsed({"--json", "wait", "data"}).json);
+    CHECK(parsed({"wait", "data", "--json"}).json);
+    CHECK(parsed({"wait", std::string(127, 'n')}).volumeName.size() == 127);
+    CHECK(vaultctl::verbName(Verb::wait) == "wait");
+}
+
+TEST_CASE("wait refuses a name vaultd could never have configured", "[unit]")
+{
+    CHECK_THAT(refused({"wait"}).error, Catch::Contains("NAME is required") &&
+                                            Catch::Contains("see 'vaultctl wait --help'"));
+    CHECK_THAT(refused({"wait", ""}).error, Catch::Contains("the name is empty"));
+    for (const char* bad : {".", "..", "control"}) {
+        INFO(bad);
+        CHECK_THAT(refused({"wait", bad}).error,
+                   Catch::Contains(fmt::format("'{}' cannot name a configured volume", bad)));
+    }
+    for (const char* bad : {"a/b", "data.toml/", "da ta", "dätä", "a:b", "*"}) {
+        INFO(bad);
+        CHECK_THAT(refused({"wait", bad}).error,
+                   Catch::Contains("cannot name a configured volume: a name may hold only "
+                                   "letters, digits and -_.+=,@%"));
+    }
+    CHECK_THAT(refused({"wait", std::string(128, 'n')}).error,
+               Catch::Contains("the name is 128 bytes long, at most 127 are allowed"));
+    refused({"wait", "data", "other"});
+    refused({"wait", "data", "--key-file", "-"});
+}
+
+TEST_CASE("wait refuses a timeout that is not whole seconds", "[unit]")
+{
+    for (const char* bad : {"abc", "-1", "1.5", "30s", "0x10", "1000000000"}) {
+        INFO(bad);
+        CHECK_THAT(refused({"wait", "data", std::string("--timeout=") + bad}).error,
+                   Catch::Contains(
+                       fmt::format("'{}' is not a number of seconds (0 waits for ever)", bad)) &&
+                       Catch::Contains("see 'vaultctl wait --help'"));
+    }
+    CHECK_THAT(refused({"wait", "data", "--timeout"}).error, Catch::Contains("--timeout"));
+    CHECK_THAT(refused({"wait", "data", "--timeout="}).error, Catch::Contains("--timeout"));
+}
+
+TEST_CASE("the help lists wait and what it waits for", "[unit]")
+{
+    CHECK_THAT(parseCommandLine({"--help"}).output, Catch::Contains("wait"));
+    ParseOutcome help = parseCommandLine({"wait", "--help"});
+    CHECK(help.exitCode == 0);
+    CHECK_THAT(help.output, Catch::Contains("--timeout") && Catch::Contains("--unlocked") &&
+                                Catch::Contains("volumes.d/NAME.toml"));
 }

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -258,6 +259,33 @@ public:
     engine::Status check(const engine::SecretBuffer& passphrase) override;
 };
 
+// vault-volume@NAME units: running once opened, until closing stops them;
+// onClose stands for what stopping does (a mount unit unmounting, say).
+class FakeUnits final : public engine::VolumeUnits {
+public:
+    explicit FakeUnits(CallLog& log) : log_(log) {}
+    std::set<std::string> running;
+    std::function<void(const std::string&)> onClose;
+
+    void opened(const std::string& mappingName) override
+    {
+        log_.push_back("start vault-volume@" + mappingName);
+        running.insert(mappingName);
+    }
+    bool closing(const std::string& mappingName) override
+    {
+        if (running.erase(mappingName) == 0)
+            return false;
+        log_.push_back("stop vault-volume@" + mappingName);
+        if (onClose)
+            onClose(mappingName);
+        return true;
+    }
+
+private:
+    CallLog& log_;
+};
+
 class FakeUnlockRecords final : public engine::UnlockRecords {
 public:
     std::map<std::string, std::pair<std::string, uid_t>> byMapping;  // to LUKS UUID and uid
@@ -308,10 +336,12 @@ struct FakeSystem {
     FakeProcesses processes;
     FakeHeaderStore headers{log};
     FakeQuality quality;
+    FakeUnits units{log};
 
     engine::Ports ports()
     {
-        return {kernel, crypt, mounter, mountPoints, tools, records, processes, headers, quality};
+        return {kernel,  crypt,     mounter, mountPoints, tools,
+                records, processes, headers, quality,     units};
     }
 
     // A free disk /dev/<name> (devnum 252:<n>) holding @outer.

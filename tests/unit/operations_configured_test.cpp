@@ -115,3 +115,16 @@ TEST_CASE("a configured volume's wrong key opens nothing", "[unit]")
     CHECK(f.sys.crypt.activations.empty());
     CHECK(f.sys.mounter.mounts.empty());
 }
+
+TEST_CASE("an opened configured volume starts its unit; a failed one does not", "[unit]")
+{
+    ConfiguredFixture f;
+
+    REQUIRE_THAT(f.ops.unlockConfigured("vdb", f.c, secret("wrong horse")),
+                 FailsWith(ErrorCode::WrongPassphrase));
+    CHECK(f.sys.units.running.empty());
+
+    REQUIRE_THAT(f.ops.unlockConfigured("vdb", f.c, secret("correct horse")), Succeeds());
+    CHECK(f.sys.units.running == std::set<std::string>{"secure-data"});
+    CHECK(f.sys.log.back() == "start vault-volume@secure-data");
+}

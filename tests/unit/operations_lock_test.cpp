@@ -366,3 +366,75 @@ TEST_CASE("a device gone before unlock opens nothing", "[unit]")
     REQUIRE_THAT(unlocked, FailsWith(ErrorCode::NoSuchDevice));
     CHECK(sys.crypt.activations.empty());
 }
+
+TEST_CASE("lock stops the units that depend on the volume before it unmounts", "[unit]")
+{
+    MountedVolume vol;
+    vol.sys.units.running.insert("data");
+    // Without them, nothing holds the volume any more.
+    vol.sys.processes.byDevnum["253:0"] = {{4242, "postgres", "has /media/vault/data/db open"}};
+    vol.sys.units.onClose = [&](const std::string&) { vol.sys.processes.byDevnum.clear(); };
+
+    auto locked = vol.ops.lock("vdb", {});
+
+    REQUIRE_THAT(locked, Succeeds());
+    CHECK(vol.sys.log == CallLog{"stop vault-volume@data", "unmount /media/vault/data",
+                                 "remove /media/vault/data", "deactivate data"});
+}
+
+TEST_CASE("a filesystem a stopped mount unit unmounted is not unmounted again", "[unit]")
+{
+    // A generated mount unit requires vault-volume@data: stopping it
+    // unmounts the filesystem, and lock finds only the mapping to close.
+    MountedVolume vol;
+    vol.sys.units.running.insert("data");
+    vol.sys.units.onClose = [&](const std::string&) { vol.sys.kernel.topology.mounts.clear(); };
+
+    auto locked = vol.ops.lock("vdb", {});
+
+    REQUIRE_THAT(locked, Succeeds());
+    CHECK(locked.value().changed == Changed::Yes);
+    CHECK(vol.sys.log == CallLog{"stop vault-volume@data", "deactivate data"});
+    CHECK_FALSE(vol.sys.crypt.mappingExists("data"));
+}
+
+TEST_CASE("unmount stops the units that depend on the volume first", "[unit]")
+{
+    MountedVolume vol;
+    vol.sys.units.running.insert("data");
+    vol.sys.units.onClose = [&](const std::string&) { vol.sys.kernel.topology.mounts.clear(); };
+
+    auto unmounted = vol.ops.unmount("vdb");
+
+    REQUIRE_THAT(unmounted, Succeeds());
+    CHECK(unmounted.value() == Changed::Yes);
+    CHECK(vol.sys.log == CallLog{"stop vault-volume@data"});
+    CHECK(vol.sys.crypt.mappingExists("data"));
+}
+
+TEST_CASE("a volume busy after its units stopped is refused, naming who holds it", "[unit]")
+{
+    MountedVolume vol;
+    vol.sys.units.running.insert("data");
+    vol.sys.processes.byDevnum["253:0"] = {{4242, "bash", "works in /media/vault/data"}};
+
+    auto locked = vol.ops.lock("vdb", {});
+
+    REQUIRE_THAT(locked, FailsWith(ErrorCode::Busy));
+    CHECK_THAT(locked.error().message, Catch::Contains("pid 4242 (bash)"));
+    CHECK(vol.sys.log == CallLog{"stop vault-volume@data"});
+    CHECK(vol.stillMountedAndOpen());
+}
+
+TEST_CASE("a lost volume's units stop before its filesystem is detached", "[unit]")
+{
+    MountedVolume vol;
+    vol.sys.units.running.insert("data");
+    vol.detach();
+
+    auto done = vol.ops.tearDownLost("data");
+
+    REQUIRE_THAT(done, Succeeds());
+    CHECK(vol.sys.log == CallLog{"stop vault-volume@data", "unmount /media/vault/data lazy",
+                                 "remove /media/vault/data", "deactivate data force"});
+}

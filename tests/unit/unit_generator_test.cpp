@@ -1,0 +1,376 @@
+#include "unit_generator.hpp"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "result_matchers.hpp"
+
+using namespace vaultd;
+using engine::ConfiguredVolume;
+using engine::ErrorCode;
+using testing::FailsWith;
+using testing::Succeeds;
+
+namespace {
+
+// No volume file in these tests names an owner.
+class NoUsers final : public UserLookup {
+public:
+    std::optional<std::pair<uid_t, gid_t>> find(const std::string&) const override
+    {
+        return std::nullopt;
+    }
+};
+
+// A directory of its own under /tmp, removed with its contents at the end
+// of the test.
+class ScratchDir {
+public:
+    ScratchDir()
+    {
+        std::string pattern = "/tmp/vaultd-unit-XXXXXX";
+        if (!mkdtemp(pattern.data()))
+            throw std::system_error(errno, std::generic_category(), "mkdtemp");
+        path_ = pattern;
+    }
+    ~ScratchDir()
+    {
+        std::error_code ec;
+        std::filesystem::remove_all(path_, ec);
+    }
+    ScratchDir(const ScratchDir&) = delete;
+    ScratchDir& operator=(const ScratchDir&) = delete;
+
+    const std::string& path() const { return path_; }
+    std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+    void write(const std::string& name, const std::string& text) const
+    {
+        std::filesystem::create_directories(std::filesystem::path(*this / name).parent_path());
+        std::ofstream out(*this / name, std::ios::binary);
+        out << text;
+        REQUIRE(out.good());
+    }
+
+    // The file's contents, or "(missing)".
+    std::string read(const std::string& name) const
+    {
+        std::ifstream in(*this / name, std::ios::binary);
+        if (!in)
+            return "(missing)";
+        std::stringstream text;
+        text << in.rdbuf();
+        return text.str();
+    }
+
+private:
+    std::string path_;
+};
+
+ConfiguredVolume mounted()
+{
+    ConfiguredVolume c;
+    c.name = "data";
+    c.origin = "/etc/vaultd/volumes.d/data.toml";
+    c.label = "data";
+    c.mappingName = "data";
+    c.mountPoint = "/secure/data";
+    return c;
+}
+
+const std::string kSource = "/etc/vaultd/volumes.d/data.toml";
+
+// The file generated at @path, or an empty one with that path.
+GeneratedFile fileAt(const std::vector<GeneratedFile>& files, const std::string& path)
+{
+    for (const auto& f : files) {
+        if (f.path == path)
+            return f;
+    }
+    FAIL_CHECK("no file " << path);
+    return {};
+}
+
+std::vector<std::string> pathsOf(const std::vector<GeneratedFile>& files)
+{
+    std::vector<std::string> paths;
+    for (const auto& f : files)
+        paths.push_back(f.path);
+    return paths;
+}
+
+}  // namespace
+
+TEST_CASE("a path is escaped as systemd-escape --path does", "[unit][generator]")
+{
+    CHECK(escapePath("/secure/data") == "secure-data");
+    CHECK(escapePath("/secure/app-data") == "secure-app\\x2ddata");
+    CHECK(escapePath("/srv/my data") == "srv-my\\x20data");
+    CHECK(escapePath("/secure/data/") == "secure-data");
+    CHECK(escapePath("//secure//data") == "secure-data");
+    CHECK(escapePath("/secure/caf\xc3\xa9") == "secure-caf\\xc3\\xa9");
+    CHECK(escapePath("/mnt/a\\b%c+d") == "mnt-a\\x5cb\\x25c\\x2bd");
+    CHECK(escapePath("/mnt/x:y_z.1") == "mnt-x:y_z.1");
+    CHECK(escapePath("/dev/mapper/data") == "dev-mapper-data");
+}
+
+TEST_CASE("only a leading dot is escaped, and the root is a dash", "[unit][generator]")
+{
+    CHECK(escapePath("/.hidden") == "\\x2ehidden");
+    CHECK(escapePath("/mnt/.hidden") == "mnt-.hidden");
+    CHECK(escapePath("/") == "-");
+}
+
+TEST_CASE("the mount options are vaultd's, the file's, then ro", "[unit][generator]")
+{
+    ConfiguredVolume c = mounted();
+    CHECK(mountOptionsFor(c, "nodev,nosuid") == "nodev,nosuid");
+
+    c.mountOptions = "noatime,lazytime";
+    CHECK(mountOptionsFor(c, "nodev,nosuid") == "nodev,nosuid,noatime,lazytime");
+    CHECK(mountOptionsFor(c, "nodev,nosuid,noexec") == "nodev,nosuid,noexec,noatime,lazytime");
+
+    c.mapping.readOnly = true;
+    CHECK(mountOptionsFor(c, "nodev,nosuid") == "nodev,nosuid,noatime,lazytime,ro");
+
+    c.mountOptions.clear();
+    CHECK(mountOptionsFor(c, "nodev,nosuid") == "nodev,nosuid,ro");
+}
+
+TEST_CASE("a volume with a mount point gets a mount unit requiring its service",
+          "[unit][generator]")
+{
+    ConfiguredVolume c = mounted();
+    c.mountOptions = "noatime";
+    c.mapping.readOnly = true;
+    auto files = unitsFor(c, kSource, GeneratorSettings{});
+    REQUIRE_THAT(files, Succeeds());
+
+    CHECK(pathsOf(files.value()) ==
+          std::vector<std::string>{"secure-data.mount", "dev-mapper-data.device.d/50-vaultd.conf",
+                                   "vault-volume@data.service.d/50-vaultd.conf"});
+    CHECK(fileAt(files.value(), "secure-data.mount").contents ==
+          "# Generated by vaultd-generator from /etc/vaultd/volumes.d/data.toml\n"
+          "# vaultd mounts the volume itself; this unit lets services depend on it.\n"
+          "[Unit]\n"
+          "Description=vaultd volume data at /secure/data\n"
+          "Documentation=man:vaultctl(1)\n"
+          "SourcePath=/etc/vaultd/volumes.d/data.toml\n"
+          "DefaultDependencies=no\n"
+          "Conflicts=umount.target\n"
+          "Before=umount.target\n"
+          "Requires=vault-volume@data.service\n"
+          "After=vault-volume@data.service\n"
+          "\n"
+          "[Mount]\n"
+          "What=/dev/mapper/data\n"
+          "Where=/secure/data\n"
+          "Options=nodev,nosuid,noatime,ro\n");
+}
+
+TEST_CASE("the units use vaultd.conf's mount options and the mapping name", "[unit][generator]")
+{
+    ConfiguredVolume c = mounted();
+    c.mappingName = "data-crypt";
+    GeneratorSettings settings;
+    settings.mountOptions = "nodev,nosuid,noexec";
+    auto files = unitsFor(c, kSource, settings);
+    REQUIRE_THAT(files, Succeeds());
+
+    const std::string mount = fileAt(files.value(), "secure-data.mount").contents;
+    CHECK_THAT(mount, Catch::Contains("\nWhat=/dev/mapper/data-crypt\n"));
+    CHECK_THAT(mount, Catch::EndsWith("\nOptions=nodev,nosuid,noexec\n"));
+    CHECK_THAT(mount, Catch::Contains("\nRequires=vault-volume@data\\x2dcrypt.service\n"));
+    CHECK_THAT(mount, Catch::Contains("\nDescription=vaultd volume data at /secure/data\n"));
+}
+
+TEST_CASE("the service drop-in is for the instance vaultd starts: the escaped mapping name",
+          "[unit][generator]")
+{
+    ConfiguredVolume c = mounted();
+    c.mappingName = "app-data+1";
+    auto files = unitsFor(c, kSource, GeneratorSettings{});
+    REQUIRE_THAT(files, Succeeds());
+
+    CHECK(pathsOf(files.value()) ==
+          std::vector<std::string>{"secure-data.mount",
+                                   "dev-mapper-app\\x2ddata\\x2b1.device.d/50-vaultd.conf",
+                                   "vault-volume@app\\x2ddata\\x2b1.service.d/50-vaultd.conf"});
+}
+
+TEST_CASE("the mapping's device waits for the volume however long it takes", "[unit][generator]")
+{
+    ConfiguredVolume c = mounted();
+    c.mappingName = "app-data";
+    auto files = unitsFor(c, kSource, GeneratorSettings{});
+    REQUIRE_THAT(files, Succeeds());
+
+    CHECK(fileAt(files.value(), "dev-mapper-app\\x2ddata.device.d/50-vaultd.conf").contents ==
+          "# Generated by vaultd-generator from /etc/vaultd/volumes.d/data.toml\n"
+          "[Unit]\n"
+          "JobRunningTimeoutSec=infinity\n");
+}
+
+TEST_CASE("a mounted volume's service only learns its source", "[unit][generator]")
+{
+    auto files = unitsFor(mounted(), kSource, GeneratorSettings{});
+    REQUIRE_THAT(files, Succeeds());
+
+    CHECK(fileAt(files.value(), "vault-volume@data.service.d/50-vaultd.conf").contents ==
+          "# Generated by vaultd-generator from /etc/vaultd/volumes.d/data.toml\n"
+          "[Unit]\n"
+          "SourcePath=/etc/vaultd/volumes.d/data.toml\n");
+}
+
+TEST_CASE("a volume without a mount point gets no mount unit and waits for its mapping",
+          "[unit][generator]")
+{
+    ConfiguredVolume c = mounted();
+    c.mountPoint.clear();
+    GeneratorSettings settings;
+    settings.vaultctl = "/opt/vaultd/bin/vaultctl";
+    auto files = unitsFor(c, kSource, settings);
+    REQUIRE_THAT(files, Succeeds());
+
+    CHECK(pathsOf(files.value()) ==
+          std::vector<std::string>{"dev-mapper-data.device.d/50-vaultd.conf",
+                                   "vault-volume@data.service.d/50-vaultd.conf"});
+    CHECK(fileAt(files.value(), "vault-volume@data.service.d/50-vaultd.conf").contents ==
+          "# Generated by vaultd-generator from /etc/vaultd/volumes.d/data.toml\n"
+          "[Unit]\n"
+          "SourcePath=/etc/vaultd/volumes.d/data.toml\n"
+          "\n"
+          "[Service]\n"
+          "ExecStart=\n"
+          "ExecStart=/opt/vaultd/bin/vaultctl wait --unlocked %I\n");
+}
+
+TEST_CASE("a percent sign is doubled so systemd reads no specifier", "[unit][generator]")
+{
+    ConfiguredVolume c = mounted();
+    c.name = "50%";
+    c.mappingName = "50%";
+    c.mountPoint = "/srv/50% off";
+    auto files = unitsFor(c, kSource, GeneratorSettings{});
+    REQUIRE_THAT(files, Succeeds());
+
+    const std::string mount = fileAt(files.value(), "srv-50\\x25\\x20off.mount").contents;
+    CHECK_THAT(mount, Catch::Contains("\nDescription=vaultd volume 50%% at /srv/50%% off\n"));
+    CHECK_THAT(mount, Catch::Contains("\nWhere=/srv/50%% off\n"));
+    CHECK_THAT(mount, Catch::Contains("\nWhat=/dev/mapper/50%%\n"));
+    CHECK_THAT(mount, Catch::Contains("\nRequires=vault-volume@50\\x25.service\n"));
+}
+
+TEST_CASE("values a unit file cannot hold are refused", "[unit][generator]")
+{
+    ConfiguredVolume c = mounted();
+    c.mountPoint = "/srv/trailing ";
+    CHECK_THAT(unitsFor(c, kSource, GeneratorSettings{}), FailsWith(ErrorCode::InvalidArgument));
+
+    c.mountPoint = "/srv/trailing\\";
+    CHECK_THAT(unitsFor(c, kSource, GeneratorSettings{}), FailsWith(ErrorCode::InvalidArgument));
+
+    c.mountPoint = "/";
+    auto root = unitsFor(c, kSource, GeneratorSettings{});
+    REQUIRE_THAT(root, FailsWith(ErrorCode::InvalidArgument));
+    CHECK_THAT(root.error().message, Catch::StartsWith(c.origin + ": the root directory"));
+
+    c.mountPoint = "/srv/" + std::string(300, 'a');
+    auto tooLong = unitsFor(c, kSource, GeneratorSettings{});
+    REQUIRE_THAT(tooLong, FailsWith(ErrorCode::InvalidArgument));
+    CHECK_THAT(tooLong.error().message, Catch::Contains("is too long"));
+
+    c.mountPoint = "/secure/data";
+    CHECK_THAT(unitsFor(c, "/etc/vaultd/volumes\n.d/data.toml", GeneratorSettings{}),
+               FailsWith(ErrorCode::InvalidArgument));
+}
+
+TEST_CASE("the generator writes the good volumes' units and reports the bad file",
+          "[unit][generator]")
+{
+    ScratchDir volumes;
+    volumes.write("data.toml",
+                  "[match]\nlabel = \"data\"\n[unlock]\nread-only = true\n"
+                  "[mount]\npoint = \"/secure/data\"\noptions = \"noatime\"\n");
+    volumes.write("raw.toml", "[match]\nlabel = \"raw\"\n");
+    volumes.write("broken.toml", "[match]\nlabel = \"broken\"\n[mount]\npoint = 7\n");
+    ScratchDir out;
+    GeneratorSettings settings;
+    settings.volumesDirectory = volumes.path();
+
+    auto problems = generate(settings, out.path(), NoUsers{}, getuid());
+    REQUIRE(problems.size() == 1);
+    CHECK_THAT(problems[0], Catch::StartsWith(volumes / "broken.toml" + ":4: "));
+    CHECK_THAT(problems[0], Catch::EndsWith(", ignoring"));
+
+    const std::string mount = out.read("secure-data.mount");
+    CHECK_THAT(mount, Catch::Contains("\nSourcePath=" + volumes / "data.toml" + "\n"));
+    CHECK_THAT(mount, Catch::Contains("\nOptions=nodev,nosuid,noatime,ro\n"));
+    CHECK(out.read("dev-mapper-data.device.d/50-vaultd.conf") != "(missing)");
+    CHECK_THAT(out.read("vault-volume@raw.service.d/50-vaultd.conf"),
+               Catch::EndsWith("ExecStart=\nExecStart=/usr/bin/vaultctl wait --unlocked %I\n"));
+    CHECK(out.read("dev-mapper-raw.device.d/50-vaultd.conf") != "(missing)");
+
+    std::vector<std::string> written;
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(out.path())) {
+        if (entry.is_regular_file())
+            written.push_back(std::filesystem::relative(entry.path(), out.path()).string());
+    }
+    std::sort(written.begin(), written.end());
+    CHECK(written == std::vector<std::string>{"dev-mapper-data.device.d/50-vaultd.conf",
+                                              "dev-mapper-raw.device.d/50-vaultd.conf",
+                                              "secure-data.mount",
+                                              "vault-volume@data.service.d/50-vaultd.conf",
+                                              "vault-volume@raw.service.d/50-vaultd.conf"});
+}
+
+TEST_CASE("running the generator again replaces its files", "[unit][generator]")
+{
+    ScratchDir volumes;
+    volumes.write("data.toml", "[match]\nlabel = \"data\"\n[mount]\npoint = \"/secure/data\"\n");
+    ScratchDir out;
+    out.write("secure-data.mount", "stale\n");
+    GeneratorSettings settings;
+    settings.volumesDirectory = volumes.path();
+
+    CHECK(generate(settings, out.path(), NoUsers{}, getuid()).empty());
+    CHECK(generate(settings, out.path(), NoUsers{}, getuid()).empty());
+    CHECK_THAT(out.read("secure-data.mount"), Catch::StartsWith("# Generated by vaultd-generator"));
+    CHECK(out.read("secure-data.mount.vaultd-new") == "(missing)");
+}
+
+TEST_CASE("a missing volume directory generates nothing and reports nothing", "[unit][generator]")
+{
+    ScratchDir out;
+    GeneratorSettings settings;
+    settings.volumesDirectory = out / "volumes.d";
+
+    CHECK(generate(settings, out.path(), NoUsers{}, getuid()).empty());
+    CHECK(std::filesystem::is_empty(out.path()));
+}
+
+TEST_CASE("a unit that cannot be written is reported", "[unit][generator]")
+{
+    ScratchDir volumes;
+    volumes.write("data.toml", "[match]\nlabel = \"data\"\n[mount]\npoint = \"/secure/data\"\n");
+    ScratchDir out;
+    out.write("blocker", "a file where the output directory should be\n");
+    GeneratorSettings settings;
+    settings.volumesDirectory = volumes.path();
+
+    auto problems = generate(settings, out / "blocker", NoUsers{}, getuid());
+    REQUIRE(problems.size() == 1);
+    CHECK_THAT(problems[0], Catch::StartsWith(volumes / "data.toml" + ": failed to "));
+}
