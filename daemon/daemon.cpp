@@ -19,6 +19,7 @@
 #include "bus/volume_service.hpp"
 #include "system/crypt.hpp"
 #include "system/header_store.hpp"
+#include "system/host_namespace.hpp"
 #include "system/kernel_view.hpp"
 #include "system/log.hpp"
 #include "system/mkfs.hpp"
@@ -64,8 +65,8 @@ private:
 
 struct Daemon::Parts {
     explicit Parts(engine::EngineConfig config)
-        : operations({kernel, crypt, mounter, mountPoints, tools, records, processes, headers,
-                      quality, units},
+        : operations({kernel, crypt, hostMounter, hostMountPoints, tools, records, processes,
+                      headers, quality, units},
                      std::move(config)),
           connection(sdbus::createSystemBusConnection()),
           busLoop(io, *connection),
@@ -100,6 +101,9 @@ struct Daemon::Parts {
     system::LibCrypt crypt;
     system::LibMounter mounter;
     system::DirMountPoints mountPoints;
+    system::HostNamespace host;
+    system::HostMounter hostMounter{host, mounter};
+    system::HostMountPoints hostMountPoints{host, mountPoints};
     system::SpawnedTools tools;
     system::RunDirUnlockRecords records;
     system::ProcProcesses processes;

@@ -20,6 +20,10 @@ as_user ec2-user vaultctl list >list.txt
 check "the first vaultctl call started vaultd (D-Bus activation)" unit_is vaultd.service active
 check "vaultd runs as the installed unit" \
     test "$(systemctl show --property=ExecMainPID --value vaultd)" = "$(pgrep -x vaultd)"
+check "vaultd is sandboxed in a mount namespace of its own (ProtectSystem=strict)" \
+    test "$(readlink /proc/"$(pgrep -x vaultd)"/ns/mnt)" != "$(readlink /proc/1/ns/mnt)"
+check "where the system is read-only" \
+    nsenter --target "$(pgrep -x vaultd)" --mount sh -c '! touch /etc/vaultd/probe 2>/dev/null'
 
 vol=vol0d5000000000000a1
 volid=vol-0d5000000000000a1
@@ -82,6 +86,8 @@ check "the service started after the volume was mounted" \
     test "$(cat /secure/sd/consumer.pid)" = "$(systemctl show --property=MainPID --value lab-consumer)"
 check "vault-volume@sddata stands for it" unit_is vault-volume@sddata.service active
 check "the fresh filesystem belongs to ec2-user" test "$(stat -c %U /secure/sd)" = ec2-user
+check "the mount is the host's, and vaultd sees it too" \
+    nsenter --target "$(pgrep -x vaultd)" --mount findmnt /secure/sd
 
 # Detached: the service stops, the filesystem and the mapping go.
 lab_detach sd
