@@ -1,5 +1,6 @@
 #include "cli.hpp"
 
+#include "binding.hpp"
 #include "errors.hpp"
 #include "vaultd_config.h"
 
@@ -164,6 +165,50 @@ void addKeyslots(CLI::App& app, Targets& targets)
                "standard input");
 }
 
+// CLI11 calls a validator with a std::string&; ours take a view.
+CLI::Validator validator(std::string (*check)(std::string_view))
+{
+    return CLI::Validator([check](const std::string& value) { return check(value); }, "");
+}
+
+void addBinding(CLI::App& app, Targets& targets)
+{
+    Invocation& inv = targets.invocation;
+    CLI::App* bind = addVerb(app, targets, Verb::bind,
+                             "Bind a volume to a tang key server, as clevis does: a new keyslot "
+                             "that opens while the server answers");
+    addDevice(bind, targets, "The volume, or its mapping name");
+    bind->add_option("PIN", inv.pin, "The clevis pin: tang, the only one supported")
+        ->required()
+        ->type_name("")
+        ->check(validator(checkPin));
+    bind->add_option("URL", inv.url, "The key server, http:// or https://, e.g. http://tang:7500")
+        ->required()
+        ->type_name("")
+        ->check(validator(checkTangUrl));
+    bind->add_option("--thumbprint", inv.thumbprint,
+                     "The thumbprint of the server's signing key to trust (tang-show-keys on the "
+                     "server prints it)")
+        ->required()
+        ->type_name("THP")
+        ->check(validator(checkThumbprint));
+    addKeyFile(bind, targets,
+               "Read a passphrase that opens the volume now from FILE, exact bytes; - is "
+               "standard input");
+
+    CLI::App* unbind = addVerb(app, targets, Verb::unbind,
+                               "Remove a volume's tang binding: its keyslot and clevis token");
+    addDevice(unbind, targets, "The volume, or its mapping name");
+    unbind
+        ->add_option("SLOT", inv.boundKeyslot,
+                     "The bound keyslot (default: the volume's one keyslot of kind token:clevis)")
+        ->type_name("")
+        ->check(CLI::Validator(checkSlotValue, ""));
+    addKeyFile(unbind, targets,
+               "Read the passphrase of a keyslot that stays from FILE, exact bytes; - is "
+               "standard input");
+}
+
 void addFormat(CLI::App& app, Targets& targets)
 {
     Invocation& inv = targets.invocation;
@@ -306,6 +351,7 @@ void buildApp(CLI::App& app, Targets& targets)
     addKeyFile(recovery, targets,
                "Read a passphrase that opens the volume now from FILE, exact bytes; - is "
                "standard input");
+    addBinding(app, targets);
     addVerb(app, targets, Verb::reload,
             "Read the configured volumes (/etc/vaultd/volumes.d) again, and open the attached "
             "ones they say to open; a file that cannot be used is reported and skipped");
@@ -403,6 +449,8 @@ std::string_view verbName(Verb verb)
     case Verb::keyslotChange: return "keyslot change";
     case Verb::keyslotRemove: return "keyslot remove";
     case Verb::recoveryKey: return "recovery-key";
+    case Verb::bind: return "bind";
+    case Verb::unbind: return "unbind";
     case Verb::reload: return "reload";
     case Verb::wait: return "wait";
     }

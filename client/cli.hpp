@@ -28,6 +28,8 @@ enum class Verb {
     keyslotChange,
     keyslotRemove,
     recoveryKey,
+    bind,
+    unbind,
     reload,
     wait
 };
@@ -47,8 +49,9 @@ struct Invocation {
     std::optional<std::string> label;
     std::optional<std::string> force;  // "NODE:SIZE"; also header restore's
 
-    // format, unlock, grow and the keyslot commands; "-" means standard input. For the keyslot
-    // commands and recovery-key it is the secret that opens a keyslot already.
+    // format, unlock, grow, the keyslot commands, bind and unbind; "-" means standard input. For
+    // the keyslot commands, recovery-key, bind and unbind it is the secret that opens a keyslot
+    // already (for keyslot remove and unbind, one that stays).
     std::optional<std::string> keyFile;
 
     // keyslot add and keyslot change: the new secret's key file; unset, it is prompted for.
@@ -58,6 +61,13 @@ struct Invocation {
 
     // keyslot remove
     std::uint32_t keyslot = 0;
+
+    // bind: the clevis pin (only tang), the key server's URL and its signing key's thumbprint.
+    std::string pin;
+    std::string url;
+    std::string thumbprint;
+    // unbind: the keyslot to remove; unset, the volume's one clevis keyslot.
+    std::optional<std::uint32_t> boundKeyslot;
 
     // unlock
     std::optional<std::string> mappingName;  // unset: the EBS volume id, else luks-<kernel name>

@@ -1,5 +1,6 @@
 #include "command_runner.hpp"
 
+#include "binding.hpp"
 #include "errors.hpp"
 #include "passphrase.hpp"
 #include "polkit_agent.hpp"
@@ -37,6 +38,9 @@ std::string actionPhrase(const Invocation& invocation)
     case Verb::keyslotRemove:
         return fmt::format("remove keyslot {} from '{}'", invocation.keyslot, invocation.device);
     case Verb::recoveryKey: return fmt::format("make a recovery key for '{}'", invocation.device);
+    case Verb::bind:
+        return fmt::format("bind '{}' to tang at {}", invocation.device, invocation.url);
+    case Verb::unbind: return fmt::format("unbind '{}'", invocation.device);
     case Verb::status: return fmt::format("get the status of '{}'", invocation.device);
     case Verb::wait: return fmt::format("wait for '{}'", invocation.volumeName);
     default: return fmt::format("{} '{}'", verbName(invocation.verb), invocation.device);
@@ -219,6 +223,8 @@ void CommandRunner::dispatch(VaultClient& client, const Invocation& invocation)
     case Verb::keyslotChange: return keyslotChange(client, invocation);
     case Verb::keyslotRemove: return keyslotRemove(client, invocation);
     case Verb::recoveryKey: return recoveryKey(client, invocation);
+    case Verb::bind: return bind(client, invocation);
+    case Verb::unbind: return unbind(client, invocation);
     case Verb::reload: return reload(client, invocation);
     case Verb::wait: return wait(client, invocation);
     }
@@ -518,6 +524,46 @@ void CommandRunner::recoveryKey(VaultClient& client, const Invocation& invocatio
     out_.write(reinterpret_cast<const char*>(text.bytes().data()),
                static_cast<std::streamsize>(text.size()));
     out_.flush();
+}
+
+void CommandRunner::bind(VaultClient& client, const Invocation& invocation)
+{
+    std::string path = client.resolve(invocation.device);
+    std::string device = deviceName(client.volume(path), invocation);
+    OpeningSecret existing =
+        openingSecret(invocation.keyFile, openingPrompt("Passphrase", device, invocation));
+    ActionReport action = actionOn(Verb::bind, device);
+    action.pin = invocation.pin;
+    action.url = invocation.url;
+    action.keyslot = notingNewline(invocation, existing, [&] {
+        return authenticating(client, invocation, [&] {
+            return client.bindTang(path, rewoundCopy(existing.memfd), invocation.url,
+                                   invocation.thumbprint);
+        });
+    });
+    report(invocation, action);
+}
+
+// The slot is chosen before the passphrase is asked for, so a volume with nothing to unbind
+// costs no prompt.
+void CommandRunner::unbind(VaultClient& client, const Invocation& invocation)
+{
+    std::string path = client.resolve(invocation.device);
+    std::string device = deviceName(client.volume(path), invocation);
+    KeyslotList keyslots =
+        authenticating(client, invocation, [&] { return client.listKeyslots(path); });
+    std::uint32_t keyslot = unbindKeyslot(keyslots, invocation.boundKeyslot, device);
+    OpeningSecret authorizing = openingSecret(
+        invocation.keyFile,
+        openingPrompt("Passphrase", device, invocation, " (of a keyslot that stays)"));
+    notingNewline(invocation, authorizing, [&] {
+        authenticating(client, invocation, [&] {
+            client.removeKeyslot(path, keyslot, rewoundCopy(authorizing.memfd));
+        });
+    });
+    ActionReport action = actionOn(Verb::unbind, device);
+    action.keyslot = keyslot;
+    report(invocation, action);
 }
 
 // Exit 0 with problems too: the files that could be used are in force, and the report says

@@ -49,6 +49,8 @@ private:
                               const char* openingWord, KeyslotCall call);
     void keyslotRemove(VaultClient& client, const Invocation& invocation);
     void recoveryKey(VaultClient& client, const Invocation& invocation);
+    void bind(VaultClient& client, const Invocation& invocation);
+    void unbind(VaultClient& client, const Invocation& invocation);
     void reload(VaultClient& client, const Invocation& invocation);
     void wait(VaultClient& client, const Invocation& invocation);
 

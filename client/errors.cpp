@@ -53,6 +53,11 @@ constexpr std::array vaultdErrors{
     KnownError{"NotSupportedOnLuks1", exitFailure, "a LUKS1 header cannot record that"},
     KnownError{"HeaderMismatch", exitNotEmpty,
                "the backup is not the header of the volume on the device"},
+    // Reachability and a thumbprint mismatch share the error, so the hint asks about both.
+    KnownError{"KeyServerUnavailable", exitFailure,
+               "the key server did not answer, or its keys do not match the thumbprint",
+               "is the key server reachable from this instance, and is the thumbprint the one "
+               "tang-show-keys prints there?"},
 };
 
 constexpr std::array busErrors{

@@ -21,8 +21,9 @@ namespace vaultctl {
 //   7  no such device: nothing matches, or the device went away
 //   8  vaultd is not running, or the system bus cannot be reached
 // The key errors fall in these classes: a weak passphrase is 2 (input refused, nothing
-// changed); no free keyslot, the last keyslot, LUKS1 and too little memory for a key
-// derivation are 1.
+// changed); no free keyslot, the last keyslot, LUKS1, too little memory for a key
+// derivation and a key server that cannot be reached (or whose keys do not match the
+// thumbprint) are 1.
 enum ExitCode : int {
     exitOk = 0,
     exitFailure = 1,

@@ -532,6 +532,12 @@ std::string formatReport(const ActionReport& report)
                            report.keyFile ? "key file" : "passphrase");
     case Verb::keyslotRemove:
         return fmt::format("removed keyslot {} from {}", report.keyslot, device);
+    case Verb::bind:
+        return fmt::format("bound {} to {} at {}: keyslot {}", device, printable(report.pin),
+                           printable(report.url), report.keyslot);
+    case Verb::unbind:
+        return fmt::format("unbound {}: keyslot {} and its clevis token removed", device,
+                           report.keyslot);
     case Verb::headerList:
     case Verb::keyslotList:
     case Verb::recoveryKey:
@@ -575,7 +581,13 @@ nlohmann::ordered_json reportToJson(const ActionReport& report)
         object["keyslot"] = report.keyslot;
         object["keyKind"] = report.keyFile ? "keyfile" : "passphrase";
         break;
-    case Verb::keyslotRemove: object["keyslot"] = report.keyslot; break;
+    case Verb::keyslotRemove:
+    case Verb::unbind: object["keyslot"] = report.keyslot; break;
+    case Verb::bind:
+        object["keyslot"] = report.keyslot;
+        object["pin"] = report.pin;
+        object["url"] = report.url;
+        break;
     case Verb::headerList:
     case Verb::keyslotList:
     case Verb::recoveryKey:

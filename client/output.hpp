@@ -6,8 +6,9 @@
 // configuration, configurationError and keyslots); sizes are numbers of bytes. A reload:
 // {"volumes": [NAME...], "problems": ["FILE:LINE: reason"...]}. Keyslots: {"luksVersion": 2,
 // "keyslots": [{"slot", "kind", "pbkdf", "iterations", "memoryKib", "parallel"}]}; a recovery key:
-// {"keyslot", "recoveryKey"}. Text output replaces control characters, since labels and mount
-// points are chosen by whoever formatted or mounted the volume and must not drive the terminal.
+// {"keyslot", "recoveryKey"}; a bind: {"device", "keyslot", "pin", "url"}. Text output replaces
+// control characters, since labels and mount points are chosen by whoever formatted or mounted the
+// volume and must not drive the terminal.
 #pragma once
 
 #include "cli.hpp"
@@ -42,8 +43,10 @@ struct ActionReport {
     std::string file;               // header backup, header restore
     std::string previousLuksUuid;   // header restore: what the device named before, or empty
     std::string headerHealth;       // header repair: before the repair
-    std::uint32_t keyslot = 0;      // keyslot add, change, remove
+    std::uint32_t keyslot = 0;      // keyslot add, change, remove; bind, unbind
     bool keyFile = false;           // keyslot add, change: the new secret is a key file
+    std::string pin;                // bind: the clevis pin, tang
+    std::string url;                // bind: the key server
 };
 
 // Binary units with one decimal, as lsblk: 512B, 1.0K, 1.5G.

@@ -336,6 +336,13 @@ void VaultClient::removeKeyslot(const std::string& path, std::uint32_t keyslot,
         .RemoveKeyslot(keyslot, toUnixFd(std::move(authorizing)), withInteraction({}));
 }
 
+std::uint32_t VaultClient::bindTang(const std::string& path, UniqueFd existing,
+                                    const std::string& url, const std::string& thumbprint)
+{
+    return VolumeProxy(*connection_, path)
+        .BindTang(toUnixFd(std::move(existing)), url, thumbprint, withInteraction({}));
+}
+
 PropertyMap VaultClient::withInteraction(PropertyMap options) const
 {
     if (interactive_)

@@ -125,6 +125,9 @@ public:
     // @keyOut: the write end of a pipe, which vaultd writes the key to.
     std::uint32_t addRecoveryKey(const std::string& path, UniqueFd existing, UniqueFd keyOut);
     void removeKeyslot(const std::string& path, std::uint32_t keyslot, UniqueFd authorizing);
+    // Volume.BindTang; returns the new keyslot, which a clevis token names.
+    std::uint32_t bindTang(const std::string& path, UniqueFd existing, const std::string& url,
+                           const std::string& thumbprint);
 
     // From now on, tell vaultd that a person can answer a polkit prompt (a
     // text agent is running for this process).

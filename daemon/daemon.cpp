@@ -17,6 +17,7 @@
 #include "bus/systemd_units.hpp"
 #include "system/processes.hpp"
 #include "bus/volume_service.hpp"
+#include "system/clevis.hpp"
 #include "system/crypt.hpp"
 #include "system/header_store.hpp"
 #include "system/host_namespace.hpp"
@@ -66,7 +67,7 @@ private:
 struct Daemon::Parts {
     explicit Parts(engine::EngineConfig config)
         : operations({kernel, crypt, hostMounter, hostMountPoints, tools, records, processes,
-                      headers, quality, units},
+                      headers, quality, units, keyServers},
                      std::move(config)),
           connection(sdbus::createSystemBusConnection()),
           busLoop(io, *connection),
@@ -110,6 +111,7 @@ struct Daemon::Parts {
     system::DirHeaderStore headers{"/var/lib/vaultd/headers", crypt};
     system::PwQuality quality;
     bus::SystemdUnits units{kUnitStopLimit};
+    system::ClevisKeyServers keyServers{kKeyServerLimit};
     engine::Operations operations;
     std::unique_ptr<sdbus::IConnection> connection;
     bus::BusLoop busLoop;

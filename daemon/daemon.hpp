@@ -24,6 +24,8 @@ private:
     static constexpr std::chrono::seconds kLockOnStopLimit{30};
     // How long a lock waits for the services that depend on a volume to stop.
     static constexpr std::chrono::seconds kUnitStopLimit{20};
+    // How long clevis may take to reach a key server.
+    static constexpr std::chrono::seconds kKeyServerLimit{30};
 
     void waitForSignals();
 

@@ -11,6 +11,7 @@
 #include "bus/bus_error.hpp"
 #include "bus/options.hpp"
 #include "bus/volume_service.hpp"
+#include "engine/validate.hpp"
 #include "engine/error.hpp"
 #include "engine/keys.hpp"
 #include "engine/secret_buffer.hpp"
@@ -511,6 +512,37 @@ void VolumeObject::AddRecoveryKey(sdbus::Result<uint32_t>&& result, sdbus::UnixF
                 },
                 [result = std::move(result), v](engine::Result<engine::KeyslotResult> r) mutable {
                     reply(v, "add a recovery key to", result, r,
+                          [&](const engine::KeyslotResult& k) {
+                              result.returnResults(static_cast<uint32_t>(k.keyslot));
+                          });
+                });
+        });
+}
+
+void VolumeObject::BindTang(sdbus::Result<uint32_t>&& result, sdbus::UnixFd existing,
+                            std::string url, std::string thumbprint, Options options)
+{
+    // Checked before polkit is asked: a malformed address changes nothing.
+    engine::Status valid = expectNoOptions(options);
+    if (valid)
+        valid = engine::checkTangUrl(url);
+    if (valid)
+        valid = engine::checkThumbprint(thumbprint);
+    authorized(
+        std::move(result), "bind to a key server", "org.vaultd.manage-keys", valid, options,
+        [&service = service_, v = volume_, existing = std::move(existing), url = std::move(url),
+         thumbprint = std::move(thumbprint)](auto&& result, const Caller&) mutable {
+            service.run<engine::KeyslotResult>(
+                v.kernelName,
+                [kernel = v.kernelName, existing = std::move(existing), url,
+                 thumbprint](engine::Operations& ops) -> engine::Result<engine::KeyslotResult> {
+                    auto secret = readPassphrase(existing);
+                    if (!secret)
+                        return secret.error();
+                    return ops.bindTang(kernel, secret.value(), url, thumbprint);
+                },
+                [result = std::move(result), v](engine::Result<engine::KeyslotResult> r) mutable {
+                    reply(v, "bind to a key server", result, r,
                           [&](const engine::KeyslotResult& k) {
                               result.returnResults(static_cast<uint32_t>(k.keyslot));
                           });

@@ -51,6 +51,8 @@ private:
         sdbus::Result<uint32_t, std::vector<sdbus::Struct<uint32_t, std::string, std::string,
                                                           uint32_t, uint32_t, uint32_t>>>&& result,
         Options options) override;
+    void BindTang(sdbus::Result<uint32_t>&& result, sdbus::UnixFd existing, std::string url,
+                  std::string thumbprint, Options options) override;
     void AddKeyslot(sdbus::Result<uint32_t>&& result, sdbus::UnixFd existing, sdbus::UnixFd added,
                     Options options) override;
     void AddRecoveryKey(sdbus::Result<uint32_t>&& result, sdbus::UnixFd existing,

@@ -349,11 +349,7 @@ void VolumeService::openConfigured(const std::string& kernelName, const engine::
             case engine::KeySource::None:
                 return engine::makeError(engine::ErrorCode::CredentialRequired,
                                          "the configuration names no key; unlock it by hand");
-            case engine::KeySource::Token:
-                // TODO: LUKS2 tokens (clevis) come with network-bound keys.
-                return engine::makeError(
-                    engine::ErrorCode::CredentialRequired,
-                    "key = \"token\" is not supported by this vaultd yet; unlock it by hand");
+            case engine::KeySource::Token: return ops.unlockConfiguredByToken(kernelName, c);
             case engine::KeySource::KeyFile: break;
             }
             engine::SecretBuffer key;

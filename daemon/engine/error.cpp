@@ -28,6 +28,7 @@ std::string_view errorName(ErrorCode code)
     case ErrorCode::NotSupportedOnLuks1: return "NotSupportedOnLuks1";
     case ErrorCode::InsufficientMemory: return "InsufficientMemory";
     case ErrorCode::HeaderMismatch: return "HeaderMismatch";
+    case ErrorCode::KeyServerUnavailable: return "KeyServerUnavailable";
     case ErrorCode::Failed: return "Failed";
     }
     return "Failed";

@@ -35,6 +35,7 @@ enum class ErrorCode {
     NotSupportedOnLuks1,
     InsufficientMemory,
     HeaderMismatch,
+    KeyServerUnavailable,
     Failed,
 };
 

@@ -79,8 +79,11 @@ std::string Operations::refreshBackup(const Volume& v)
 
 Result<int> Operations::openAffordably(const Volume& v, const std::string& name,
                                        const SecretBuffer& passphrase,
-                                       const MappingOptions& options)
+                                       const MappingOptions& options, int onlySlot)
 {
+    // A token's key is for the keyslot the token names, and no other.
+    if (onlySlot != kAnyKeyslot)
+        return ports_.crypt.activate(v.node, name, passphrase, onlySlot, options);
     auto header = ports_.crypt.header(v.node);
     if (!header)
         return header.error();
@@ -123,7 +126,7 @@ Status Operations::roomForKeyslot(const KeyTarget& t)
 
 Result<KeyslotResult> Operations::newKeyslot(const KeyTarget& t, const SecretBuffer& existing,
                                              const SecretBuffer& added, const PbkdfSettings& pbkdf,
-                                             KeyKind kind)
+                                             KeyKind kind, const std::string& tokenJson)
 {
     if (auto st = roomForKeyslot(t); !st)
         return st.error();
@@ -132,11 +135,43 @@ Result<KeyslotResult> Operations::newKeyslot(const KeyTarget& t, const SecretBuf
     const std::string& node = t.volume.node;
     auto slot = onAffordableSlots<int>(
         node, t.header, ports_.kernel.memoryAvailable(), kAnyKeyslot, [&](int existingSlot) {
+            if (!tokenJson.empty())
+                return ports_.crypt.addBoundKeyslot(node, existing, existingSlot, added, pbkdf,
+                                                    tokenJson);
             return ports_.crypt.addKeyslot(node, existing, existingSlot, added, pbkdf, kind);
         });
     if (!slot)
         return slot.error();
     return KeyslotResult{slot.value(), refreshBackup(t.volume)};
+}
+
+Result<KeyslotResult> Operations::bindTang(const std::string& kernelName,
+                                           const SecretBuffer& existing, const std::string& url,
+                                           const std::string& thumbprint)
+{
+    if (auto st = checkTangUrl(url); !st)
+        return st.error();
+    if (auto st = checkThumbprint(thumbprint); !st)
+        return st.error();
+    auto t = keyTarget(kernelName);
+    if (!t)
+        return t.error();
+    if (t.value().header.version == 1)
+        return makeError(ErrorCode::NotSupportedOnLuks1,
+                         fmt::format("'{}' is LUKS1, which has no tokens to keep a key server's "
+                                     "binding in; convert the volume to LUKS2 first",
+                                     t.value().volume.node));
+    // Before the server is asked: a full header would waste its answer.
+    if (auto st = roomForKeyslot(t.value()); !st)
+        return st.error();
+    // As random as a recovery key, and as printable: clevis passes it on
+    // through its shell pipes.
+    const SecretBuffer key = makeRecoveryKey();
+    auto token = ports_.keyServers.bindTang(url, thumbprint, key);
+    if (!token)
+        return token.error();
+    return newKeyslot(t.value(), existing, key, recoveryPbkdf(config_.pbkdf), KeyKind::Token,
+                      token.value());
 }
 
 Result<KeyslotResult> Operations::addKey(const std::string& kernelName,

@@ -280,6 +280,13 @@ Result<UnlockResult> Operations::unlock(const std::string& kernelName,
                                         const SecretBuffer& passphrase,
                                         const UnlockRequest& request)
 {
+    return unlock(kernelName, passphrase, request, kAnyKeyslot);
+}
+
+Result<UnlockResult> Operations::unlock(const std::string& kernelName,
+                                        const SecretBuffer& passphrase,
+                                        const UnlockRequest& request, int onlySlot)
+{
     if (auto st = checkMappingName(request.name); !st)
         return st.error();
     if (!request.mountPoint.empty()) {
@@ -310,7 +317,7 @@ Result<UnlockResult> Operations::unlock(const std::string& kernelName,
             return nameInUse(topology, name);
         if (auto st = stillTheDevice(v); !st)
             return st.error();
-        if (auto st = openAffordably(v, name, passphrase, request.mapping); !st)
+        if (auto st = openAffordably(v, name, passphrase, request.mapping, onlySlot); !st)
             return st.error();
         ports_.records.record(name, v.signature.uuid, request.owner.uid);
         result.mappingName = name;
@@ -337,11 +344,9 @@ Result<UnlockResult> Operations::unlock(const std::string& kernelName,
     return result;
 }
 
-Result<UnlockResult> Operations::unlockConfigured(const std::string& kernelName,
-                                                  const ConfiguredVolume& c,
-                                                  const SecretBuffer& secret)
+Result<Volume> Operations::configuredDevice(const std::string& kernelName,
+                                            const ConfiguredVolume& c)
 {
-    // Identity first: the device must still be the one the file names.
     auto found = inspect(kernelName);
     if (!found)
         return found.error();
@@ -350,6 +355,13 @@ Result<UnlockResult> Operations::unlockConfigured(const std::string& kernelName,
                          fmt::format("'{}' is not the volume {} names (any more); nothing was "
                                      "opened",
                                      found.value().node, c.origin));
+    return found;
+}
+
+namespace {
+
+UnlockRequest requestFor(const ConfiguredVolume& c)
+{
     UnlockRequest request;
     request.name = c.mappingName;
     request.mount = !c.mountPoint.empty();
@@ -358,10 +370,62 @@ Result<UnlockResult> Operations::unlockConfigured(const std::string& kernelName,
         request.owner = {c.ownerUid, c.ownerGid};
     request.mapping = c.mapping;
     request.mountOptions = c.mountOptions;
-    auto unlocked = unlock(kernelName, secret, request);
+    return request;
+}
+
+}  // namespace
+
+Result<UnlockResult> Operations::unlockConfigured(const std::string& kernelName,
+                                                  const ConfiguredVolume& c,
+                                                  const SecretBuffer& secret)
+{
+    // Identity first: the device must still be the one the file names.
+    if (auto found = configuredDevice(kernelName, c); !found)
+        return found.error();
+    auto unlocked = unlock(kernelName, secret, requestFor(c));
     if (unlocked)
         ports_.units.opened(c.mappingName);
     return unlocked;
+}
+
+Result<UnlockResult> Operations::unlockConfiguredByToken(const std::string& kernelName,
+                                                         const ConfiguredVolume& c)
+{
+    auto found = configuredDevice(kernelName, c);
+    if (!found)
+        return found.error();
+    const std::string& node = found.value().node;
+    auto tokens = ports_.crypt.tokens(node);
+    if (!tokens)
+        return tokens.error();
+    std::vector<std::string> why;
+    for (const TokenRecord& t : tokens.value()) {
+        if (t.type != kClevisToken || t.keyslots.empty())
+            continue;
+        SecretBuffer key;
+        if (auto st = ports_.keyServers.unwrap(t.json, key); !st) {
+            why.push_back(fmt::format("token {}: {}", t.token, st.error().message));
+            continue;
+        }
+        for (int slot : t.keyslots) {
+            auto unlocked = unlock(kernelName, key, requestFor(c), slot);
+            if (unlocked) {
+                ports_.units.opened(c.mappingName);
+                return unlocked;
+            }
+            if (unlocked.error().code != ErrorCode::WrongPassphrase)
+                return unlocked.error();
+            why.push_back(fmt::format("token {}: its key does not open keyslot {}", t.token, slot));
+        }
+    }
+    if (why.empty())
+        return makeError(ErrorCode::CredentialRequired,
+                         fmt::format("'{}' is bound to no key server (it has no clevis token); "
+                                     "bind it with vaultctl bind, or unlock it by hand",
+                                     node));
+    return makeError(ErrorCode::KeyServerUnavailable,
+                     fmt::format("no key server gave the key of '{}' ({}); unlock it by hand", node,
+                                 fmt::join(why, "; ")));
 }
 
 Error Operations::nameInUse(const Topology& topology, const std::string& name) const

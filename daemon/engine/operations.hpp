@@ -209,6 +209,17 @@ public:
     // Rewrites the damaged copy of a LUKS2 header from the intact one,
     // after keeping a backup.
     Result<RepairResult> repairHeader(const std::string& kernelName);
+    // Binds the volume to the tang server at @url (whose key has
+    // @thumbprint): a new keyslot for a random key, kept wrapped by the
+    // server in a clevis token. @existing authorizes it.
+    Result<KeyslotResult> bindTang(const std::string& kernelName, const SecretBuffer& existing,
+                                   const std::string& url, const std::string& thumbprint);
+    // Unlocks a configured volume with the key its clevis tokens' servers
+    // give (the identity checked first, as in unlockConfigured);
+    // KeyServerUnavailable, saying why for each token, when none does: the
+    // volume then waits for an unlock by hand.
+    Result<UnlockResult> unlockConfiguredByToken(const std::string& kernelName,
+                                                 const ConfiguredVolume& c);
     // Unlocks (and mounts, if it says where) a configured volume with
     // @secret, after checking that the device is still the volume @c names:
     // a stale link or a wrong device is refused before anything is opened.
@@ -260,8 +271,14 @@ private:
     // ext4, or through a private mount made for the purpose.
     // Opens (or with an empty @name, checks) @passphrase on the keyslots
     // whose derivation fits in memory now, the cheapest first.
+    // With @onlySlot, only that keyslot is tried.
     Result<int> openAffordably(const Volume& v, const std::string& name,
-                               const SecretBuffer& passphrase, const MappingOptions& options);
+                               const SecretBuffer& passphrase, const MappingOptions& options,
+                               int onlySlot = kAnyKeyslot);
+    Result<UnlockResult> unlock(const std::string& kernelName, const SecretBuffer& passphrase,
+                                const UnlockRequest& request, int onlySlot);
+    // The device, if it is still the volume @c names.
+    Result<Volume> configuredDevice(const std::string& kernelName, const ConfiguredVolume& c);
     Result<Volume> luksVolume(const std::string& kernelName);
     // A LUKS volume, its header, and the key derivation a new keyslot of it gets.
     struct KeyTarget {
@@ -272,9 +289,10 @@ private:
     Result<KeyTarget> keyTarget(const std::string& kernelName);
     Status roomForKeyslot(const KeyTarget& t);
     // Adds @added in a new keyslot, authorized by @existing on an affordable slot.
+    // With @tokenJson, the slot is added with that token (a key server's).
     Result<KeyslotResult> newKeyslot(const KeyTarget& t, const SecretBuffer& existing,
                                      const SecretBuffer& added, const PbkdfSettings& pbkdf,
-                                     KeyKind kind);
+                                     KeyKind kind, const std::string& tokenJson = {});
     std::string refreshBackup(const Volume& v);
     Status checkStrength(const SecretBuffer& secret, KeyKind kind, bool acceptWeak);
     Result<LayerSize> growFilesystem(const Volume& v, Filesystem fs, std::uint64_t mappingSize,

@@ -49,6 +49,18 @@ struct Keyslot {
 };
 
 // What a LUKS header says about itself and its keyslots.
+// The LUKS2 token type clevis keeps its JWE in.
+inline constexpr const char* kClevisToken = "clevis";
+
+// A LUKS2 token: its number, type ("clevis", "systemd-tpm2", ...), the
+// keyslots it names and its JSON.
+struct TokenRecord {
+    int token = -1;
+    std::string type;
+    std::vector<int> keyslots;
+    std::string json;
+};
+
 struct HeaderInfo {
     int version = 2;  // 1 or 2
     std::string uuid;
@@ -164,8 +176,35 @@ public:
     // Returns the keyslot that holds it now.
     virtual Result<int> changeKey(const std::string& node, const SecretBuffer& old, int oldSlot,
                                   const SecretBuffer& replacement, const PbkdfSettings& pbkdf) = 0;
-    // Destroys @keyslot and whatever vaultd recorded about it.
+    // Destroys @keyslot, whatever vaultd recorded about it, and any token
+    // (clevis's) that opened it alone.
     virtual Status removeKeyslot(const std::string& node, int keyslot) = 0;
+
+    // The LUKS2 header's tokens (none for LUKS1).
+    virtual Result<std::vector<TokenRecord>> tokens(const std::string& node) = 0;
+    // As addKeyslot, and imports @tokenJson (a LUKS2 token, its keyslots
+    // set to the new slot's) with it; no slot is left if the token cannot
+    // be imported.
+    virtual Result<int> addBoundKeyslot(const std::string& node, const SecretBuffer& existing,
+                                        int existingSlot, const SecretBuffer& added,
+                                        const PbkdfSettings& pbkdf,
+                                        const std::string& tokenJson) = 0;
+};
+
+// Keys a key server holds, through clevis: a LUKS2 token of type "clevis"
+// keeps a JWE that only the server (tang) can help decrypt into the
+// passphrase of the keyslot the token names.
+class KeyServers {
+public:
+    virtual ~KeyServers() = default;
+    // A clevis token (LUKS2 token JSON, keyslots still empty) whose JWE
+    // wraps @key for the tang server at @url, whose signing key must have
+    // @thumbprint. KeyServerUnavailable when the server cannot be reached
+    // or does not match.
+    virtual Result<std::string> bindTang(const std::string& url, const std::string& thumbprint,
+                                         const SecretBuffer& key) = 0;
+    // The key the clevis token @tokenJson wraps, into @key.
+    virtual Status unwrap(const std::string& tokenJson, SecretBuffer& key) = 0;
 };
 
 // Whether a passphrase is good enough to protect a volume (libpwquality).
@@ -289,6 +328,7 @@ struct Ports {
     HeaderStore& headers;
     PassphraseQuality& quality;
     VolumeUnits& units;
+    KeyServers& keyServers;
 };
 
 }  // namespace vaultd::engine

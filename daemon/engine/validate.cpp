@@ -69,6 +69,54 @@ Status checkMappingName(std::string_view name)
     return Done{};
 }
 
+Status checkTangUrl(std::string_view url)
+{
+    auto bad = [&](std::string_view why) {
+        return makeError(ErrorCode::InvalidArgument,
+                         fmt::format("{} is not a key server's address: {}", quoted(url), why));
+    };
+    if (url.size() > 255)
+        return bad("it is longer than 255 bytes");
+    std::string_view rest;
+    if (url.starts_with("http://"))
+        rest = url.substr(7);
+    else if (url.starts_with("https://"))
+        rest = url.substr(8);
+    else
+        return bad("it must start with http:// or https://");
+    const std::size_t hostEnd = rest.find_first_of(":/");
+    const std::string_view host = rest.substr(0, hostEnd);
+    const bool ipv6 = rest.starts_with('[');
+    if (!ipv6 && host.empty())
+        return bad("it names no host");
+    for (char c : rest) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u <= 0x20 || u >= 0x7f || c == '"' || c == '\\' || c == '\'' || c == '`')
+            return bad("it holds a space, a quote, a backslash or a control character");
+    }
+    if (!ipv6) {
+        for (char c : host)
+            if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-'))
+                return bad("its host may hold only letters, digits, dots and dashes");
+    } else if (rest.find(']') == std::string_view::npos) {
+        return bad("its IPv6 address lacks the closing bracket");
+    }
+    return Done{};
+}
+
+Status checkThumbprint(std::string_view thumbprint)
+{
+    if (thumbprint.size() < 16 || thumbprint.size() > 128)
+        return makeError(
+            ErrorCode::InvalidArgument,
+            fmt::format("a key thumbprint has 16 to 128 characters, not {}", thumbprint.size()));
+    for (char c : thumbprint)
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_'))
+            return makeError(ErrorCode::InvalidArgument,
+                             "a key thumbprint is base64url: letters, digits, - and _ only");
+    return Done{};
+}
+
 Status checkMountPoint(std::string_view path)
 {
     if (path.empty() || path.front() != '/')

@@ -33,6 +33,14 @@ bool isUnderRoots(std::string_view path, const std::vector<std::string>& roots);
 // A UUID as libcryptsetup writes one: 8-4-4-4-12 hexadecimal digits.
 bool isUuid(std::string_view text);
 
+// A key server's address: http:// or https://, a host of letters, digits,
+// dots and dashes (or a bracketed IPv6 address), an optional port and path;
+// at most 255 bytes, nothing a shell or JSON would read differently.
+Status checkTangUrl(std::string_view url);
+
+// A JWK thumbprint: 16 to 128 characters of base64url.
+Status checkThumbprint(std::string_view thumbprint);
+
 // Printable ASCII without quotes or backslashes, within the filesystem's limit.
 Status checkLabel(std::string_view label, Filesystem fs);
 

@@ -189,14 +189,17 @@ std::map<int, TokenNote> tokenNotes(crypt_device* cd)
 }
 
 // Removes vaultd's notes on @keyslot, and any left naming no keyslot (a
-// destroyed keyslot's tokens lose it).
+// destroyed keyslot's tokens lose it); and another program's token that
+// names @keyslot alone (clevis's), which would open nothing after it.
 void forgetKind(crypt_device* cd, int keyslot)
 {
     std::vector<int> ours;
     forEachToken(cd, [&](int token, const std::string& type, const std::vector<int>& slots,
                          const nlohmann::json&) {
-        if (type == kKindToken &&
-            (slots.empty() || std::find(slots.begin(), slots.end(), keyslot) != slots.end()))
+        const bool names = std::find(slots.begin(), slots.end(), keyslot) != slots.end();
+        if (type == kKindToken && (slots.empty() || names))
+            ours.push_back(token);
+        else if (type != kKindToken && names && slots.size() == 1)
             ours.push_back(token);
     });
     for (int token : ours)
@@ -665,17 +668,23 @@ engine::Status LibCrypt::repairHeader(const std::string& node)
     return engine::Done{};
 }
 
-engine::Result<int> LibCrypt::addKeyslot(const std::string& node,
-                                         const engine::SecretBuffer& existing, int existingSlot,
-                                         const engine::SecretBuffer& added,
-                                         const engine::PbkdfSettings& pbkdf, engine::KeyKind kind)
+namespace {
+
+// A new keyslot for @added, authorized by @existing, with @pbkdf; then
+// @record(c, slot) notes what it is in a token. A slot whose note cannot be
+// written is destroyed again.
+template <typename Record>
+engine::Result<int> addRecordedKeyslot(const std::string& node,
+                                       const engine::SecretBuffer& existing, int existingSlot,
+                                       const engine::SecretBuffer& added,
+                                       const engine::PbkdfSettings& pbkdf, bool needsTokens,
+                                       Record&& record)
 {
-    std::lock_guard hold(libraryLock);
     auto cd = openLuks(node);
     if (!cd)
         return cd.error();
     crypt_device* c = cd.value().get();
-    if (!isLuks2(c) && kind != engine::KeyKind::Passphrase)
+    if (!isLuks2(c) && needsTokens)
         return makeError(ErrorCode::NotSupportedOnLuks1,
                          fmt::format("'{}' is LUKS1, which has no tokens to record a keyslot's "
                                      "kind in",
@@ -701,11 +710,55 @@ engine::Result<int> LibCrypt::addKeyslot(const std::string& node,
         return outOfMemory(node, CRYPT_ANY_SLOT);
     if (slot < 0)
         return failure("add a keyslot to", node, slot);
-    if (int rc = noteKind(c, slot, kind); rc < 0) {
+    if (int rc = record(c, slot); rc < 0) {
         crypt_keyslot_destroy(c, slot);
-        return failure("record the kind of the new keyslot of", node, rc);
+        return failure("record the new keyslot in a token of", node, rc);
     }
     return slot;
+}
+
+}  // namespace
+
+engine::Result<int> LibCrypt::addKeyslot(const std::string& node,
+                                         const engine::SecretBuffer& existing, int existingSlot,
+                                         const engine::SecretBuffer& added,
+                                         const engine::PbkdfSettings& pbkdf, engine::KeyKind kind)
+{
+    std::lock_guard hold(libraryLock);
+    return addRecordedKeyslot(
+        node, existing, existingSlot, added, pbkdf, kind != engine::KeyKind::Passphrase,
+        [kind](crypt_device* c, int slot) { return noteKind(c, slot, kind); });
+}
+
+engine::Result<int> LibCrypt::addBoundKeyslot(const std::string& node,
+                                              const engine::SecretBuffer& existing,
+                                              int existingSlot, const engine::SecretBuffer& added,
+                                              const engine::PbkdfSettings& pbkdf,
+                                              const std::string& tokenJson)
+{
+    auto token = nlohmann::json::parse(tokenJson, nullptr, false);
+    if (!token.is_object() || !token.contains("type") || !token["type"].is_string())
+        return makeError(ErrorCode::Failed, "the key server's token is not a LUKS2 token");
+    std::lock_guard hold(libraryLock);
+    return addRecordedKeyslot(
+        node, existing, existingSlot, added, pbkdf, true, [&token](crypt_device* c, int slot) {
+            token["keyslots"] = {std::to_string(slot)};
+            return crypt_token_json_set(c, CRYPT_ANY_TOKEN, token.dump().c_str());
+        });
+}
+
+engine::Result<std::vector<engine::TokenRecord>> LibCrypt::tokens(const std::string& node)
+{
+    std::lock_guard hold(libraryLock);
+    auto cd = openLuks(node);
+    if (!cd)
+        return cd.error();
+    std::vector<engine::TokenRecord> found;
+    forEachToken(cd.value().get(), [&](int token, const std::string& type,
+                                       const std::vector<int>& slots, const nlohmann::json& json) {
+        found.push_back({token, type, slots, json.dump()});
+    });
+    return found;
 }
 
 engine::Result<int> LibCrypt::changeKey(const std::string& node, const engine::SecretBuffer& old,

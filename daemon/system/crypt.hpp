@@ -37,6 +37,12 @@ public:
                                   int oldSlot, const engine::SecretBuffer& replacement,
                                   const engine::PbkdfSettings& pbkdf) override;
     engine::Status removeKeyslot(const std::string& node, int keyslot) override;
+    engine::Result<std::vector<engine::TokenRecord>> tokens(const std::string& node) override;
+    engine::Result<int> addBoundKeyslot(const std::string& node,
+                                        const engine::SecretBuffer& existing, int existingSlot,
+                                        const engine::SecretBuffer& added,
+                                        const engine::PbkdfSettings& pbkdf,
+                                        const std::string& tokenJson) override;
 };
 
 }  // namespace vaultd::system

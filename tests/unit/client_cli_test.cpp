@@ -434,3 +434,121 @@ TEST_CASE("the help lists wait and what it waits for", "[unit]")
     CHECK_THAT(help.output, Catch::Contains("--timeout") && Catch::Contains("--unlocked") &&
                                 Catch::Contains("volumes.d/NAME.toml"));
 }
+
+TEST_CASE("bind takes the volume, the tang pin, the URL and the thumbprint", "[unit]")
+{
+    Invocation inv = parsed({"bind", "nvme1n1", "tang", "http://tang.internal:7500", "--thumbprint",
+                             "x3EYD_RPeKN1vMgz7yAvjnMeQ1Q"});
+    CHECK(inv.verb == Verb::bind);
+    CHECK(inv.device == "nvme1n1");
+    CHECK(inv.pin == "tang");
+    CHECK(inv.url == "http://tang.internal:7500");
+    CHECK(inv.thumbprint == "x3EYD_RPeKN1vMgz7yAvjnMeQ1Q");
+    CHECK_FALSE(inv.keyFile.has_value());
+    CHECK_FALSE(inv.json);
+
+    Invocation json = parsed({"bind", "vdb", "tang", "https://[fd00::7]/tang",
+                              "--thumbprint=" + std::string(16, 'A'), "--key-file", "-", "--json"});
+    CHECK(json.url == "https://[fd00::7]/tang");
+    CHECK(json.keyFile == "-");
+    CHECK(json.json);
+    CHECK(parsed({"--json", "bind", "vdb", "tang", "http://10.0.0.5", "--thumbprint",
+                  std::string(128, '_')})
+              .json);
+}
+
+TEST_CASE("bind refuses any pin but tang", "[unit]")
+{
+    for (const char* pin : {"tpm2", "sss", "TANG", ""}) {
+        INFO(pin);
+        CHECK_THAT(
+            refused({"bind", "vdb", pin, "http://tang", "--thumbprint", std::string(20, 'a')})
+                .error,
+            Catch::Contains("only tang is supported") &&
+                Catch::Contains("see 'vaultctl bind --help'"));
+    }
+}
+
+TEST_CASE("bind needs the thumbprint and the URL", "[unit]")
+{
+    CHECK_THAT(refused({"bind", "vdb", "tang", "http://tang"}).error,
+               Catch::Contains("--thumbprint is required") &&
+                   Catch::Contains("see 'vaultctl bind --help'"));
+    CHECK_THAT(refused({"bind", "vdb", "tang", "--thumbprint", std::string(20, 'a')}).error,
+               Catch::Contains("URL is required"));
+    CHECK_THAT(refused({"bind", "vdb"}).error, Catch::Contains("is required"));
+    refused({"bind", "vdb", "tang", "http://tang", "--thumbprint"});
+    refused({"bind", "vdb", "tang", "http://tang", "http://other", "--thumbprint",
+             std::string(20, 'a')});
+    refused({"bind", "vdb", "tang", "http://tang", "--thumbprint", std::string(20, 'a'),
+             "--new-key-file", "k"});
+}
+
+TEST_CASE("bind refuses a URL that is not a key server's", "[unit]")
+{
+    const std::string thp(20, 'a');
+    for (const std::string& url : std::vector<std::string>{
+             "tang.internal", "ftp://tang", "HTTP://tang", "http://", "https://:7500",
+             "http:///tang", "http://ta ng", "http://tang/\"x\"", "http://tang/a\\b",
+             "http://tang/'", "http://tang\t", "http://tang/\x1b[2J", "http://t\xc3\xa4ng",
+             "http://tang_1", "http://[fd00::7", "http://" + std::string(249, 'a')}) {
+        INFO(url);
+        CHECK_THAT(
+            refused({"bind", "vdb", "tang", url, "--thumbprint", thp}).error,
+            Catch::StartsWith("vaultctl: URL: ") && Catch::Contains("see 'vaultctl bind --help'"));
+    }
+    // A control character is named, not echoed to the terminal.
+    CHECK(refused({"bind", "vdb", "tang", "http://tang/\x1b[2J", "--thumbprint", thp})
+              .error.find('\x1b') == std::string::npos);
+    CHECK(parsed({"bind", "vdb", "tang", "http://" + std::string(248, 'a'), "--thumbprint", thp})
+              .url.size() == 255);
+}
+
+TEST_CASE("bind refuses a thumbprint that is not 16 to 128 characters of base64url", "[unit]")
+{
+    for (const std::string& thp : std::vector<std::string>{
+             std::string(15, 'a'), std::string(129, 'a'), std::string(), "x3EYD+RPeKN1vMgz7yAv",
+             "x3EYD/RPeKN1vMgz7yAv", "x3EYD_RPeKN1vMgz7yAv=", "x3EYD RPeKN1vMgz7yAv"}) {
+        INFO(thp);
+        CHECK_THAT(refused({"bind", "vdb", "tang", "http://tang", "--thumbprint", thp}).error,
+                   Catch::StartsWith("vaultctl: --thumbprint: ") &&
+                       Catch::Contains("see 'vaultctl bind --help'"));
+    }
+    CHECK(parsed({"bind", "vdb", "tang", "http://tang", "--thumbprint", "0123456789-_abcXYZ"})
+              .thumbprint == "0123456789-_abcXYZ");
+}
+
+TEST_CASE("unbind takes the volume, an optional slot and the key file of one that stays", "[unit]")
+{
+    Invocation inv = parsed({"unbind", "vdb"});
+    CHECK(inv.verb == Verb::unbind);
+    CHECK(inv.device == "vdb");
+    CHECK_FALSE(inv.boundKeyslot.has_value());
+    CHECK_FALSE(inv.keyFile.has_value());
+
+    Invocation slot = parsed({"unbind", "vdb", "2", "--key-file", "/root/key", "--json"});
+    CHECK(slot.boundKeyslot == 2u);
+    CHECK(slot.keyFile == "/root/key");
+    CHECK(slot.json);
+
+    CHECK_THAT(refused({"unbind"}).error, Catch::Contains("DEVICE is required") &&
+                                              Catch::Contains("see 'vaultctl unbind --help'"));
+    CHECK_THAT(refused({"unbind", "vdb", "two"}).error, Catch::Contains("is not a keyslot number"));
+    refused({"unbind", "vdb", "-1"});
+    refused({"unbind", "vdb", "1", "2"});
+    refused({"unbind", "vdb", "--thumbprint", std::string(20, 'a')});
+}
+
+TEST_CASE("the help lists bind and unbind", "[unit]")
+{
+    ParseOutcome help = parseCommandLine({"--help"});
+    CHECK_THAT(help.output, Catch::Contains("bind") && Catch::Contains("unbind"));
+    ParseOutcome bind = parseCommandLine({"bind", "--help"});
+    CHECK(bind.exitCode == 0);
+    CHECK_THAT(bind.output, Catch::Contains("PIN") && Catch::Contains("URL") &&
+                                Catch::Contains("--thumbprint") && Catch::Contains("--key-file"));
+    ParseOutcome unbind = parseCommandLine({"unbind", "--help"});
+    CHECK_THAT(unbind.output, Catch::Contains("SLOT") && Catch::Contains("--key-file"));
+    CHECK(vaultctl::verbName(Verb::bind) == "bind");
+    CHECK(vaultctl::verbName(Verb::unbind) == "unbind");
+}

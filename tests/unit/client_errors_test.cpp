@@ -113,3 +113,17 @@ TEST_CASE("the help's exit code table says 6 also means a header restore to conf
     CHECK_THAT(exitCodeHelp(), Catch::Contains("6  not empty, or another volume's header: "
                                                "confirm with --force NODE:SIZE"));
 }
+
+TEST_CASE("a key server that cannot be reached is a failure with a hint to check it", "[unit]")
+{
+    CHECK(exitCodeForError("org.vaultd.Vault1.Error.KeyServerUnavailable") == exitFailure);
+    CHECK_FALSE(meansNotRunning("org.vaultd.Vault1.Error.KeyServerUnavailable"));
+    CHECK_THAT(causeOfError("org.vaultd.Vault1.Error.KeyServerUnavailable",
+                            "clevis: unable to fetch advertisement: 'http://tang/adv'"),
+               Catch::StartsWith("clevis: unable to fetch advertisement: 'http://tang/adv'; ") &&
+                   Catch::Contains("is the key server reachable from this instance"));
+    CHECK_THAT(causeOfError("org.vaultd.Vault1.Error.KeyServerUnavailable", ""),
+               Catch::StartsWith("the key server did not answer, or its keys do not match the "
+                                 "thumbprint; is the key server reachable") &&
+                   Catch::EndsWith("?"));
+}

@@ -625,3 +625,38 @@ TEST_CASE("a reload report cannot drive the terminal", "[unit]")
     CHECK(reloadToJson(hostile)["problems"][0] == hostile.problems[0]);
     CHECK_THAT(dumpJson(reloadToJson(hostile)), !Catch::Contains("\x1b"));
 }
+
+TEST_CASE("bind and unbind report the keyslot, and bind the key server", "[unit]")
+{
+    ActionReport report;
+    report.device = "/dev/nvme1n1";
+    report.verb = Verb::bind;
+    report.keyslot = 2;
+    report.pin = "tang";
+    report.url = "http://tang.internal:7500";
+    CHECK(formatReport(report) ==
+          "bound /dev/nvme1n1 to tang at http://tang.internal:7500: keyslot 2");
+    const nlohmann::ordered_json bound = reportToJson(report);
+    CHECK(bound == nlohmann::ordered_json{{"device", "/dev/nvme1n1"},
+                                          {"keyslot", 2},
+                                          {"pin", "tang"},
+                                          {"url", "http://tang.internal:7500"}});
+    CHECK(dumpJson(bound) ==
+          "{\n  \"device\": \"/dev/nvme1n1\",\n  \"keyslot\": 2,\n  \"pin\": \"tang\",\n  "
+          "\"url\": \"http://tang.internal:7500\"\n}\n");
+
+    report.verb = Verb::unbind;
+    CHECK(formatReport(report) == "unbound /dev/nvme1n1: keyslot 2 and its clevis token removed");
+    CHECK(reportToJson(report) ==
+          nlohmann::ordered_json{{"device", "/dev/nvme1n1"}, {"keyslot", 2}});
+}
+
+TEST_CASE("a bind report cannot drive the terminal", "[unit]")
+{
+    ActionReport report;
+    report.verb = Verb::bind;
+    report.device = "/dev/vdb\x1b";
+    report.pin = "tang";
+    report.url = "http://tang/\x07";
+    CHECK(formatReport(report) == "bound /dev/vdb\\x1b to tang at http://tang/\\x07: keyslot 0");
+}

@@ -442,6 +442,51 @@ engine::Status FakeCrypt::removeKeyslot(const std::string& node, int keyslot)
     return engine::Done{};
 }
 
+engine::Result<std::vector<engine::TokenRecord>> FakeCrypt::tokens(const std::string& node)
+{
+    auto it = tokensOf.find(node);
+    return it == tokensOf.end() ? std::vector<engine::TokenRecord>{} : it->second;
+}
+
+engine::Result<int> FakeCrypt::addBoundKeyslot(const std::string& node,
+                                               const engine::SecretBuffer& existing,
+                                               int existingSlot, const engine::SecretBuffer& added,
+                                               const engine::PbkdfSettings& pbkdf,
+                                               const std::string& tokenJson)
+{
+    auto slot = addKeyslot(node, existing, existingSlot, added, pbkdf, engine::KeyKind::Token);
+    if (!slot)
+        return slot;
+    auto& tokens = tokensOf[node];
+    tokens.push_back({static_cast<int>(tokens.size()), "clevis", {slot.value()}, tokenJson});
+    log_.push_back(fmt::format("add a clevis token for keyslot {} of {}", slot.value(), node));
+    return slot;
+}
+
+engine::Result<std::string> FakeKeyServers::bindTang(const std::string& url,
+                                                     const std::string& thumbprint,
+                                                     const engine::SecretBuffer& key)
+{
+    log_.push_back(fmt::format("bind to {} trusting {}", url, thumbprint));
+    if (!up)
+        return makeError(ErrorCode::KeyServerUnavailable, "the tang server does not answer");
+    return "wrapped:" + std::string(key.data(), key.size());
+}
+
+engine::Status FakeKeyServers::unwrap(const std::string& tokenJson, engine::SecretBuffer& key)
+{
+    asked.push_back(tokenJson);
+    if (!up)
+        return makeError(ErrorCode::KeyServerUnavailable,
+                         "clevis decrypt failed: Error communicating with server");
+    if (!tokenJson.starts_with("wrapped:"))
+        return makeError(ErrorCode::Failed, "not a token this server made");
+    const std::string k = tokenJson.substr(8);
+    std::copy(k.begin(), k.end(), key.spare().begin());
+    key.commit(k.size());
+    return engine::Done{};
+}
+
 engine::Status FakeQuality::check(const engine::SecretBuffer& passphrase)
 {
     const std::string text(passphrase.data(), passphrase.size());

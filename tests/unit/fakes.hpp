@@ -156,6 +156,14 @@ public:
                                   const engine::PbkdfSettings& pbkdf) override;
     engine::Status removeKeyslot(const std::string& node, int keyslot) override;
     std::vector<engine::PbkdfSettings> pbkdfsUsed;  // of every keyslot added
+    // Tokens by node; a bound keyslot's token gets its slot number.
+    std::map<std::string, std::vector<engine::TokenRecord>> tokensOf;
+    engine::Result<std::vector<engine::TokenRecord>> tokens(const std::string& node) override;
+    engine::Result<int> addBoundKeyslot(const std::string& node,
+                                        const engine::SecretBuffer& existing, int existingSlot,
+                                        const engine::SecretBuffer& added,
+                                        const engine::PbkdfSettings& pbkdf,
+                                        const std::string& tokenJson) override;
 
 private:
     // The slot of @node that @secret opens (only @keyslot, unless any).
@@ -259,6 +267,22 @@ public:
     engine::Status check(const engine::SecretBuffer& passphrase) override;
 };
 
+// A tang server: bindTang wraps a key as the token JSON "wrapped:KEY"
+// (for a url it knows), unwrap gives the key back while the server is up.
+class FakeKeyServers final : public engine::KeyServers {
+public:
+    explicit FakeKeyServers(CallLog& log) : log_(log) {}
+    bool up = true;
+    std::vector<std::string> asked;  // the tokens unwrap was given
+
+    engine::Result<std::string> bindTang(const std::string& url, const std::string& thumbprint,
+                                         const engine::SecretBuffer& key) override;
+    engine::Status unwrap(const std::string& tokenJson, engine::SecretBuffer& key) override;
+
+private:
+    CallLog& log_;
+};
+
 // vault-volume@NAME units: running once opened, until closing stops them;
 // onClose stands for what stopping does (a mount unit unmounting, say).
 class FakeUnits final : public engine::VolumeUnits {
@@ -337,11 +361,12 @@ struct FakeSystem {
     FakeHeaderStore headers{log};
     FakeQuality quality;
     FakeUnits units{log};
+    FakeKeyServers keyServers{log};
 
     engine::Ports ports()
     {
-        return {kernel,  crypt,     mounter, mountPoints, tools,
-                records, processes, headers, quality,     units};
+        return {kernel,    crypt,   mounter, mountPoints, tools,     records,
+                processes, headers, quality, units,       keyServers};
     }
 
     // A free disk /dev/<name> (devnum 252:<n>) holding @outer.
