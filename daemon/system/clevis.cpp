@@ -121,9 +121,7 @@ engine::Result<std::string> ClevisKeyServers::bindTang(const std::string& url,
     if (!run)
         return run.error();
     if (run.value().exitStatus != 0)
-        return makeError(ErrorCode::KeyServerUnavailable,
-                         fmt::format("cannot bind to the tang server at {}: {}", url,
-                                     failedRun(run.value(), "encrypt")));
+        return makeError(ErrorCode::KeyServerUnavailable, failedRun(run.value(), "encrypt"));
     std::string compact(jwe.data(), jwe.size());
     while (!compact.empty() && (compact.back() == '\n' || compact.back() == ' '))
         compact.pop_back();
