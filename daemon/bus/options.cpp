@@ -105,12 +105,20 @@ engine::Result<engine::UnlockRequest> decodeUnlock(const std::string& name, cons
                                                it->second.get<std::string>().empty())
         return makeError(ErrorCode::InvalidMountPoint,
                          "invalid mount point '': leave the option out for the default");
-    for (auto st : {onlyKnown(options, {"mount", "mount-point", "interactive"}),
+    for (auto st : {onlyKnown(options, {"mount", "mount-point", "token", "interactive"}),
                     take(options, "mount", r.mount), take(options, "mount-point", r.mountPoint)}) {
         if (!st)
             return st.error();
     }
     return r;
+}
+
+engine::Result<bool> decodeByToken(const Options& options)
+{
+    bool byToken = false;
+    if (auto st = take(options, "token", byToken); !st)
+        return st.error();
+    return byToken;
 }
 
 engine::Result<engine::LockRequest> decodeLock(const Options& options)

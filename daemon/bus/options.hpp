@@ -19,6 +19,8 @@ using Options = std::map<std::string, sdbus::Variant>;
 engine::Result<engine::FormatRequest> decodeFormat(const std::string& filesystem,
                                                    const Options& options);
 engine::Result<engine::UnlockRequest> decodeUnlock(const std::string& name, const Options& options);
+// Unlock's token (b): open with the key the volume's clevis tokens give.
+engine::Result<bool> decodeByToken(const Options& options);
 engine::Result<engine::LockRequest> decodeLock(const Options& options);
 // Grow's only option of its own: the passphrase's descriptor, if given.
 engine::Result<std::optional<sdbus::UnixFd>> decodeGrow(const Options& options);

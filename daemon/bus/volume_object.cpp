@@ -293,16 +293,22 @@ void VolumeObject::Unlock(sdbus::Result<std::string, std::string>&& result,
                           sdbus::UnixFd passphrase, std::string name, Options options)
 {
     auto request = decodeUnlock(name, options);
+    auto byToken = decodeByToken(options);
     authorized(
-        std::move(result), "unlock", "org.vaultd.unlock", statusOf(request), options,
+        std::move(result), "unlock", "org.vaultd.unlock",
+        request ? statusOf(byToken) : statusOf(request), options,
         [&service = service_, v = volume_, fd = std::move(passphrase),
-         req = request ? request.value() : engine::UnlockRequest{}](
-            sdbus::Result<std::string, std::string>&& result, const Caller& who) mutable {
+         req = request ? request.value() : engine::UnlockRequest{},
+         token = byToken && byToken.value()](sdbus::Result<std::string, std::string>&& result,
+                                             const Caller& who) mutable {
             req.owner = {who.uid, who.gid};
             service.run<engine::UnlockResult>(
                 v.kernelName,
-                [kernel = v.kernelName, fd = std::move(fd), req = std::move(req)](
-                    engine::Operations& ops) -> engine::Result<engine::UnlockResult> {
+                [kernel = v.kernelName, fd = std::move(fd), req = std::move(req),
+                 token](engine::Operations& ops) -> engine::Result<engine::UnlockResult> {
+                    // The passphrase is not read: the key server gives the key.
+                    if (token)
+                        return ops.unlockByToken(kernel, req);
                     auto secret = readPassphrase(fd);
                     if (!secret)
                         return secret.error();

@@ -391,9 +391,23 @@ Result<UnlockResult> Operations::unlockConfigured(const std::string& kernelName,
 Result<UnlockResult> Operations::unlockConfiguredByToken(const std::string& kernelName,
                                                          const ConfiguredVolume& c)
 {
-    auto found = configuredDevice(kernelName, c);
+    if (auto found = configuredDevice(kernelName, c); !found)
+        return found.error();
+    auto unlocked = unlockByToken(kernelName, requestFor(c));
+    if (unlocked)
+        ports_.units.opened(c.mappingName);
+    return unlocked;
+}
+
+Result<UnlockResult> Operations::unlockByToken(const std::string& kernelName,
+                                               const UnlockRequest& request)
+{
+    auto found = inspect(kernelName);
     if (!found)
         return found.error();
+    if (!found.value().signature.isLuks())
+        return makeError(ErrorCode::NotLuks,
+                         fmt::format("'{}' holds no LUKS container", found.value().node));
     const std::string& node = found.value().node;
     auto tokens = ports_.crypt.tokens(node);
     if (!tokens)
@@ -408,11 +422,9 @@ Result<UnlockResult> Operations::unlockConfiguredByToken(const std::string& kern
             continue;
         }
         for (int slot : t.keyslots) {
-            auto unlocked = unlock(kernelName, key, requestFor(c), slot);
-            if (unlocked) {
-                ports_.units.opened(c.mappingName);
+            auto unlocked = unlock(kernelName, key, request, slot);
+            if (unlocked)
                 return unlocked;
-            }
             if (unlocked.error().code != ErrorCode::WrongPassphrase)
                 return unlocked.error();
             why.push_back(fmt::format("token {}: its key does not open keyslot {}", t.token, slot));

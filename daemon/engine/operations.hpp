@@ -220,6 +220,9 @@ public:
     // volume then waits for an unlock by hand.
     Result<UnlockResult> unlockConfiguredByToken(const std::string& kernelName,
                                                  const ConfiguredVolume& c);
+    // As unlock, with the key the volume's clevis tokens' servers give
+    // instead of a passphrase.
+    Result<UnlockResult> unlockByToken(const std::string& kernelName, const UnlockRequest& request);
     // Unlocks (and mounts, if it says where) a configured volume with
     // @secret, after checking that the device is still the volume @c names:
     // a stale link or a wrong device is refused before anything is opened.

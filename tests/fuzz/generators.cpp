@@ -110,6 +110,7 @@ const std::vector<Member> kMembers = {
     {kVolumeInterface, "AddRecoveryKey", "hha{sv}", true},
     {kVolumeInterface, "ChangePassphrase", "hha{sv}", true},
     {kVolumeInterface, "RemoveKeyslot", "uha{sv}", true},
+    {kVolumeInterface, "BindTang", "hssa{sv}", true},
     {kVolumeInterface, "RestoreHeader", "ha{sv}", true},
     {kVolumeInterface, "RepairHeader", "a{sv}", true},
     {kManagerInterface, "Resolve", "s", false},
@@ -361,9 +362,9 @@ void hostileOptionsCall(World& w, const Pools& pools, Call& c)
 {
     Rng& r = w.rng;
     static const std::array methods = {
-        Method::Format,        Method::Unlock,      Method::Mount,        Method::Unmount,
-        Method::Lock,          Method::Grow,        Method::ListKeyslots, Method::RemoveKeyslot,
-        Method::RestoreHeader, Method::RepairHeader};
+        Method::Format,   Method::Unlock,        Method::Mount,        Method::Unmount,
+        Method::Lock,     Method::Grow,          Method::ListKeyslots, Method::RemoveKeyslot,
+        Method::BindTang, Method::RestoreHeader, Method::RepairHeader};
     const Method m = methods[r.below(methods.size())];
     const OptionsDraft o = hostileOptions(w, pools, m);
     onTarget(w, c, m);
@@ -413,6 +414,19 @@ void hostileOptionsCall(World& w, const Pools& pools, Call& c)
         // Slot 31 is never in use on the fuzzer's volume.
         const Secret s = secret(w, c, FdKind::Passphrase);
         c.args = {arg(std::uint32_t{31}, "u:31"), fdArg(s.fd), optionsArg(o)};
+        c.mustFail = true;
+        break;
+    }
+    case Method::BindTang: {
+        // No key server listens on port 9, and the rest are no addresses or
+        // no thumbprints: every bind fails, and no keyslot is ever added.
+        const Secret s = secret(w, c, FdKind::Passphrase);
+        static const std::array<const char*, 5> urls = {
+            "http://127.0.0.1:9", "ftp://127.0.0.1", "http://a b", "http://a\"b", "http://$(id)"};
+        static const std::array<const char*, 3> thumbprints = {"AAAAAAAAAAAAAAAAAAAAAAAAAAA",
+                                                               "short", "not+base64/url=="};
+        c.args = {fdArg(s.fd), stringArg(urls[r.below(urls.size())]),
+                  stringArg(thumbprints[r.below(thumbprints.size())]), optionsArg(o)};
         c.mustFail = true;
         break;
     }

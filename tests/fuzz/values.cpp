@@ -267,6 +267,7 @@ const char* methodName(Method m)
     case Method::Grow: return "Grow";
     case Method::ListKeyslots: return "ListKeyslots";
     case Method::RemoveKeyslot: return "RemoveKeyslot";
+    case Method::BindTang: return "BindTang";
     case Method::RestoreHeader: return "RestoreHeader";
     case Method::RepairHeader: return "RepairHeader";
     }

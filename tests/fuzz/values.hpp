@@ -54,6 +54,7 @@ enum class Method {
     Grow,
     ListKeyslots,
     RemoveKeyslot,
+    BindTang,
     RestoreHeader,
     RepairHeader
 };

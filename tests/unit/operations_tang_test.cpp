@@ -208,3 +208,28 @@ TEST_CASE("thumbprints are 16 to 128 characters of base64url", "[unit]")
     CHECK_THAT(checkThumbprint("uRsjSc9TsBpQPsNz+W3Lx5L1FOg"),
                FailsWith(ErrorCode::InvalidArgument));
 }
+
+TEST_CASE("an unlock by token opens where the request says, with the server's key", "[unit]")
+{
+    TangVolume vol;
+    REQUIRE_THAT(vol.bind(), Succeeds());
+
+    auto r = vol.ops.unlockByToken("vdb", {"byhand", true, "", {1000, 1000}, {}, {}});
+
+    REQUIRE_THAT(r, Succeeds());
+    CHECK(r.value().mappingName == "byhand");
+    CHECK(vol.sys.crypt.mappingExists("byhand"));
+    // Only configured volumes stand for a unit.
+    CHECK(vol.sys.units.running.empty());
+}
+
+TEST_CASE("an unlock by token of a volume that is not LUKS asks no server", "[unit]")
+{
+    FakeSystem sys;
+    sys.attach("vdc", kGiB, filesystemSignature("ext4"));
+    Operations ops{sys.ports(), EngineConfig{}};
+
+    REQUIRE_THAT(ops.unlockByToken("vdc", {"x", false, "", {}, {}, {}}),
+                 FailsWith(ErrorCode::NotLuks));
+    CHECK(sys.keyServers.asked.empty());
+}

@@ -72,6 +72,23 @@ TEST_CASE("unlock without options only opens the mapping", "[unit]")
     CHECK(request.value().mountPoint.empty());
 }
 
+TEST_CASE("unlock's token option asks for the key server's key, and only as a boolean", "[unit]")
+{
+    const bus::Options byToken = {{"token", sdbus::Variant(true)}};
+    REQUIRE_THAT(bus::decodeUnlock("data", byToken), Succeeds());
+    auto token = bus::decodeByToken(byToken);
+    REQUIRE_THAT(token, Succeeds());
+    CHECK(token.value());
+
+    auto none = bus::decodeByToken({});
+    REQUIRE_THAT(none, Succeeds());
+    CHECK_FALSE(none.value());
+
+    auto wrong = bus::decodeByToken({{"token", sdbus::Variant(std::string("yes"))}});
+    REQUIRE_THAT(wrong, FailsWith(ErrorCode::InvalidArgument));
+    CHECK(wrong.error().message == "option 'token' must be of type 'b'");
+}
+
 TEST_CASE("unlock refuses format's options and mistyped mount options", "[unit]")
 {
     CHECK_THAT(bus::decodeUnlock("", {{"label", sdbus::Variant(std::string("x"))}}),
