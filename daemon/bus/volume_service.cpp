@@ -54,18 +54,26 @@ void VolumeService::tearDown(const std::vector<engine::LostMapping>& lost)
         present.insert(l.mappingName);
         if (!lostHandled_.insert(l.mappingName).second)
             continue;
-        log::warning(fmt::format("lost volume: '{}' went away while unlocked as '{}'; detaching "
-                                 "its mounts and dropping its key",
-                                 l.device, l.mappingName),
-                     {{Field::Device, l.device}, {Field::Mapping, l.mappingName}});
+        // tearDownLost reads sysfs again before it touches anything: a
+        // mapping being set up may look lost for an instant (its slave's
+        // holder link not there yet), so nothing is said before it is sure.
         boost::asio::post(workers_, [this, name = l.mappingName] {
             auto done = operations_.tearDownLost(name);
             boost::asio::post(loop_, [this, name, done = std::move(done)]() mutable {
-                if (!done) {
+                if (!done && done.error().code == engine::ErrorCode::NoSuchDevice) {
+                    log::debug(fmt::format("mapping '{}' looked lost while sysfs changed; it is "
+                                           "not",
+                                           name),
+                               {{Field::Mapping, name}});
+                } else if (!done) {
                     log::error(fmt::format("failed to tear down lost mapping '{}': {}", name,
                                            done.error().message),
                                {{Field::Mapping, name}});
                 } else {
+                    log::warning(fmt::format("lost volume: '{}' went away while unlocked as "
+                                             "'{}'; its mounts were detached and its key dropped",
+                                             done.value().device, name),
+                                 {{Field::Device, done.value().device}, {Field::Mapping, name}});
                     log::info(fmt::format("lost mapping '{}': key dropped{}", name,
                                           done.value().deferred
                                               ? "; the node goes when its last user closes it"

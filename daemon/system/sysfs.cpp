@@ -160,14 +160,23 @@ engine::Topology readTopology(const std::string& sysRoot)
     }
     // A mapping's slave link outlives its device, and may lead to a new
     // device that took the same name; only a slave that lists the mapping
-    // among its holders is really under it.
+    // among its holders is really under it. The kernel makes the holder
+    // link before the slave link: a mapping set up while the nodes were
+    // read shows its slave now but may not have shown its holder then, so
+    // a slave that did not list it is asked again.
+    const fs::path blockDir = fs::path(sysRoot) / "class" / "block";
     for (auto& [name, node] : t.nodes) {
         std::vector<std::string> live;
         for (auto& slave : node.slaves) {
             auto it = t.nodes.find(slave);
-            const bool mutual = it != t.nodes.end() &&
-                                std::find(it->second.holders.begin(), it->second.holders.end(),
-                                          name) != it->second.holders.end();
+            bool mutual = it != t.nodes.end() &&
+                          std::find(it->second.holders.begin(), it->second.holders.end(), name) !=
+                              it->second.holders.end();
+            if (!mutual && it != t.nodes.end() &&
+                fs::exists(blockDir / slave / "holders" / name, ec)) {
+                it->second.holders.push_back(name);
+                mutual = true;
+            }
             (mutual ? live : node.lostSlaves).push_back(std::move(slave));
         }
         node.slaves = std::move(live);

@@ -101,3 +101,57 @@ TEST_CASE("a tool's output is capped but the tool still runs to its end", "[host
     CHECK(run.value().exitStatus == 0);
     CHECK(run.value().output.size() == 16384);
 }
+
+TEST_CASE("a key helper reads its input from a sealed file and writes its output to a secret",
+          "[host]")
+{
+    engine::SecretBuffer out;
+    auto run = system::runKeyHelper("cat", {}, "the jwe.and.its.five.parts", out,
+                                    std::chrono::seconds(10));
+
+    REQUIRE_THAT(run, Succeeds());
+    CHECK(run.value().exitStatus == 0);
+    CHECK(std::string(out.data(), out.size()) == "the jwe.and.its.five.parts");
+}
+
+TEST_CASE("a key helper's input is no terminal and cannot be written", "[host]")
+{
+    engine::SecretBuffer out;
+    // stdin is not a terminal, and writing to it (opened read-only and
+    // sealed) fails.
+    auto run =
+        system::runKeyHelper("sh", {"-c", "test ! -t 0 && ! (echo x >&0) 2>/dev/null && echo ok"},
+                             "input", out, std::chrono::seconds(10));
+
+    REQUIRE_THAT(run, Succeeds());
+    CHECK(run.value().exitStatus == 0);
+    CHECK(std::string(out.data(), out.size()) == "ok\n");
+}
+
+TEST_CASE("a failing key helper's stderr is kept and its output wiped", "[host]")
+{
+    engine::SecretBuffer out;
+    auto run = system::runKeyHelper(
+        "sh", {"-c", "echo half-a-key; echo 'Error communicating with server' >&2; exit 3"}, "",
+        out, std::chrono::seconds(10));
+
+    REQUIRE_THAT(run, Succeeds());
+    CHECK(run.value().exitStatus == 3);
+    CHECK_FALSE(run.value().timedOut);
+    CHECK(run.value().errors == "Error communicating with server\n");
+    CHECK(out.empty());
+}
+
+TEST_CASE("a key helper that takes too long is killed with what it started", "[host]")
+{
+    engine::SecretBuffer out;
+    const auto started = std::chrono::steady_clock::now();
+    auto run = system::runKeyHelper("sh", {"-c", "sleep 30 & sleep 30; wait"}, "", out,
+                                    std::chrono::milliseconds(300));
+
+    REQUIRE_THAT(run, Succeeds());
+    CHECK(run.value().timedOut);
+    CHECK(run.value().exitStatus == -1);
+    // The backgrounded sleep held the pipes open too: it went with the group.
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(10));
+}
