@@ -4,8 +4,10 @@
 #include "output.hpp"
 
 #include <fmt/format.h>
+#include <sdbus-c++/Error.h>
 
 #include <algorithm>
+#include <ostream>
 
 namespace vaultctl {
 namespace {
@@ -157,6 +159,54 @@ std::uint32_t unbindKeyslot(const KeyslotList& list, std::optional<std::uint32_t
                                        "name the one to remove: vaultctl unbind {} SLOT",
                                        printable(device), slotList(slots), printable(device)));
     return slots.front();
+}
+
+bool tokenChoiceNeedsKeyslots(const Invocation& invocation)
+{
+    return invocation.tokenUse == TokenUse::automatic && !invocation.keyFile;
+}
+
+TokenAttempt tokenAttempt(const Invocation& invocation, const std::optional<KeyslotList>& keyslots)
+{
+    if (invocation.tokenUse == TokenUse::only)
+        return TokenAttempt::only;
+    if (!tokenChoiceNeedsKeyslots(invocation) || !keyslots)
+        return TokenAttempt::none;
+    return clevisKeyslots(*keyslots).empty() ? TokenAttempt::none : TokenAttempt::first;
+}
+
+bool passphraseMayFollow(std::string_view errorName)
+{
+    return errorName == "org.vaultd.Vault1.Error.KeyServerUnavailable" ||
+           errorName == "org.vaultd.Vault1.Error.CredentialRequired";
+}
+
+std::string tokenFallbackNote(std::string_view device, std::string_view message)
+{
+    // One line, whatever vaultd's message holds: it may give one reason per token.
+    return fmt::format(
+        "vaultctl: the key server did not give the key of {} ({}); asking for the passphrase",
+        printable(device), message.empty() ? "vaultd gave no reason" : printable(message));
+}
+
+UnlockReply unlockTokenFirst(TokenAttempt attempt, std::string_view device,
+                             const std::function<UnlockReply()>& byToken,
+                             const std::function<UnlockReply()>& byPassphrase, std::ostream& err)
+{
+    if (attempt == TokenAttempt::none)
+        return byPassphrase();
+    if (attempt == TokenAttempt::only)
+        return byToken();
+
+    try {
+        return byToken();
+    } catch (const sdbus::Error& error) {
+        if (!passphraseMayFollow(error.getName()))
+            throw;
+        // Flushed, so that the line comes before the prompt on the terminal.
+        err << tokenFallbackNote(device, error.getMessage()) << std::endl;
+    }
+    return byPassphrase();
 }
 
 }  // namespace vaultctl

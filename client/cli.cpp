@@ -21,6 +21,8 @@ struct Targets {
     Invocation invocation;
     CLI::Option* mountOption = nullptr;
     std::string mountValue;
+    bool token = false;
+    bool noToken = false;
 };
 
 // Shape only: the daemon compares NODE and SIZE with the device it really has.
@@ -234,8 +236,10 @@ void addFormat(CLI::App& app, Targets& targets)
 
 void addUnlock(CLI::App& app, Targets& targets)
 {
-    CLI::App* sub =
-        addVerb(app, targets, Verb::unlock, "Open the mapping of a volume, and mount it if asked");
+    CLI::App* sub = addVerb(app, targets, Verb::unlock,
+                            "Open the mapping of a volume, and mount it if asked; one bound to "
+                            "tang (vaultctl bind) opens with the key server's key if it can, else "
+                            "with the passphrase");
     addDevice(sub, targets, "The volume to unlock");
     sub->add_option(
            "--name", targets.invocation.mappingName,
@@ -248,7 +252,14 @@ void addUnlock(CLI::App& app, Targets& targets)
                         "Mount after unlocking, at PATH (default /media/vault/NAME)")
             ->expected(0, 1)
             ->type_name("[=PATH]");
-    addKeyFile(sub, targets);
+    addKeyFile(sub, targets,
+               "Read the passphrase from FILE, exact bytes; - is standard input (no key server "
+               "is asked)");
+    sub->add_flag("--token", targets.token,
+                  "Open only with the key the volume's clevis tokens get from their key server "
+                  "(tang); never ask for the passphrase");
+    sub->add_flag("--no-token", targets.noToken,
+                  "Do not ask the key server; go straight to the passphrase");
 }
 
 void addMount(CLI::App& app, Targets& targets)
@@ -419,11 +430,27 @@ void finishUnlock(Targets& targets)
         inv.mountPoint = targets.mountValue;
 }
 
-// Standard input holds one secret: it cannot be both the one that opens the volume and the new.
-std::string secretsProblem(const Invocation& inv)
+void finishToken(Targets& targets)
 {
+    if (targets.token)
+        targets.invocation.tokenUse = TokenUse::only;
+    else if (targets.noToken)
+        targets.invocation.tokenUse = TokenUse::never;
+}
+
+// Standard input holds one secret: it cannot be both the one that opens the volume and the new.
+// --token takes the key from the key server alone, so neither a key file nor --no-token goes
+// with it.
+std::string conflictingOptions(const Targets& targets)
+{
+    const Invocation& inv = targets.invocation;
     if (inv.keyFile == "-" && inv.newKeyFile == "-")
         return "--key-file and --new-key-file cannot both be - (standard input holds one secret)";
+    if (targets.token && targets.noToken)
+        return "--token and --no-token contradict each other";
+    if (targets.token && inv.keyFile)
+        return "--token and --key-file cannot be used together (with --token the key server "
+               "gives the key)";
     return {};
 }
 
@@ -472,7 +499,8 @@ ParseOutcome parseCommandLine(const std::vector<std::string>& args)
     }
 
     finishUnlock(targets);
-    if (auto problem = secretsProblem(targets.invocation); !problem.empty()) {
+    finishToken(targets);
+    if (auto problem = conflictingOptions(targets); !problem.empty()) {
         ParseOutcome outcome;
         outcome.exitCode = exitUsage;
         outcome.error = fmt::format("{}: {}; see '{} {} --help'", programName, problem, programName,

@@ -34,6 +34,13 @@ enum class Verb {
     wait
 };
 
+// unlock: whether to open with the key the volume's clevis tokens get from their key server.
+enum class TokenUse {
+    automatic,  // try it first when the volume has a clevis keyslot (and no --key-file)
+    only,       // --token: that key or nothing
+    never       // --no-token
+};
+
 // The command word as typed, e.g. "unlock".
 std::string_view verbName(Verb verb);
 
@@ -72,6 +79,7 @@ struct Invocation {
     // unlock
     std::optional<std::string> mappingName;  // unset: the EBS volume id, else luks-<kernel name>
     bool mount = false;                      // unlock --mount, with or without a path
+    TokenUse tokenUse = TokenUse::automatic;
 
     // lock
     bool lazy = false;

@@ -178,6 +178,30 @@ bool meansVaultdGone(const sdbus::Error& error)
            error.getName() == "org.freedesktop.DBus.Error.NoReply";
 }
 
+// The passphrase descriptor of an unlock by token, which vaultd does not read.
+UniqueFd nullPassphrase()
+{
+    UniqueFd fd(open("/dev/null", O_RDONLY | O_CLOEXEC | O_NOCTTY));
+    if (!fd.valid())
+        throw CommandError(exitFailure,
+                           fmt::format("cannot open /dev/null: {}", std::strerror(errno)));
+    return fd;
+}
+
+// The keyslots, when whether to try the token depends on them. They only help choose, so a
+// vaultd or a header that cannot list them means the passphrase alone, as before tokens.
+std::optional<KeyslotList> keyslotsForToken(VaultClient& client, const std::string& path,
+                                            const Invocation& invocation)
+{
+    if (!tokenChoiceNeedsKeyslots(invocation))
+        return std::nullopt;
+    try {
+        return client.listKeyslots(path);
+    } catch (const sdbus::Error&) {
+        return std::nullopt;
+    }
+}
+
 VolumeWatch::Deadline waitDeadline(const Invocation& invocation)
 {
     if (invocation.timeoutSeconds == 0)
@@ -297,16 +321,27 @@ void CommandRunner::unlock(VaultClient& client, const Invocation& invocation)
 
     std::string device = deviceName(volume, invocation);
     std::string name = mappingNameFor(invocation, volume);
-    // Key files are used byte for byte, as cryptsetup does; a trailing
-    // newline an editor added is the usual reason one does not open.
-    OpeningSecret passphrase =
-        openingSecret(invocation.keyFile, openingPrompt("Passphrase", device, invocation));
-    UnlockReply reply = notingNewline(invocation, passphrase, [&] {
-        return authenticating(client, invocation, [&] {
-            return client.unlock(path, rewoundCopy(passphrase.memfd),
-                                 {name, invocation.mount, invocation.mountPoint});
+    UnlockRequest request{name, invocation.mount, invocation.mountPoint};
+    auto byToken = [&] {
+        UnlockRequest byKeyServer = request;
+        byKeyServer.token = true;
+        return authenticating(client, invocation,
+                              [&] { return client.unlock(path, nullPassphrase(), byKeyServer); });
+    };
+    // Asks for the passphrase only when it runs, so after a token attempt that got no key.
+    auto byPassphrase = [&] {
+        // Key files are used byte for byte, as cryptsetup does; a trailing
+        // newline an editor added is the usual reason one does not open.
+        OpeningSecret passphrase =
+            openingSecret(invocation.keyFile, openingPrompt("Passphrase", device, invocation));
+        return notingNewline(invocation, passphrase, [&] {
+            return authenticating(client, invocation, [&] {
+                return client.unlock(path, rewoundCopy(passphrase.memfd), request);
+            });
         });
-    });
+    };
+    TokenAttempt attempt = tokenAttempt(invocation, keyslotsForToken(client, path, invocation));
+    UnlockReply reply = unlockTokenFirst(attempt, device, byToken, byPassphrase, err_);
 
     ActionReport action = actionOn(Verb::unlock, device);
     action.mappingName = reply.mappingName;

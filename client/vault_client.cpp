@@ -178,6 +178,8 @@ PropertyMap unlockOptions(const UnlockRequest& request)
         options.emplace("mount-point", sdbus::Variant(*request.mountPoint));
     else if (request.mount)
         options.emplace("mount", sdbus::Variant(true));
+    if (request.token)
+        options.emplace("token", sdbus::Variant(true));
     return options;
 }
 

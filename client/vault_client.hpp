@@ -45,6 +45,9 @@ struct UnlockRequest {
     std::string mappingName;
     bool mount = false;
     std::optional<std::string> mountPoint;  // implies mount
+    // Open with the key the volume's clevis tokens give; the passphrase is not read. Sent only
+    // when true.
+    bool token = false;
 };
 
 // What Volume.Unlock answers: the mapping's name (the one asked for, or the

@@ -2,6 +2,9 @@
 #include "errors.hpp"
 
 #include <catch2/catch.hpp>
+#include <sdbus-c++/Error.h>
+
+#include <sstream>
 
 using namespace vaultctl;
 
@@ -127,4 +130,150 @@ TEST_CASE("unbind refuses a named keyslot that is not a clevis one", "[unit]")
     CommandError unused = refusal(list, 7);
     CHECK(unused.exitCode() == exitUsage);
     CHECK_THAT(unused.what(), Catch::Contains("keyslot 7 of '/dev/vdb' is not in use"));
+}
+
+namespace {
+
+Invocation unlockOf(TokenUse use, std::optional<std::string> keyFile = std::nullopt)
+{
+    Invocation invocation;
+    invocation.verb = Verb::unlock;
+    invocation.device = "vdb";
+    invocation.tokenUse = use;
+    invocation.keyFile = std::move(keyFile);
+    return invocation;
+}
+
+// The two ways to unlock, as unlockTokenFirst runs them: each counts its calls, and the token
+// attempt fails with @tokenError when it is set.
+struct UnlockCalls {
+    std::optional<sdbus::Error> tokenError;
+    int tokenCalls = 0;
+    int passphraseCalls = 0;
+    std::ostringstream err;
+
+    UnlockReply run(TokenAttempt attempt)
+    {
+        return unlockTokenFirst(
+            attempt, "/dev/vdb",
+            [this] {
+                ++tokenCalls;
+                if (tokenError)
+                    throw *tokenError;
+                return UnlockReply{"storedev", "by-token"};
+            },
+            [this] {
+                ++passphraseCalls;
+                return UnlockReply{"storedev", "by-passphrase"};
+            },
+            err);
+    }
+};
+
+constexpr const char* keyServerUnavailable = "org.vaultd.Vault1.Error.KeyServerUnavailable";
+
+}  // namespace
+
+TEST_CASE("unlock tries the token first only for a volume with a clevis keyslot", "[unit]")
+{
+    Invocation automatic = unlockOf(TokenUse::automatic);
+    CHECK(tokenChoiceNeedsKeyslots(automatic));
+    KeyslotList bound{2, {slot(0, "passphrase"), slot(1, "token:clevis")}};
+    KeyslotList unbound{2, {slot(0, "passphrase"), slot(3, "token:systemd-tpm2")}};
+    CHECK(tokenAttempt(automatic, bound) == TokenAttempt::first);
+    CHECK(tokenAttempt(automatic, unbound) == TokenAttempt::none);
+    CHECK(tokenAttempt(automatic, KeyslotList{}) == TokenAttempt::none);
+    // ListKeyslots failed: the passphrase, as for a volume never bound.
+    CHECK(tokenAttempt(automatic, std::nullopt) == TokenAttempt::none);
+}
+
+TEST_CASE("--token, --no-token and --key-file decide without the keyslots", "[unit]")
+{
+    KeyslotList bound{2, {slot(1, "token:clevis")}};
+    Invocation only = unlockOf(TokenUse::only);
+    CHECK_FALSE(tokenChoiceNeedsKeyslots(only));
+    CHECK(tokenAttempt(only, std::nullopt) == TokenAttempt::only);
+    CHECK(tokenAttempt(only, KeyslotList{2, {slot(0, "passphrase")}}) == TokenAttempt::only);
+
+    Invocation never = unlockOf(TokenUse::never);
+    CHECK_FALSE(tokenChoiceNeedsKeyslots(never));
+    CHECK(tokenAttempt(never, bound) == TokenAttempt::none);
+
+    Invocation keyFile = unlockOf(TokenUse::automatic, "/root/key");
+    CHECK_FALSE(tokenChoiceNeedsKeyslots(keyFile));
+    CHECK(tokenAttempt(keyFile, bound) == TokenAttempt::none);
+}
+
+TEST_CASE("only a missing key server's key or token gives way to the passphrase", "[unit]")
+{
+    CHECK(passphraseMayFollow(keyServerUnavailable));
+    CHECK(passphraseMayFollow("org.vaultd.Vault1.Error.CredentialRequired"));
+    for (const char* name :
+         {"org.vaultd.Vault1.Error.NotAuthorized", "org.vaultd.Vault1.Error.NameInUse",
+          "org.vaultd.Vault1.Error.AuthenticationRequired", "org.vaultd.Vault1.Error.Failed",
+          "org.freedesktop.DBus.Error.NoReply", "KeyServerUnavailable"})
+        CHECK_FALSE(passphraseMayFollow(name));
+}
+
+TEST_CASE("the fallback note names the device and vaultd's reason on one line", "[unit]")
+{
+    CHECK(tokenFallbackNote("/dev/vdb", "token 1: tang at http://tang:7500 did not answer") ==
+          "vaultctl: the key server did not give the key of /dev/vdb (token 1: tang at "
+          "http://tang:7500 did not answer); asking for the passphrase");
+    CHECK(tokenFallbackNote("/dev/vdb", "token 1: down\ntoken 2: down") ==
+          "vaultctl: the key server did not give the key of /dev/vdb (token 1: down\\x0atoken 2: "
+          "down); asking for the passphrase");
+    CHECK_THAT(tokenFallbackNote("/dev/vdb", ""), Catch::Contains("(vaultd gave no reason)"));
+}
+
+TEST_CASE("a token attempt that gets no key from the server falls back to the passphrase", "[unit]")
+{
+    UnlockCalls calls;
+    calls.tokenError = sdbus::Error(keyServerUnavailable, "token 1: tang did not answer");
+    UnlockReply reply = calls.run(TokenAttempt::first);
+    CHECK(reply.mountPoint == "by-passphrase");
+    CHECK(calls.tokenCalls == 1);
+    CHECK(calls.passphraseCalls == 1);
+    CHECK(calls.err.str() ==
+          "vaultctl: the key server did not give the key of /dev/vdb (token 1: tang did not "
+          "answer); asking for the passphrase\n");
+
+    UnlockCalls noToken;
+    noToken.tokenError =
+        sdbus::Error("org.vaultd.Vault1.Error.CredentialRequired", "the volume has no token");
+    CHECK(noToken.run(TokenAttempt::first).mountPoint == "by-passphrase");
+    CHECK(noToken.passphraseCalls == 1);
+}
+
+TEST_CASE("a token attempt that opens the volume asks for no passphrase", "[unit]")
+{
+    UnlockCalls calls;
+    CHECK(calls.run(TokenAttempt::first).mountPoint == "by-token");
+    CHECK(calls.passphraseCalls == 0);
+    CHECK(calls.err.str().empty());
+}
+
+TEST_CASE("other failures of the token attempt are the command's, with no prompt", "[unit]")
+{
+    for (const char* name :
+         {"org.vaultd.Vault1.Error.NotAuthorized", "org.vaultd.Vault1.Error.NameInUse"}) {
+        UnlockCalls calls;
+        calls.tokenError = sdbus::Error(name, "refused");
+        CHECK_THROWS_WITH(calls.run(TokenAttempt::first), Catch::Contains("refused"));
+        CHECK(calls.passphraseCalls == 0);
+        CHECK(calls.err.str().empty());
+    }
+}
+
+TEST_CASE("--token's failure is the command's; without a token only the passphrase runs", "[unit]")
+{
+    UnlockCalls only;
+    only.tokenError = sdbus::Error(keyServerUnavailable, "token 1: tang did not answer");
+    CHECK_THROWS_AS(only.run(TokenAttempt::only), sdbus::Error);
+    CHECK(only.passphraseCalls == 0);
+    CHECK(only.err.str().empty());
+
+    UnlockCalls none;
+    CHECK(none.run(TokenAttempt::none).mountPoint == "by-passphrase");
+    CHECK(none.tokenCalls == 0);
 }

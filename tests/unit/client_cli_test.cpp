@@ -128,6 +128,42 @@ TEST_CASE("unlock without --mount only opens the mapping", "[unit]")
     CHECK(parsed({"unlock", "vdb", "--name", ""}).mappingName == std::string());
 }
 
+TEST_CASE("unlock leaves the token to the volume unless --token or --no-token says", "[unit]")
+{
+    CHECK(parsed({"unlock", "vdb"}).tokenUse == vaultctl::TokenUse::automatic);
+    CHECK(parsed({"unlock", "vdb", "--key-file", "k"}).tokenUse == vaultctl::TokenUse::automatic);
+    CHECK(parsed({"unlock", "--token", "vdb", "--mount"}).tokenUse == vaultctl::TokenUse::only);
+    CHECK(parsed({"unlock", "vdb", "--no-token"}).tokenUse == vaultctl::TokenUse::never);
+    CHECK(parsed({"unlock", "vdb", "--no-token", "--key-file", "-"}).tokenUse ==
+          vaultctl::TokenUse::never);
+}
+
+TEST_CASE("unlock --token refuses --key-file and --no-token", "[unit]")
+{
+    CHECK(refused({"unlock", "vdb", "--token", "--key-file", "k"}).error ==
+          "vaultctl: --token and --key-file cannot be used together (with --token the key "
+          "server gives the key); see 'vaultctl unlock --help'");
+    CHECK(refused({"unlock", "--key-file=-", "--token", "vdb"}).error.find("--key-file") !=
+          std::string::npos);
+    CHECK(refused({"unlock", "vdb", "--no-token", "--token"}).error ==
+          "vaultctl: --token and --no-token contradict each other; see 'vaultctl unlock --help'");
+}
+
+TEST_CASE("only unlock takes --token and --no-token", "[unit]")
+{
+    refused({"mount", "vdb", "--token"});
+    refused({"grow", "vdb", "--no-token"});
+    refused({"bind", "vdb", "tang", "http://tang", "--thumbprint", "0123456789abcdef", "--token"});
+}
+
+TEST_CASE("unlock's help says a bound volume tries its key server first", "[unit]")
+{
+    ParseOutcome help = parseCommandLine({"unlock", "--help"});
+    CHECK(help.exitCode == 0);
+    CHECK_THAT(help.output, Catch::Contains("--token") && Catch::Contains("--no-token") &&
+                                Catch::Contains("key server's key if it can"));
+}
+
 TEST_CASE("mount takes an optional path", "[unit]")
 {
     CHECK_FALSE(parsed({"mount", "vdb"}).mountPoint.has_value());

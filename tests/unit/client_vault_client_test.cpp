@@ -75,6 +75,19 @@ TEST_CASE("unlock options say mount, or where to mount, or nothing", "[unit]")
     CHECK(mountAt.at("mount-point").get<std::string>() == "/secure");
 }
 
+TEST_CASE("an unlock by token says token, beside the mount options", "[unit]")
+{
+    UnlockRequest request{"storedev", true, std::nullopt};
+    request.token = true;
+    PropertyMap options = unlockOptions(request);
+    REQUIRE(options.size() == 2);
+    CHECK(options.at("token").get<bool>());
+    CHECK(options.at("mount").get<bool>());
+
+    request.token = false;
+    CHECK(unlockOptions(request).count("token") == 0);
+}
+
 TEST_CASE("format says what the secret is, and accepts a weak one only when asked", "[unit]")
 {
     FormatRequest request{"ext4", std::nullopt, std::nullopt, "keyfile", false};

@@ -4,8 +4,9 @@
 # keyslot of its own and its JWE in a clevis token, which clevis itself
 # reads back. A configured volume with key = "token" attached again is
 # unlocked and mounted with no passphrase; with tang stopped it stays locked,
-# says why, and opens by hand. A wrong thumbprint binds nothing; unbind
-# removes the slot and the token.
+# says why, and opens by hand; once tang is back, vaultctl unlock opens it
+# with no passphrase. A wrong thumbprint binds nothing; unbind removes the
+# slot and the token.
 source "$(dirname "${BASH_SOURCE[0]}")/../vault-lib.sh"
 ensure_users
 
@@ -99,8 +100,15 @@ vaultctl unlock "$dev" --key-file "$KEY_FILE" --mount >/dev/null
 check "it opens by hand" test "$(cat "$(volume_field "$dev" mountPoint)/file")" = data-behind-tang
 vaultctl lock "$dev" >/dev/null
 
-# Unbinding: the slot and its token go.
+expect_error KeyServerUnavailable vaultctl --json unlock "$dev" --token
+
+# tang is back: vaultctl unlock tries the token first and asks for nothing.
 systemctl start tangd.socket
+vaultctl unlock "$dev" --mount </dev/null
+check "with tang back, vaultctl unlock opened it with no passphrase" volume_is "$dev" mounted
+vaultctl lock "$dev" >/dev/null
+
+# Unbinding: the slot and its token go.
 vaultctl unbind "$dev" --key-file "$KEY_FILE"
 vaultctl keyslot list "$dev" | tee slots.txt
 check "unbound, no slot is clevis's" bash -c '! grep -q token:clevis slots.txt'
