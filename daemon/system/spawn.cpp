@@ -57,6 +57,21 @@ std::string drain(int fd)
     return out;
 }
 
+// The whole environment a tool or helper gets.
+char kPath[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
+char kLocale[] = "LC_ALL=C";
+std::array<char*, 3> kEnvironment = {kPath, kLocale, nullptr};
+
+std::vector<char*> argvOf(const std::string& path, const std::vector<std::string>& args)
+{
+    std::vector<char*> argv;
+    argv.push_back(const_cast<char*>(path.c_str()));
+    for (const auto& a : args)
+        argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    return argv;
+}
+
 struct SpawnSetup {
     posix_spawn_file_actions_t actions{};
     posix_spawnattr_t attr{};
@@ -131,14 +146,7 @@ engine::Result<HelperRun> runKeyHelper(const std::string& tool,
     UniqueFd errRead(errFds[0]);
     UniqueFd errWrite(errFds[1]);
 
-    std::vector<char*> argv;
-    argv.push_back(const_cast<char*>(path.c_str()));
-    for (const auto& a : args)
-        argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    char env0[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
-    char env1[] = "LC_ALL=C";
-    char* envp[] = {env0, env1, nullptr};
+    std::vector<char*> argv = argvOf(path, args);
 
     pid_t pid = -1;
     int rc = 0;
@@ -150,7 +158,8 @@ engine::Result<HelperRun> runKeyHelper(const std::string& tool,
         posix_spawnattr_getflags(&setup.attr, &flags);
         posix_spawnattr_setflags(&setup.attr, flags | POSIX_SPAWN_SETPGROUP);
         posix_spawnattr_setpgroup(&setup.attr, 0);
-        rc = posix_spawn(&pid, path.c_str(), &setup.actions, &setup.attr, argv.data(), envp);
+        rc = posix_spawn(&pid, path.c_str(), &setup.actions, &setup.attr, argv.data(),
+                         kEnvironment.data());
     }
     outWrite.reset();
     errWrite.reset();
@@ -225,20 +234,14 @@ engine::Result<ToolRun> runTool(const std::string& tool, const std::vector<std::
     UniqueFd readEnd(pipeFds[0]);
     UniqueFd writeEnd(pipeFds[1]);
 
-    std::vector<char*> argv;
-    argv.push_back(const_cast<char*>(path.c_str()));
-    for (const auto& a : args)
-        argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    char env0[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
-    char env1[] = "LC_ALL=C";
-    char* envp[] = {env0, env1, nullptr};
+    std::vector<char*> argv = argvOf(path, args);
 
     pid_t pid = -1;
     int rc = 0;
     {
         SpawnSetup setup(devNull.get(), writeEnd.get());
-        rc = posix_spawn(&pid, path.c_str(), &setup.actions, &setup.attr, argv.data(), envp);
+        rc = posix_spawn(&pid, path.c_str(), &setup.actions, &setup.attr, argv.data(),
+                         kEnvironment.data());
     }
     writeEnd.reset();
     if (rc != 0)

@@ -16,6 +16,9 @@
 #include <vector>
 
 #include "result_matchers.hpp"
+#include "scratch_dir.hpp"
+
+using vaultd::testing::ScratchDir;
 
 using namespace vaultd;
 using engine::ConfiguredVolume;
@@ -32,51 +35,6 @@ public:
     {
         return std::nullopt;
     }
-};
-
-// A directory of its own under /tmp, removed with its contents at the end
-// of the test.
-class ScratchDir {
-public:
-    ScratchDir()
-    {
-        std::string pattern = "/tmp/vaultd-unit-XXXXXX";
-        if (!mkdtemp(pattern.data()))
-            throw std::system_error(errno, std::generic_category(), "mkdtemp");
-        path_ = pattern;
-    }
-    ~ScratchDir()
-    {
-        std::error_code ec;
-        std::filesystem::remove_all(path_, ec);
-    }
-    ScratchDir(const ScratchDir&) = delete;
-    ScratchDir& operator=(const ScratchDir&) = delete;
-
-    const std::string& path() const { return path_; }
-    std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
-    void write(const std::string& name, const std::string& text) const
-    {
-        std::filesystem::create_directories(std::filesystem::path(*this / name).parent_path());
-        std::ofstream out(*this / name, std::ios::binary);
-        out << text;
-        REQUIRE(out.good());
-    }
-
-    // The file's contents, or "(missing)".
-    std::string read(const std::string& name) const
-    {
-        std::ifstream in(*this / name, std::ios::binary);
-        if (!in)
-            return "(missing)";
-        std::stringstream text;
-        text << in.rdbuf();
-        return text.str();
-    }
-
-private:
-    std::string path_;
 };
 
 ConfiguredVolume mounted()

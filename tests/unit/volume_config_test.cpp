@@ -13,6 +13,9 @@
 #include <system_error>
 
 #include "result_matchers.hpp"
+#include "scratch_dir.hpp"
+
+using vaultd::testing::ScratchDir;
 
 using namespace vaultd;
 using engine::ConfiguredVolume;
@@ -39,39 +42,6 @@ private:
 };
 
 const FakeUsers kUsers;
-
-// A directory of its own under /tmp, removed with its contents at the end
-// of the test.
-class ScratchDir {
-public:
-    ScratchDir()
-    {
-        std::string pattern = "/tmp/vaultd-unit-XXXXXX";
-        if (!mkdtemp(pattern.data()))
-            throw std::system_error(errno, std::generic_category(), "mkdtemp");
-        path_ = pattern;
-    }
-    ~ScratchDir()
-    {
-        std::error_code ec;
-        std::filesystem::remove_all(path_, ec);
-    }
-    ScratchDir(const ScratchDir&) = delete;
-    ScratchDir& operator=(const ScratchDir&) = delete;
-
-    const std::string& path() const { return path_; }
-    std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
-    void write(const std::string& name, const std::string& text) const
-    {
-        std::ofstream out(*this / name, std::ios::binary);
-        out << text;
-        REQUIRE(out.good());
-    }
-
-private:
-    std::string path_;
-};
 
 engine::Result<ConfiguredVolume> parse(const std::string& text, std::string_view name = "data")
 {
