@@ -1,9 +1,7 @@
 #include "system/host_namespace.hpp"
 
 #include <fcntl.h>
-#include <linux/capability.h>
 #include <sched.h>
-#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,7 +20,9 @@ namespace {
 constexpr const char* kHostNamespace = "/proc/1/ns/mnt";
 constexpr const char* kOwnNamespace = "/proc/self/ns/mnt";
 
-// PID 1's mount namespace, open, when it is not ours; -1 otherwise.
+// PID 1's mount namespace, open, when it is not ours; -1 otherwise. The
+// open is a ptrace-style access to PID 1 (CAP_SYS_PTRACE, as for naming the
+// processes that hold a volume).
 int foreignHostNamespace()
 {
     struct stat host {};
@@ -43,33 +43,11 @@ int foreignHostNamespace()
     return fd;
 }
 
-// Opening PID 1's namespace is a ptrace-style access to PID 1, which has
-// capabilities vaultd lacks: it takes CAP_SYS_PTRACE. vaultd needs it for
-// that one open only, and gives it up for good right after (with
-// NoNewPrivileges, nothing it runs can get it back).
-void dropPtrace()
-{
-    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
-    __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3]{};
-    if (::syscall(SYS_capget, &header, data) != 0)
-        return;
-    const unsigned word = CAP_SYS_PTRACE / 32;
-    const unsigned bit = 1u << (CAP_SYS_PTRACE % 32);
-    if (!((data[word].permitted | data[word].effective | data[word].inheritable) & bit))
-        return;
-    data[word].permitted &= ~bit;
-    data[word].effective &= ~bit;
-    data[word].inheritable &= ~bit;
-    if (::syscall(SYS_capset, &header, data) != 0)
-        log::warning(fmt::format("cannot give up CAP_SYS_PTRACE: {}", std::strerror(errno)));
-}
-
 }  // namespace
 
 HostNamespace::HostNamespace()
 {
     const int fd = foreignHostNamespace();
-    dropPtrace();
     if (fd >= 0)
         thread_ = std::thread([this, fd] { serve(fd); });
 }

@@ -120,4 +120,18 @@ wait_state "$impostor" locked
 vaultctl reload >/dev/null
 check "a device with the EBS id and another LUKS UUID is left locked" volume_is "$impostor" locked
 check "nothing depends on it" bash -c '! systemctl --quiet is-active vault-volume@sddata'
+
+# Sandboxed, vaultd still names who holds a volume it will not lock (it
+# reads other processes' /proc/PID/fd).
+vaultctl unlock "$impostor" --key-file "$KEY_FILE" --mount=/secure/impostor >/dev/null
+setpriv --reuid=ec2-user --regid=ec2-user --init-groups -- \
+    /bin/bash -c 'cd /secure/impostor && exec sleep 600' &
+holder=$!
+wait_for 10 bash -c "[[ \$(readlink /proc/$holder/cwd) == /secure/impostor ]]"
+vaultctl --json lock "$impostor" >busy.json 2>&1 || true
+cat busy.json
+check "lock is refused as busy, naming the process" grep -q "pid $holder (sleep)" busy.json
+kill "$holder"
+wait "$holder" 2>/dev/null || true  # killed: 143
+vaultctl lock "$impostor" >/dev/null
 lab_detach impostor

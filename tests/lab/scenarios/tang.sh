@@ -6,7 +6,7 @@
 # unlocked and mounted with no passphrase; with tang stopped it stays locked,
 # says why, and opens by hand; once tang is back, vaultctl unlock opens it
 # with no passphrase. A wrong thumbprint binds nothing; unbind removes the
-# slot and the token.
+# slot and the token. A binding clevis makes itself (an sss pin) opens too.
 source "$(dirname "${BASH_SOURCE[0]}")/../vault-lib.sh"
 ensure_users
 
@@ -22,16 +22,19 @@ systemctl restart tangd.socket
 url=http://127.0.0.1:7500
 curl --silent --fail "$url/adv" >adv.json
 check "tang answers on the loopback" test -s adv.json
+# What the README tells an administrator to run on the server.
+thp=$(tang-show-keys 7500)
+echo "signing key thumbprint: $thp"
 # tangd-keygen names each key file by its thumbprint; the signing key is the
 # one that verifies.
-thp=$(python3 - <<'PY'
+signing=$(python3 - <<'PY'
 import glob, json, os
 for path in glob.glob("/var/lib/tang/*.jwk"):
     if "verify" in json.load(open(path)).get("key_ops", []):
         print(os.path.basename(path)[:-4])
 PY
 )
-echo "signing key thumbprint: $thp"
+check "tang-show-keys prints the signing key's thumbprint" test "$thp" = "$signing"
 
 vol=vol0d5000000000000b7
 volid=vol-0d5000000000000b7
@@ -113,4 +116,18 @@ vaultctl unbind "$dev" --key-file "$KEY_FILE"
 vaultctl keyslot list "$dev" | tee slots.txt
 check "unbound, no slot is clevis's" bash -c '! grep -q token:clevis slots.txt'
 check "and clevis sees no binding" bash -c "test -z \"\$(clevis luks list -d /dev/$dev)\""
+
+# A binding clevis made itself, with an sss pin over tang, opens through
+# vaultd as well.
+clevis luks bind -y -k "$KEY_FILE" -d "/dev/$dev" sss \
+    "{\"t\":1,\"pins\":{\"tang\":[{\"url\":\"$url\",\"thp\":\"$thp\"}]}}"
+vaultctl keyslot list "$dev" | tee slots.txt
+check "clevis's own slot shows as token:clevis" grep -q token:clevis slots.txt
+lab_detach tang
+wait_gone "$dev"
+dev=$(lab_attach tang 256M nvme "$vol")
+wait_for 30 mounted_at /secure/tang
+check "a volume clevis bound with an sss pin opened on attach, no passphrase typed" \
+    test "$(cat /secure/tang/file)" = data-behind-tang
+vaultctl lock "$dev" >/dev/null
 lab_detach tang
