@@ -244,12 +244,7 @@ std::string escapePath(std::string_view path)
 
 std::string mountOptionsFor(const engine::ConfiguredVolume& c, std::string_view base)
 {
-    std::string extra = c.mountOptions;
-    if (c.mapping.readOnly)
-        extra += extra.empty() ? "ro" : ",ro";
-    if (extra.empty())
-        return std::string(base);
-    return fmt::format("{},{}", base, extra);
+    return engine::configuredMountOptions(base, c);
 }
 
 engine::Result<std::vector<GeneratedFile>> unitsFor(const engine::ConfiguredVolume& c,

@@ -37,4 +37,18 @@ bool matches(const ConfiguredVolume& c, const Volume& v)
            agreesIgnoringCase(c.luksUuid, v.signature.uuid) && agrees(c.label, v.signature.label);
 }
 
+std::string joinMountOptions(std::string_view options, std::string_view more)
+{
+    if (options.empty())
+        return std::string(more);
+    if (more.empty())
+        return std::string(options);
+    return std::string(options) + "," + std::string(more);
+}
+
+std::string configuredMountOptions(std::string_view base, const ConfiguredVolume& c)
+{
+    return joinMountOptions(base, joinMountOptions(c.mountOptions, c.mapping.readOnly ? "ro" : ""));
+}
+
 }  // namespace vaultd::engine

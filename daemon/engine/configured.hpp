@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/volume.hpp"
@@ -60,5 +61,13 @@ struct ConfiguredVolumes {
 // Whether @v is the volume @c names: every identity @c gives must match
 // what the device says about itself now.
 bool matches(const ConfiguredVolume& c, const Volume& v);
+
+// Mount options @options with @more after them (either may be empty).
+std::string joinMountOptions(std::string_view options, std::string_view more);
+
+// What a configured volume's filesystem is mounted with: vaultd's own
+// (@base, mount.options), the file's, and ro for a read-only mapping. The
+// daemon mounts with these; the generator's mount units say the same.
+std::string configuredMountOptions(std::string_view base, const ConfiguredVolume& c);
 
 }  // namespace vaultd::engine

@@ -327,9 +327,8 @@ Result<UnlockResult> Operations::unlock(const std::string& kernelName,
         return result;
 
     // A read-only mapping mounts read-only, or not at all.
-    std::string options = request.mountOptions;
-    if (request.mapping.readOnly)
-        options += options.empty() ? "ro" : ",ro";
+    const std::string options =
+        joinMountOptions(request.mountOptions, request.mapping.readOnly ? "ro" : "");
     auto mounted = opened ? mountAfterUnlock(kernelName, request.mountPoint, request.owner, options)
                           : mountMapping(topology, v, request.mountPoint, request.owner, options);
     // A request that failed leaves things as they were: close what it opened.
@@ -543,8 +542,7 @@ Result<std::string> Operations::mountMapping(const Topology& topology, const Vol
     auto prepared = ports_.mountPoints.prepare(target);
     if (!prepared)
         return prepared.error();
-    const std::string options =
-        extraOptions.empty() ? config_.mountOptions : config_.mountOptions + "," + extraOptions;
+    const std::string options = joinMountOptions(config_.mountOptions, extraOptions);
     Status st = ports_.mounter.mount(v.mappingNode, target, inner.value().type, options);
     if (!st) {
         if (prepared.value() == Changed::Yes)

@@ -24,6 +24,7 @@
 # stop_vaultd_now           SIGTERM to vaultd, and wait until it has exited
 # restart_vaultd            start vaultd again, as guest/run does, and wait
 #                           until it owns its name
+# now_ms, median ...        for the benchmarks: the clock in ms, a median
 
 source "$(dirname "${BASH_SOURCE[0]}")/guest/lib.sh"
 
@@ -193,6 +194,16 @@ stop_vaultd_now() {
     pid=$(pgrep -x vaultd) || return 0
     kill -TERM "$pid"
     wait_for 60 bash -c "! kill -0 $pid 2>/dev/null"
+}
+
+# For the benchmarks: the wall clock in milliseconds, and the median of
+# its arguments.
+now_ms() {
+    echo $((${EPOCHREALTIME/./} / 1000))
+}
+
+median() {
+    printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
 }
 
 vaultd_has_name() {

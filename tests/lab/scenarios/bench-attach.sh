@@ -13,9 +13,6 @@ ROUNDS=5
 ours=vol0be000000000000a1
 theirs=vol0be000000000000b2
 
-now_ms() {
-    echo $((${EPOCHREALTIME/./} / 1000))
-}
 
 dev=$(lab_attach bench 256M nvme "$ours")
 wait_state "$dev" empty
@@ -77,9 +74,6 @@ for ((i = 0; i < ROUNDS; i++)); do
     lab_detach bench 2>/dev/null
 done
 
-median() {
-    printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
-}
 echo "vaultd: ${vaultd_times[*]} ms; reference: ${reference_times[*]} ms"
 v=$(median "${vaultd_times[@]}")
 r=$(median "${reference_times[@]}")

@@ -6,9 +6,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/../vault-lib.sh"
 
 CYCLES=5
 
-now_ms() {
-    echo $(( ${EPOCHREALTIME/./} / 1000 ))
-}
 
 rss_kib() {
     awk '/^VmRSS:/ { print $2 }' "/proc/$(pidof vaultd)/status"

@@ -7,12 +7,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/../vault-lib.sh"
 
 UDISKSD=/usr/libexec/udisks2/udisksd
 
-now_ms() {
-    echo $((${EPOCHREALTIME/./} / 1000))
-}
-median() {
-    printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
-}
 listed() {
     [[ $(vaultctl --json list | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))') -ge $1 ]]
 }

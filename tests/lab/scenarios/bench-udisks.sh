@@ -15,9 +15,6 @@ if [[ ! -x $UDISKSD ]]; then
     exit 0
 fi
 
-now_ms() {
-    echo $((${EPOCHREALTIME/./} / 1000))
-}
 rss_kib() {
     awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
 }
@@ -27,9 +24,6 @@ pss_kib() {
 owns() {
     busctl --system call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus \
         NameHasOwner s "$1" 2>/dev/null | grep -qx 'b true'
-}
-median() {
-    printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
 }
 
 truncate -s 256M bench.img
