@@ -232,6 +232,35 @@ void addFormat(CLI::App& app, Targets& targets)
                "Read the key from FILE, exact bytes (a key file: no strength check); - is "
                "standard input");
     addAllowWeak(sub, targets);
+    sub->add_flag_callback(
+        "--keep-workqueues", [&inv] { inv.workqueues = true; },
+        "Keep dm-crypt's read and write workqueues (by default the header says to bypass them)");
+    sub->add_flag_callback(
+        "--discard", [&inv] { inv.discard = true; },
+        "Pass discards down to the device (the header stores allow_discards)");
+}
+
+// "on" or "off", for tune.
+void addSwitch(CLI::App* sub, const std::string& name, std::optional<bool>& into,
+               const std::string& description)
+{
+    sub->add_option_function<std::string>(
+           name, [&into](const std::string& value) { into = value == "on"; }, description)
+        ->type_name("on|off")
+        ->check(CLI::IsMember({"on", "off"}));
+}
+
+void addTune(CLI::App& app, Targets& targets)
+{
+    Invocation& inv = targets.invocation;
+    CLI::App* sub = addVerb(app, targets, Verb::tune,
+                            "Show or change the dm-crypt options a LUKS2 header keeps for every "
+                            "unlock after this one");
+    addDevice(sub, targets, "The volume, or its mapping name");
+    addSwitch(sub, "--workqueues", inv.workqueues,
+              "on: use dm-crypt's read and write workqueues; off: bypass them (vaultd's "
+              "default, for cloud block storage)");
+    addSwitch(sub, "--discard", inv.discard, "on: pass discards down to the device");
 }
 
 void addUnlock(CLI::App& app, Targets& targets)
@@ -371,6 +400,7 @@ void buildApp(CLI::App& app, Targets& targets)
                      "unlock); - is standard input")
         ->type_name("FILE");
     addWait(app, targets);
+    addTune(app, targets);
 }
 
 // CLI11 starts some messages with a capital; ours start lower case. Acronyms stay as they are.
@@ -480,6 +510,7 @@ std::string_view verbName(Verb verb)
     case Verb::unbind: return "unbind";
     case Verb::reload: return "reload";
     case Verb::wait: return "wait";
+    case Verb::tune: return "tune";
     }
     return "?";
 }

@@ -31,7 +31,8 @@ enum class Verb {
     bind,
     unbind,
     reload,
-    wait
+    wait,
+    tune
 };
 
 // unlock: whether to open with the key the volume's clevis tokens get from their key server.
@@ -68,6 +69,11 @@ struct Invocation {
 
     // keyslot remove
     std::uint32_t keyslot = 0;
+
+    // format: store allow_discards, keep dm-crypt's workqueues. tune: set each to on or off;
+    // unset leaves it as the header has it.
+    std::optional<bool> discard;
+    std::optional<bool> workqueues;
 
     // bind: the clevis pin (only tang), the key server's URL and its signing key's thumbprint.
     std::string pin;

@@ -43,6 +43,7 @@ std::string actionPhrase(const Invocation& invocation)
     case Verb::unbind: return fmt::format("unbind '{}'", invocation.device);
     case Verb::status: return fmt::format("get the status of '{}'", invocation.device);
     case Verb::wait: return fmt::format("wait for '{}'", invocation.volumeName);
+    case Verb::tune: return fmt::format("tune '{}'", invocation.device);
     default: return fmt::format("{} '{}'", verbName(invocation.verb), invocation.device);
     }
 }
@@ -251,6 +252,7 @@ void CommandRunner::dispatch(VaultClient& client, const Invocation& invocation)
     case Verb::unbind: return unbind(client, invocation);
     case Verb::reload: return reload(client, invocation);
     case Verb::wait: return wait(client, invocation);
+    case Verb::tune: return tune(client, invocation);
     }
 }
 
@@ -303,8 +305,13 @@ void CommandRunner::format(VaultClient& client, const Invocation& invocation)
     std::string device = deviceName(volume, invocation);
     // The buffer is wiped as soon as the memfd holds the passphrase.
     UniqueFd passphrase = secretToMemfd(obtainPassphrase(invocation.keyFile, device, true));
-    FormatRequest request{invocation.filesystem, invocation.label, invocation.force,
-                          invocation.keyFile ? "keyfile" : "passphrase", invocation.allowWeak};
+    FormatRequest request{invocation.filesystem,
+                          invocation.label,
+                          invocation.force,
+                          invocation.keyFile ? "keyfile" : "passphrase",
+                          invocation.allowWeak,
+                          invocation.workqueues.value_or(false),
+                          invocation.discard.value_or(false)};
     authenticating(client, invocation,
                    [&] { client.format(path, rewoundCopy(passphrase), request); });
 
@@ -468,6 +475,18 @@ void CommandRunner::headerRepair(VaultClient& client, const Invocation& invocati
     ActionReport action = actionOn(Verb::headerRepair, device);
     action.headerHealth =
         authenticating(client, invocation, [&] { return client.repairHeader(path); });
+    report(invocation, action);
+}
+
+void CommandRunner::tune(VaultClient& client, const Invocation& invocation)
+{
+    std::string path = client.resolve(invocation.device);
+    std::string device = deviceName(client.volume(path), invocation);
+    ActionReport action = actionOn(Verb::tune, device);
+    action.changed = invocation.workqueues || invocation.discard;
+    action.flags = authenticating(client, invocation, [&] {
+        return client.tune(path, {invocation.workqueues, invocation.discard});
+    });
     report(invocation, action);
 }
 

@@ -40,6 +40,7 @@ private:
     void headerBackup(VaultClient& client, const Invocation& invocation);
     void headerRestore(VaultClient& client, const Invocation& invocation);
     void headerRepair(VaultClient& client, const Invocation& invocation);
+    void tune(VaultClient& client, const Invocation& invocation);
     void keyslotList(VaultClient& client, const Invocation& invocation);
     void keyslotAdd(VaultClient& client, const Invocation& invocation);
     void keyslotChange(VaultClient& client, const Invocation& invocation);

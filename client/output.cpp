@@ -538,6 +538,15 @@ std::string formatReport(const ActionReport& report)
     case Verb::unbind:
         return fmt::format("unbound {}: keyslot {} and its clevis token removed", device,
                            report.keyslot);
+    case Verb::tune: {
+        std::string kept;
+        for (const auto& f : report.flags)
+            kept += (kept.empty() ? "" : " ") + printable(f);
+        if (kept.empty())
+            kept = "no dm-crypt options";
+        return fmt::format("the header of {} keeps {}{}", device, kept,
+                           report.changed ? "; unlocks from now on use them" : "");
+    }
     case Verb::headerList:
     case Verb::keyslotList:
     case Verb::recoveryKey:
@@ -600,6 +609,7 @@ nlohmann::ordered_json reportToJson(const ActionReport& report)
         object["layers"] = layers;
         break;
     }
+    case Verb::tune: object["flags"] = report.flags; break;
     case Verb::list:
     case Verb::status:
     case Verb::wait: break;

@@ -30,23 +30,24 @@ namespace vaultctl {
 struct ActionReport {
     Verb verb = Verb::lock;
     std::string device;
-    std::string filesystem;         // format
-    std::string label;              // format
-    std::string mappingName;        // unlock; empty if not known
-    std::string mountPoint;         // unlock (empty if not mounted), mount
-    bool wasUnlocked = false;       // unlock: it was unlocked already, as mappingName
-    bool deferred = false;          // lock --lazy: the mapping waits for its last user
-    std::vector<LayerSize> layers;  // grow: device, mapping, filesystem
-    bool changed = false;           // grow: any layer grew
-    std::string luksUuid;           // header backup; header restore: the backup's
-    std::uint64_t bytes = 0;        // header backup
-    std::string file;               // header backup, header restore
-    std::string previousLuksUuid;   // header restore: what the device named before, or empty
-    std::string headerHealth;       // header repair: before the repair
-    std::uint32_t keyslot = 0;      // keyslot add, change, remove; bind, unbind
-    bool keyFile = false;           // keyslot add, change: the new secret is a key file
-    std::string pin;                // bind: the clevis pin, tang
-    std::string url;                // bind: the key server
+    std::string filesystem;          // format
+    std::string label;               // format
+    std::string mappingName;         // unlock; empty if not known
+    std::string mountPoint;          // unlock (empty if not mounted), mount
+    bool wasUnlocked = false;        // unlock: it was unlocked already, as mappingName
+    bool deferred = false;           // lock --lazy: the mapping waits for its last user
+    std::vector<LayerSize> layers;   // grow: device, mapping, filesystem
+    bool changed = false;            // grow: any layer grew
+    std::string luksUuid;            // header backup; header restore: the backup's
+    std::uint64_t bytes = 0;         // header backup
+    std::string file;                // header backup, header restore
+    std::string previousLuksUuid;    // header restore: what the device named before, or empty
+    std::string headerHealth;        // header repair: before the repair
+    std::uint32_t keyslot = 0;       // keyslot add, change, remove; bind, unbind
+    bool keyFile = false;            // keyslot add, change: the new secret is a key file
+    std::string pin;                 // bind: the clevis pin, tang
+    std::string url;                 // bind: the key server
+    std::vector<std::string> flags;  // tune: the dm-crypt options the header keeps
 };
 
 // Binary units with one decimal, as lsblk: 512B, 1.0K, 1.5G.

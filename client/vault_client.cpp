@@ -137,6 +137,10 @@ PropertyMap formatOptions(const FormatRequest& request)
         options.emplace("key-kind", sdbus::Variant(*request.keyKind));
     if (request.acceptWeak)
         options.emplace("accept-weak", sdbus::Variant(true));
+    if (request.keepWorkqueues)
+        options.emplace("workqueues", sdbus::Variant(true));
+    if (request.discard)
+        options.emplace("discard", sdbus::Variant(true));
     return options;
 }
 
@@ -297,6 +301,16 @@ RestoreReply VaultClient::restoreHeader(const std::string& path, UniqueFd file,
 std::string VaultClient::repairHeader(const std::string& path)
 {
     return VolumeProxy(*connection_, path).RepairHeader(withInteraction({}));
+}
+
+std::vector<std::string> VaultClient::tune(const std::string& path, const TuneRequest& request)
+{
+    PropertyMap options;
+    if (request.workqueues)
+        options.emplace("workqueues", sdbus::Variant(*request.workqueues));
+    if (request.discard)
+        options.emplace("discard", sdbus::Variant(*request.discard));
+    return VolumeProxy(*connection_, path).Tune(withInteraction(std::move(options)));
 }
 
 KeyslotList VaultClient::listKeyslots(const std::string& path)

@@ -26,6 +26,14 @@ struct FormatRequest {
     std::optional<std::string> force;
     std::optional<std::string> keyKind;  // "passphrase" or "keyfile"
     bool acceptWeak = false;             // sent only when true
+    bool keepWorkqueues = false;         // sent only when true
+    bool discard = false;                // sent only when true
+};
+
+// Volume.Tune's changes; unset ones are not sent.
+struct TuneRequest {
+    std::optional<bool> workqueues;
+    std::optional<bool> discard;
 };
 
 // What a new secret is, for Volume.AddKeyslot and Volume.ChangePassphrase.
@@ -118,6 +126,8 @@ public:
                                const std::optional<std::string>& force);
     // Returns HeaderHealth as it was before the repair.
     std::string repairHeader(const std::string& path);
+    // The dm-crypt options the header keeps, after the changes asked for.
+    std::vector<std::string> tune(const std::string& path, const TuneRequest& request);
 
     KeyslotList listKeyslots(const std::string& path);
     // Each returns the keyslot that holds the new secret.

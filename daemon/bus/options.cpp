@@ -64,9 +64,11 @@ engine::Result<engine::FormatRequest> decodeFormat(const std::string& filesystem
     engine::FormatRequest r;
     r.filesystem = filesystem;
     for (auto st :
-         {onlyKnown(options, {"label", "force", "key-kind", "accept-weak", "interactive"}),
+         {onlyKnown(options, {"label", "force", "key-kind", "accept-weak", "workqueues", "discard",
+                              "interactive"}),
           take(options, "label", r.label), take(options, "force", r.force),
-          takeKind(options, r.keyKind), take(options, "accept-weak", r.acceptWeak)}) {
+          takeKind(options, r.keyKind), take(options, "accept-weak", r.acceptWeak),
+          take(options, "workqueues", r.workqueues), take(options, "discard", r.discard)}) {
         if (!st)
             return st.error();
     }
@@ -81,6 +83,22 @@ engine::Result<engine::KeyRequest> decodeKey(const Options& options)
         if (!st)
             return st.error();
     }
+    return r;
+}
+
+engine::Result<engine::TuneRequest> decodeTune(const Options& options)
+{
+    engine::TuneRequest r;
+    bool workqueues = false, discard = false;
+    for (auto st : {onlyKnown(options, {"workqueues", "discard", "interactive"}),
+                    take(options, "workqueues", workqueues), take(options, "discard", discard)}) {
+        if (!st)
+            return st.error();
+    }
+    if (options.count("workqueues"))
+        r.workqueues = workqueues;
+    if (options.count("discard"))
+        r.discard = discard;
     return r;
 }
 

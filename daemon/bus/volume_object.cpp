@@ -659,4 +659,52 @@ void VolumeObject::RepairHeader(sdbus::Result<std::string>&& result, Options opt
         });
 }
 
+namespace {
+
+std::vector<std::string> flagNames(const engine::HeaderFlags& f)
+{
+    std::vector<std::string> names;
+    if (f.noReadWorkqueue)
+        names.emplace_back("no_read_workqueue");
+    if (f.noWriteWorkqueue)
+        names.emplace_back("no_write_workqueue");
+    if (f.discard)
+        names.emplace_back("allow_discards");
+    return names;
+}
+
+}  // namespace
+
+void VolumeObject::Tune(sdbus::Result<std::vector<std::string>>&& result, Options options)
+{
+    auto request = decodeTune(options);
+    auto start = [&service = service_, v = volume_,
+                  req = request ? request.value() : engine::TuneRequest{}](auto&& result,
+                                                                           const Caller&) mutable {
+        service.run<engine::TuneResult>(
+            v.kernelName,
+            [kernel = v.kernelName, req](engine::Operations& ops) { return ops.tune(kernel, req); },
+            [result = std::move(result), v](engine::Result<engine::TuneResult> r) mutable {
+                reply(v, "tune", result, r, [&](const engine::TuneResult& t) {
+                    if (!t.backupProblem.empty())
+                        log::warning(fmt::format("the header backup of '{}' was not refreshed: {}",
+                                                 v.node, t.backupProblem),
+                                     {{Field::Volume, v.kernelName}, {Field::Device, v.node}});
+                    result.returnResults(flagNames(t.flags));
+                });
+            });
+    };
+    // Reading what the header keeps needs no authorization, as ListKeyslots.
+    if (request && request.value().empty()) {
+        if (auto st = statusOf(interactiveOf(options)); !st) {
+            reply(volume_, "tune", result, st, [](auto&) {});
+            return;
+        }
+        start(std::move(result), Caller{});
+        return;
+    }
+    authorized(std::move(result), "tune", "org.vaultd.header", statusOf(request), options,
+               std::move(start));
+}
+
 }  // namespace vaultd::bus

@@ -64,6 +64,7 @@ private:
     void RestoreHeader(sdbus::Result<std::string, std::string>&& result, sdbus::UnixFd file,
                        Options options) override;
     void RepairHeader(sdbus::Result<std::string>&& result, Options options) override;
+    void Tune(sdbus::Result<std::vector<std::string>>&& result, Options options) override;
 
     std::string Device() override { return volume_.node; }
     std::string KernelName() override { return volume_.kernelName; }

@@ -337,6 +337,47 @@ Result<RestoreResult> Operations::restoreHeader(const std::string& kernelName,
     return result;
 }
 
+Result<TuneResult> Operations::tune(const std::string& kernelName, const TuneRequest& request)
+{
+    auto found = luksVolume(kernelName);
+    if (!found)
+        return found.error();
+    const Volume& v = found.value();
+    auto header = ports_.crypt.header(v.node);
+    if (!header)
+        return header.error();
+    TuneResult result{header.value().flags, false, {}};
+    if (request.empty())
+        return result;
+    if (header.value().version != 2)
+        return makeError(
+            ErrorCode::NotSupportedOnLuks1,
+            fmt::format("'{}' is LUKS1, whose header keeps no dm-crypt options", v.node));
+    if (v.headerHealth != HeaderHealth::Valid)
+        return makeError(ErrorCode::WrongState,
+                         fmt::format("the header of '{}' is {}; repair or restore it before "
+                                     "changing it",
+                                     v.node, headerHealthName(v.headerHealth)));
+    HeaderFlags wanted = result.flags;
+    if (request.workqueues)
+        wanted.noReadWorkqueue = wanted.noWriteWorkqueue = !*request.workqueues;
+    if (request.discard)
+        wanted.discard = *request.discard;
+    if (wanted == result.flags)
+        return result;
+    if (auto st = stillTheDevice(v); !st)
+        return st.error();
+    if (auto st = ports_.crypt.setHeaderFlags(v.node, wanted); !st)
+        return st.error();
+    auto after = ports_.crypt.header(v.node);
+    if (!after)
+        return after.error();
+    result.flags = after.value().flags;
+    result.changed = true;
+    result.backupProblem = refreshBackup(v);
+    return result;
+}
+
 Result<RepairResult> Operations::repairHeader(const std::string& kernelName)
 {
     auto found = inspect(kernelName);

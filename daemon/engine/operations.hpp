@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <mutex>
 #include <set>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -60,6 +61,21 @@ struct FormatRequest {
     std::string force;                      // "NODE:SIZE" of the device, to destroy what it holds
     KeyKind keyKind = KeyKind::Passphrase;  // a passphrase's strength is checked
     bool acceptWeak = false;                // skip that check
+    bool workqueues = false;                // keep dm-crypt's workqueues (vaultd bypasses them)
+    bool discard = false;                   // store allow_discards in the header
+};
+
+// Changes to the dm-crypt options a LUKS2 header keeps; what is unset stays.
+struct TuneRequest {
+    std::optional<bool> workqueues;  // false: bypass dm-crypt's workqueues
+    std::optional<bool> discard;     // pass discards down
+    bool empty() const { return !workqueues && !discard; }
+};
+
+struct TuneResult {
+    HeaderFlags flags;  // as the header keeps them now
+    bool changed = false;
+    std::string backupProblem;
 };
 
 // A new secret for a keyslot: a passphrase (its strength checked unless
@@ -206,6 +222,9 @@ public:
     // over the locked volume's; see RestoreRequest.
     Result<RestoreResult> restoreHeader(const std::string& kernelName, const std::string& file,
                                         const RestoreRequest& request);
+    // The dm-crypt options the volume's header keeps, after changing them as
+    // @request says (nothing, when it is empty); later unlocks use them.
+    Result<TuneResult> tune(const std::string& kernelName, const TuneRequest& request);
     // Rewrites the damaged copy of a LUKS2 header from the intact one,
     // after keeping a backup.
     Result<RepairResult> repairHeader(const std::string& kernelName);

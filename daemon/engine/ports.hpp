@@ -61,6 +61,15 @@ struct TokenRecord {
     std::string json;
 };
 
+// dm-crypt options a LUKS2 header keeps (its persistent flags), which
+// every activation uses, by vaultd or by cryptsetup.
+struct HeaderFlags {
+    bool noReadWorkqueue = false;   // decrypt reads in the caller's context
+    bool noWriteWorkqueue = false;  // and encrypt writes so
+    bool discard = false;           // pass discards down
+    bool operator==(const HeaderFlags&) const = default;
+};
+
 struct HeaderInfo {
     int version = 2;  // 1 or 2
     std::string uuid;
@@ -68,6 +77,7 @@ struct HeaderInfo {
     std::uint64_t dataOffset = 0;  // bytes from the start of the device
     int maxKeyslots = 32;
     std::vector<Keyslot> keyslots;  // the active ones, by number
+    HeaderFlags flags;              // none for LUKS1
 };
 
 constexpr int kAnyKeyslot = -1;
@@ -80,6 +90,9 @@ struct LuksParams {
     std::string label;
     PbkdfSettings pbkdf;
     KeyKind keyKind = KeyKind::Passphrase;  // of the first keyslot's secret
+    // Stored in the header. The workqueue flags are dropped on a kernel
+    // whose dm-crypt lacks them (before 5.9), which would refuse to open.
+    HeaderFlags flags{true, true, false};
 };
 
 class KernelView {
@@ -164,6 +177,9 @@ public:
     virtual Status restoreHeader(const std::string& node, const std::string& file) = 0;
     // Rewrites a damaged copy of @node's LUKS2 header from the intact one.
     virtual Status repairHeader(const std::string& node) = 0;
+    // Stores @flags in @node's LUKS2 header, keeping any other persistent
+    // flag it has; later activations use them.
+    virtual Status setHeaderFlags(const std::string& node, const HeaderFlags& flags) = 0;
 
     // A new keyslot for @added, authorized by @existing tried on
     // @existingSlot (or kAnyKeyslot), with @pbkdf; records @kind. Returns

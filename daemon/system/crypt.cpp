@@ -3,6 +3,7 @@
 #include <libcryptsetup.h>
 #include <linux/keyctl.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -10,6 +11,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -120,6 +122,49 @@ bool isLuks2(crypt_device* cd)
 {
     const char* type = crypt_get_type(cd);
     return type && std::strcmp(type, CRYPT_LUKS2) == 0;
+}
+
+constexpr std::uint32_t kWorkqueueFlags =
+    CRYPT_ACTIVATE_NO_READ_WORKQUEUE | CRYPT_ACTIVATE_NO_WRITE_WORKQUEUE;
+constexpr std::uint32_t kOurFlags = kWorkqueueFlags | CRYPT_ACTIVATE_ALLOW_DISCARDS;
+
+std::uint32_t toActivationFlags(const engine::HeaderFlags& f)
+{
+    return (f.noReadWorkqueue ? CRYPT_ACTIVATE_NO_READ_WORKQUEUE : 0) |
+           (f.noWriteWorkqueue ? CRYPT_ACTIVATE_NO_WRITE_WORKQUEUE : 0) |
+           (f.discard ? CRYPT_ACTIVATE_ALLOW_DISCARDS : 0);
+}
+
+engine::HeaderFlags fromActivationFlags(std::uint32_t flags)
+{
+    return {(flags & CRYPT_ACTIVATE_NO_READ_WORKQUEUE) != 0,
+            (flags & CRYPT_ACTIVATE_NO_WRITE_WORKQUEUE) != 0,
+            (flags & CRYPT_ACTIVATE_ALLOW_DISCARDS) != 0};
+}
+
+// dm-crypt took no_read_workqueue and no_write_workqueue in Linux 5.9; an
+// older one refuses a table that has them, so a header must not ask.
+bool kernelBypassesWorkqueues()
+{
+    utsname u{};
+    int major = 0, minor = 0;
+    if (uname(&u) != 0 || std::sscanf(u.release, "%d.%d", &major, &minor) != 2)
+        return false;
+    return major > 5 || (major == 5 && minor >= 9);
+}
+
+// Replaces vaultd's flags among @c's persistent ones, keeping the rest.
+int storeFlags(crypt_device* c, const engine::HeaderFlags& flags)
+{
+    std::uint32_t stored = 0;
+    if (int rc = crypt_persistent_flags_get(c, CRYPT_FLAGS_ACTIVATION, &stored); rc < 0)
+        return rc;
+    std::uint32_t wanted = (stored & ~kOurFlags) | toActivationFlags(flags);
+    if (!kernelBypassesWorkqueues())
+        wanted &= ~kWorkqueueFlags;
+    if (wanted == stored)
+        return 0;
+    return crypt_persistent_flags_set(c, CRYPT_FLAGS_ACTIVATION, wanted);
 }
 
 // vaultd's note on a keyslot, kept in the LUKS2 header with the volume:
@@ -433,6 +478,8 @@ engine::Status LibCrypt::format(const std::string& node, const engine::LuksParam
         return failure("add a keyslot to", node, rc);
     if (int noted = noteKind(c, rc, params.keyKind); noted < 0)
         return failure("record the kind of the first keyslot of", node, noted);
+    if (int stored = storeFlags(c, params.flags); stored < 0)
+        return failure("store the dm-crypt options in the header of", node, stored);
 
     if (!activateAs.empty()) {
         ThreadKeyringScrub scrub;
@@ -618,6 +665,9 @@ engine::Result<engine::HeaderInfo> LibCrypt::header(const std::string& fileOrNod
     info.label = label ? label : "";
     info.dataOffset = crypt_get_data_offset(c) * 512;
     info.maxKeyslots = crypt_keyslot_max(crypt_get_type(c));
+    if (std::uint32_t flags = 0;
+        info.version == 2 && crypt_persistent_flags_get(c, CRYPT_FLAGS_ACTIVATION, &flags) == 0)
+        info.flags = fromActivationFlags(flags);
     const auto notes = tokenNotes(c);
     for (int slot = 0; slot < info.maxKeyslots; ++slot) {
         const crypt_keyslot_info st = crypt_keyslot_status(c, slot);
@@ -665,6 +715,22 @@ engine::Status LibCrypt::repairHeader(const std::string& node)
     const int rc = crypt_repair(cd.value().get(), CRYPT_LUKS, nullptr);
     if (rc < 0)
         return failure("repair the header of", node, rc);
+    return engine::Done{};
+}
+
+engine::Status LibCrypt::setHeaderFlags(const std::string& node, const engine::HeaderFlags& flags)
+{
+    std::lock_guard hold(libraryLock);
+    auto cd = openLuks(node);
+    if (!cd)
+        return cd.error();
+    crypt_device* c = cd.value().get();
+    if (!isLuks2(c))
+        return makeError(
+            ErrorCode::NotSupportedOnLuks1,
+            fmt::format("'{}' is LUKS1, whose header keeps no dm-crypt options", node));
+    if (int rc = storeFlags(c, flags); rc < 0)
+        return failure("store the dm-crypt options in the header of", node, rc);
     return engine::Done{};
 }
 

@@ -113,6 +113,7 @@ const std::vector<Member> kMembers = {
     {kVolumeInterface, "BindTang", "hssa{sv}", true},
     {kVolumeInterface, "RestoreHeader", "ha{sv}", true},
     {kVolumeInterface, "RepairHeader", "a{sv}", true},
+    {kVolumeInterface, "Tune", "a{sv}", true},
     {kManagerInterface, "Resolve", "s", false},
     {kManagerInterface, "ReloadConfiguration", "a{sv}", false},
     {kPropertiesInterface, "Get", "ss", true},
@@ -364,7 +365,7 @@ void hostileOptionsCall(World& w, const Pools& pools, Call& c)
     static const std::array methods = {
         Method::Format,   Method::Unlock,        Method::Mount,        Method::Unmount,
         Method::Lock,     Method::Grow,          Method::ListKeyslots, Method::RemoveKeyslot,
-        Method::BindTang, Method::RestoreHeader, Method::RepairHeader};
+        Method::BindTang, Method::RestoreHeader, Method::RepairHeader, Method::Tune};
     const Method m = methods[r.below(methods.size())];
     const OptionsDraft o = hostileOptions(w, pools, m);
     onTarget(w, c, m);
@@ -441,6 +442,12 @@ void hostileOptionsCall(World& w, const Pools& pools, Call& c)
         // The fuzzer's volume has a whole header, or none.
         c.args = {optionsArg(o)};
         c.mustFail = true;
+        break;
+    case Method::Tune:
+        // The fuzzer never sends a change (workqueues, discard), so a
+        // well-formed call only reads the header.
+        c.args = {optionsArg(o)};
+        c.mustFail = !o.wellFormed || !w.isLuks();
         break;
     }
 }

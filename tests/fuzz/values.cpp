@@ -270,6 +270,7 @@ const char* methodName(Method m)
     case Method::BindTang: return "BindTang";
     case Method::RestoreHeader: return "RestoreHeader";
     case Method::RepairHeader: return "RepairHeader";
+    case Method::Tune: return "Tune";
     }
     return "Lock";
 }

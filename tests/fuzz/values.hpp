@@ -56,7 +56,8 @@ enum class Method {
     RemoveKeyslot,
     BindTang,
     RestoreHeader,
-    RepairHeader
+    RepairHeader,
+    Tune
 };
 const char* methodName(Method m);
 

@@ -196,3 +196,47 @@ TEST_CASE("LibCrypt knows no mapping by a name nobody opened and cannot close it
         CHECK_THAT(closed.error().message, Catch::Contains("'" + name + "'"));
     }
 }
+
+TEST_CASE("LibCrypt stores the dm-crypt options in the header and changes only its own", "[host]")
+{
+    TempDir dir;
+    const std::string image = dir.image("vault.img", kImageSize);
+    system::LibCrypt crypt;
+    REQUIRE_THAT(crypt.format(image, quickParams(), secret(kPassphrase), ""), Succeeds());
+
+    // The lab's and the cloud's kernels (5.9 and later) take the bypass.
+    std::uint32_t flags = 0;
+    {
+        auto cd = loadHeader(image);
+        REQUIRE(crypt_persistent_flags_get(cd.get(), CRYPT_FLAGS_ACTIVATION, &flags) == 0);
+    }
+    CHECK((flags & CRYPT_ACTIVATE_NO_READ_WORKQUEUE) != 0);
+    CHECK((flags & CRYPT_ACTIVATE_NO_WRITE_WORKQUEUE) != 0);
+    CHECK((flags & CRYPT_ACTIVATE_ALLOW_DISCARDS) == 0);
+    CHECK(crypt.header(image).value().flags == engine::HeaderFlags{true, true, false});
+
+    // A flag somebody else stored stays through vaultd's changes.
+    {
+        auto cd = loadHeader(image);
+        REQUIRE(crypt_persistent_flags_set(cd.get(), CRYPT_FLAGS_ACTIVATION,
+                                           flags | CRYPT_ACTIVATE_SAME_CPU_CRYPT) == 0);
+    }
+    REQUIRE_THAT(crypt.setHeaderFlags(image, {false, false, true}), Succeeds());
+
+    {
+        auto cd = loadHeader(image);
+        REQUIRE(crypt_persistent_flags_get(cd.get(), CRYPT_FLAGS_ACTIVATION, &flags) == 0);
+    }
+    CHECK((flags & CRYPT_ACTIVATE_SAME_CPU_CRYPT) != 0);
+    CHECK((flags & (CRYPT_ACTIVATE_NO_READ_WORKQUEUE | CRYPT_ACTIVATE_NO_WRITE_WORKQUEUE)) == 0);
+    CHECK((flags & CRYPT_ACTIVATE_ALLOW_DISCARDS) != 0);
+    CHECK(crypt.header(image).value().flags == engine::HeaderFlags{false, false, true});
+}
+
+TEST_CASE("LibCrypt refuses to store dm-crypt options where there is no LUKS2 header", "[host]")
+{
+    TempDir dir;
+    const std::string image = dir.image("blank.img", kImageSize);
+    system::LibCrypt crypt;
+    REQUIRE_THAT(crypt.setHeaderFlags(image, {true, true, false}), FailsWith(ErrorCode::NotLuks));
+}

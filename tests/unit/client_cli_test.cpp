@@ -588,3 +588,31 @@ TEST_CASE("the help lists bind and unbind", "[unit]")
     CHECK(vaultctl::verbName(Verb::bind) == "bind");
     CHECK(vaultctl::verbName(Verb::unbind) == "unbind");
 }
+
+TEST_CASE("format keeps the workqueues or stores discards only when asked", "[unit]")
+{
+    Invocation plain = parsed({"format", "vdb"});
+    CHECK_FALSE(plain.workqueues.has_value());
+    CHECK_FALSE(plain.discard.has_value());
+
+    Invocation asked = parsed({"format", "vdb", "--keep-workqueues", "--discard"});
+    CHECK(asked.workqueues == true);
+    CHECK(asked.discard == true);
+}
+
+TEST_CASE("tune without switches only shows; each switch is on or off", "[unit]")
+{
+    Invocation show = parsed({"tune", "vdb"});
+    CHECK(show.verb == Verb::tune);
+    CHECK(show.device == "vdb");
+    CHECK_FALSE(show.workqueues.has_value());
+    CHECK_FALSE(show.discard.has_value());
+
+    Invocation change = parsed({"tune", "vdb", "--workqueues", "on", "--discard=off"});
+    CHECK(change.workqueues == true);
+    CHECK(change.discard == false);
+
+    CHECK(refused({"tune", "vdb", "--workqueues", "yes"}).error.find("--workqueues") !=
+          std::string::npos);
+    CHECK(refused({"tune"}).error.find("DEVICE") != std::string::npos);
+}

@@ -660,3 +660,24 @@ TEST_CASE("a bind report cannot drive the terminal", "[unit]")
     report.url = "http://tang/\x07";
     CHECK(formatReport(report) == "bound /dev/vdb\\x1b to tang at http://tang/\\x07: keyslot 0");
 }
+
+TEST_CASE("tune reports the dm-crypt options the header keeps", "[unit]")
+{
+    ActionReport report;
+    report.verb = Verb::tune;
+    report.device = "/dev/nvme1n1";
+    report.flags = {"no_read_workqueue", "no_write_workqueue"};
+    CHECK(formatReport(report) ==
+          "the header of /dev/nvme1n1 keeps no_read_workqueue no_write_workqueue");
+    CHECK(reportToJson(report) ==
+          nlohmann::ordered_json{{"device", "/dev/nvme1n1"},
+                                 {"flags", {"no_read_workqueue", "no_write_workqueue"}}});
+
+    report.flags.clear();
+    report.changed = true;
+    CHECK(formatReport(report) ==
+          "the header of /dev/nvme1n1 keeps no dm-crypt options; unlocks from now on use them");
+    CHECK(reportToJson(report) ==
+          nlohmann::ordered_json{{"device", "/dev/nvme1n1"},
+                                 {"flags", nlohmann::ordered_json::array()}});
+}

@@ -192,6 +192,7 @@ engine::Status FakeCrypt::format(const std::string& node, const engine::LuksPara
     kernel_.signatures[node] =
         luksSignature(fmt::format("5e1f0000-0000-4000-8000-{:012}", formats.size()), params.label);
     contents[node] = engine::Signature{};
+    headerFlags[node] = params.flags;
     if (!activateAs.empty())
         open(node, activateAs);
     return engine::Done{};
@@ -362,6 +363,8 @@ engine::Result<engine::HeaderInfo> FakeCrypt::header(const std::string& fileOrNo
                          fmt::format("'{}' holds no valid LUKS header", fileOrNode));
     info.uuid = outer->second.uuid;
     info.version = outer->second.luksVersion == 1 ? 1 : 2;
+    if (auto f = headerFlags.find(fileOrNode); f != headerFlags.end())
+        info.flags = f->second;
     for (const Slot& s : slotsOf(fileOrNode)) {
         engine::Keyslot k;
         k.slot = s.slot;
@@ -391,6 +394,15 @@ engine::Status FakeCrypt::repairHeader(const std::string& node)
 {
     log_.push_back("repair the header of " + node);
     kernel_.headerCopies.erase(node);
+    return engine::Done{};
+}
+
+engine::Status FakeCrypt::setHeaderFlags(const std::string& node, const engine::HeaderFlags& flags)
+{
+    log_.push_back(fmt::format("store flags{}{}{} in {}", flags.noReadWorkqueue ? " no-read" : "",
+                               flags.noWriteWorkqueue ? " no-write" : "",
+                               flags.discard ? " discard" : "", node));
+    headerFlags[node] = flags;
     return engine::Done{};
 }
 

@@ -147,6 +147,9 @@ public:
     engine::Result<engine::HeaderInfo> header(const std::string& fileOrNode) override;
     engine::Status restoreHeader(const std::string& node, const std::string& file) override;
     engine::Status repairHeader(const std::string& node) override;
+    std::map<std::string, engine::HeaderFlags> headerFlags;  // by node, once stored
+    engine::Status setHeaderFlags(const std::string& node,
+                                  const engine::HeaderFlags& flags) override;
     engine::Result<int> addKeyslot(const std::string& node, const engine::SecretBuffer& existing,
                                    int existingSlot, const engine::SecretBuffer& added,
                                    const engine::PbkdfSettings& pbkdf,

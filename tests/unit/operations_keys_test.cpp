@@ -1205,3 +1205,112 @@ TEST_CASE("changeKey takes a passphrase or a key file, nothing else", "[unit][ke
     CHECK(vol.opensWith(kPassphrase));
     CHECK(vol.sys.log.empty());
 }
+
+// ---------------------------------------------------------------------------
+// The dm-crypt options a header keeps
+
+TEST_CASE("format stores the workqueue bypass in the header and no discards", "[unit][keys]")
+{
+    FakeSystem sys;
+    sys.attach("vdb", kGiB);
+    Operations ops(sys.ports(), EngineConfig{});
+
+    REQUIRE_THAT(ops.format("vdb", secret(kPassphrase), {"ext4", "", ""}), Succeeds());
+
+    const HeaderFlags stored = sys.crypt.formats.back().params.flags;
+    CHECK(stored.noReadWorkqueue);
+    CHECK(stored.noWriteWorkqueue);
+    CHECK_FALSE(stored.discard);
+    CHECK(sys.crypt.formats.back().params.sectorSize == 4096);
+}
+
+TEST_CASE("format asked to keep the workqueues and to discard stores that", "[unit][keys]")
+{
+    FakeSystem sys;
+    sys.attach("vdb", kGiB);
+    Operations ops(sys.ports(), EngineConfig{});
+    FormatRequest request{"ext4", "", ""};
+    request.workqueues = true;
+    request.discard = true;
+
+    REQUIRE_THAT(ops.format("vdb", secret(kPassphrase), request), Succeeds());
+
+    CHECK(sys.crypt.formats.back().params.flags == HeaderFlags{false, false, true});
+}
+
+TEST_CASE("tune with no change reads the flags and writes nothing", "[unit][keys]")
+{
+    KeyVolume vol;
+    vol.sys.crypt.headerFlags[kNode] = {true, true, false};
+
+    auto r = vol.ops.tune("vdb", {});
+
+    REQUIRE_THAT(r, Succeeds());
+    CHECK(r.value().flags == HeaderFlags{true, true, false});
+    CHECK_FALSE(r.value().changed);
+    CHECK_FALSE(logHas(vol.sys.log, "store flags"));
+    CHECK_FALSE(logHas(vol.sys.log, "back up"));
+}
+
+TEST_CASE("tune turns the workqueues back on, keeps discard, refreshes the backup", "[unit][keys]")
+{
+    KeyVolume vol;
+    vol.sys.crypt.headerFlags[kNode] = {true, true, true};
+    TuneRequest request;
+    request.workqueues = true;
+
+    auto r = vol.ops.tune("vdb", request);
+
+    REQUIRE_THAT(r, Succeeds());
+    CHECK(r.value().changed);
+    CHECK(r.value().flags == HeaderFlags{false, false, true});
+    CHECK(vol.sys.crypt.headerFlags[kNode] == HeaderFlags{false, false, true});
+    const int stored = logIndex(vol.sys.log, "store flags discard in /dev/vdb");
+    const int backedUp = logIndex(vol.sys.log, "back up the header of /dev/vdb as " + kUuid);
+    CHECK(stored >= 0);
+    CHECK(backedUp > stored);
+}
+
+TEST_CASE("tune to what the header keeps already writes nothing", "[unit][keys]")
+{
+    KeyVolume vol;
+    vol.sys.crypt.headerFlags[kNode] = {true, true, false};
+    TuneRequest request;
+    request.workqueues = false;
+    request.discard = false;
+
+    auto r = vol.ops.tune("vdb", request);
+
+    REQUIRE_THAT(r, Succeeds());
+    CHECK_FALSE(r.value().changed);
+    CHECK_FALSE(logHas(vol.sys.log, "store flags"));
+}
+
+TEST_CASE("tune refuses LUKS1, a damaged header and a device without LUKS", "[unit][keys]")
+{
+    TuneRequest request;
+    request.discard = true;
+    SECTION("LUKS1")
+    {
+        KeyVolume vol;
+        vol.makeLuks1();
+        REQUIRE_THAT(vol.ops.tune("vdb", request), FailsWith(ErrorCode::NotSupportedOnLuks1));
+        CHECK_FALSE(logHas(vol.sys.log, "store flags"));
+    }
+    SECTION("a damaged primary header")
+    {
+        KeyVolume vol;
+        vol.sys.kernel.headerCopies[kNode] = {0, true, "", kUuid};
+        auto r = vol.ops.tune("vdb", request);
+        REQUIRE_THAT(r, FailsWith(ErrorCode::WrongState));
+        CHECK_THAT(r.error().message, Catch::Contains("repair"));
+        CHECK_FALSE(logHas(vol.sys.log, "store flags"));
+    }
+    SECTION("no LUKS")
+    {
+        FakeSystem sys;
+        sys.attach("vdb", kGiB);
+        Operations ops(sys.ports(), EngineConfig{});
+        REQUIRE_THAT(ops.tune("vdb", request), FailsWith(ErrorCode::NotLuks));
+    }
+}

@@ -115,3 +115,38 @@ TEST_CASE("an empty mount-point option is refused, not taken as the default", "[
     bus::Options options{{"mount-point", sdbus::Variant(std::string())}};
     CHECK_THAT(bus::decodeUnlock("data", options), FailsWith(ErrorCode::InvalidMountPoint));
 }
+
+TEST_CASE("format's workqueues and discard options are booleans, off when absent", "[unit]")
+{
+    auto plain = bus::decodeFormat("ext4", {});
+    REQUIRE_THAT(plain, Succeeds());
+    CHECK_FALSE(plain.value().workqueues);
+    CHECK_FALSE(plain.value().discard);
+
+    bus::Options options{{"workqueues", sdbus::Variant(true)}, {"discard", sdbus::Variant(true)}};
+    auto asked = bus::decodeFormat("ext4", options);
+    REQUIRE_THAT(asked, Succeeds());
+    CHECK(asked.value().workqueues);
+    CHECK(asked.value().discard);
+
+    bus::Options wrong{{"discard", sdbus::Variant(std::string("yes"))}};
+    REQUIRE_THAT(bus::decodeFormat("ext4", wrong), FailsWith(ErrorCode::InvalidArgument));
+}
+
+TEST_CASE("tune options change only what they name", "[unit]")
+{
+    auto none = bus::decodeTune({{"interactive", sdbus::Variant(true)}});
+    REQUIRE_THAT(none, Succeeds());
+    CHECK(none.value().empty());
+
+    auto one = bus::decodeTune({{"workqueues", sdbus::Variant(false)}});
+    REQUIRE_THAT(one, Succeeds());
+    REQUIRE(one.value().workqueues.has_value());
+    CHECK_FALSE(*one.value().workqueues);
+    CHECK_FALSE(one.value().discard.has_value());
+
+    REQUIRE_THAT(bus::decodeTune({{"workqueue", sdbus::Variant(false)}}),
+                 FailsWith(ErrorCode::InvalidArgument));
+    REQUIRE_THAT(bus::decodeTune({{"discard", sdbus::Variant(std::uint32_t{1})}}),
+                 FailsWith(ErrorCode::InvalidArgument));
+}
