@@ -238,6 +238,10 @@ void addFormat(CLI::App& app, Targets& targets)
     sub->add_flag_callback(
         "--discard", [&inv] { inv.discard = true; },
         "Pass discards down to the device (the header stores allow_discards)");
+    sub->add_flag("--erase", inv.erase,
+                  "Write zeros through the new mapping over the whole device before making the "
+                  "filesystem, so that old data and free space read as ciphertext (takes as long "
+                  "as writing the disk; Ctrl-C on the terminal cancels)");
 }
 
 // "on" or "off", for tune.

@@ -74,6 +74,7 @@ struct Invocation {
     // unset leaves it as the header has it.
     std::optional<bool> discard;
     std::optional<bool> workqueues;
+    bool erase = false;  // format: zeros through the new mapping over the whole device
 
     // bind: the clevis pin (only tang), the key server's URL and its signing key's thumbprint.
     std::string pin;

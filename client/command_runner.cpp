@@ -2,6 +2,7 @@
 
 #include "binding.hpp"
 #include "errors.hpp"
+#include "job_progress.hpp"
 #include "passphrase.hpp"
 #include "polkit_agent.hpp"
 #include "readiness.hpp"
@@ -17,10 +18,25 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <memory>
 #include <utility>
 
 namespace vaultctl {
 namespace {
+
+// The progress line of the call about to be made, on a terminal only.
+std::unique_ptr<JobProgressView> progressView(const Invocation& invocation,
+                                              const std::string& volumePath,
+                                              const std::string& operation)
+{
+    if (!JobProgressView::wanted(invocation.json))
+        return nullptr;
+    try {
+        return std::make_unique<JobProgressView>(volumePath, operation);
+    } catch (const sdbus::Error&) {
+        return nullptr;  // no progress then; the call goes ahead
+    }
+}
 
 // Completes "cannot ...".
 std::string actionPhrase(const Invocation& invocation)
@@ -311,9 +327,12 @@ void CommandRunner::format(VaultClient& client, const Invocation& invocation)
                           invocation.keyFile ? "keyfile" : "passphrase",
                           invocation.allowWeak,
                           invocation.workqueues.value_or(false),
-                          invocation.discard.value_or(false)};
-    authenticating(client, invocation,
-                   [&] { client.format(path, rewoundCopy(passphrase), request); });
+                          invocation.discard.value_or(false),
+                          invocation.erase};
+    authenticating(client, invocation, [&] {
+        auto view = progressView(invocation, path, "format");
+        client.format(path, rewoundCopy(passphrase), request);
+    });
 
     ActionReport action = actionOn(Verb::format, device);
     action.filesystem = invocation.filesystem;
@@ -332,8 +351,10 @@ void CommandRunner::unlock(VaultClient& client, const Invocation& invocation)
     auto byToken = [&] {
         UnlockRequest byKeyServer = request;
         byKeyServer.token = true;
-        return authenticating(client, invocation,
-                              [&] { return client.unlock(path, nullPassphrase(), byKeyServer); });
+        return authenticating(client, invocation, [&] {
+            auto view = progressView(invocation, path, "unlock");
+            return client.unlock(path, nullPassphrase(), byKeyServer);
+        });
     };
     // Asks for the passphrase only when it runs, so after a token attempt that got no key.
     auto byPassphrase = [&] {
@@ -343,6 +364,7 @@ void CommandRunner::unlock(VaultClient& client, const Invocation& invocation)
             openingSecret(invocation.keyFile, openingPrompt("Passphrase", device, invocation));
         return notingNewline(invocation, passphrase, [&] {
             return authenticating(client, invocation, [&] {
+                auto view = progressView(invocation, path, "unlock");
                 return client.unlock(path, rewoundCopy(passphrase.memfd), request);
             });
         });
@@ -396,7 +418,10 @@ void CommandRunner::grow(VaultClient& client, const Invocation& invocation)
     // when it says it does not (a volume opened some other way).
     GrowReply reply;
     try {
-        reply = authenticating(client, invocation, [&] { return client.grow(path, std::nullopt); });
+        reply = authenticating(client, invocation, [&] {
+            auto view = progressView(invocation, path, "grow");
+            return client.grow(path, std::nullopt);
+        });
     } catch (const sdbus::Error& error) {
         if (error.getName() != "org.vaultd.Vault1.Error.CredentialRequired")
             throw;
@@ -408,8 +433,10 @@ void CommandRunner::grow(VaultClient& client, const Invocation& invocation)
                                            invocation.device, error.getMessage()),
                                error.getName());
         UniqueFd passphrase = secretToMemfd(obtainPassphrase(invocation.keyFile, device, false));
-        reply = authenticating(client, invocation,
-                               [&] { return client.grow(path, rewoundCopy(passphrase)); });
+        reply = authenticating(client, invocation, [&] {
+            auto view = progressView(invocation, path, "grow");
+            return client.grow(path, rewoundCopy(passphrase));
+        });
     }
     ActionReport action = actionOn(Verb::grow, device);
     action.layers = reply.layers;
@@ -459,6 +486,7 @@ void CommandRunner::headerRestore(VaultClient& client, const Invocation& invocat
         throw CommandError(exitUsage, fmt::format("cannot open '{}': {}", invocation.headerFile,
                                                   std::strerror(errno)));
     RestoreReply reply = authenticating(client, invocation, [&] {
+        auto view = progressView(invocation, path, "restore-header");
         return client.restoreHeader(path, rewoundFile(file), invocation.force);
     });
     ActionReport action = actionOn(Verb::headerRestore, device);

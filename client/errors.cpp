@@ -58,6 +58,7 @@ constexpr std::array vaultdErrors{
                "the key server did not answer, or its keys do not match the thumbprint",
                "is the key server reachable from this instance, and is the thumbprint the one "
                "tang-show-keys prints there?"},
+    KnownError{"Cancelled", exitFailure, "the operation was cancelled"},
 };
 
 constexpr std::array busErrors{

@@ -141,6 +141,8 @@ PropertyMap formatOptions(const FormatRequest& request)
         options.emplace("workqueues", sdbus::Variant(true));
     if (request.discard)
         options.emplace("discard", sdbus::Variant(true));
+    if (request.erase)
+        options.emplace("erase", sdbus::Variant(true));
     return options;
 }
 

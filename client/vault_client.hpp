@@ -28,6 +28,7 @@ struct FormatRequest {
     bool acceptWeak = false;             // sent only when true
     bool keepWorkqueues = false;         // sent only when true
     bool discard = false;                // sent only when true
+    bool erase = false;                  // sent only when true
 };
 
 // Volume.Tune's changes; unset ones are not sent.

@@ -5,5 +5,6 @@
 
 #include <sdbus-c++/sdbus-c++.h>
 
+#include "job_adaptor.h"
 #include "manager_adaptor.h"
 #include "volume_adaptor.h"

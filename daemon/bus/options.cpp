@@ -63,12 +63,12 @@ engine::Result<engine::FormatRequest> decodeFormat(const std::string& filesystem
 {
     engine::FormatRequest r;
     r.filesystem = filesystem;
-    for (auto st :
-         {onlyKnown(options, {"label", "force", "key-kind", "accept-weak", "workqueues", "discard",
-                              "interactive"}),
-          take(options, "label", r.label), take(options, "force", r.force),
-          takeKind(options, r.keyKind), take(options, "accept-weak", r.acceptWeak),
-          take(options, "workqueues", r.workqueues), take(options, "discard", r.discard)}) {
+    for (auto st : {onlyKnown(options, {"label", "force", "key-kind", "accept-weak", "workqueues",
+                                        "discard", "erase", "interactive"}),
+                    take(options, "label", r.label), take(options, "force", r.force),
+                    takeKind(options, r.keyKind), take(options, "accept-weak", r.acceptWeak),
+                    take(options, "workqueues", r.workqueues), take(options, "discard", r.discard),
+                    take(options, "erase", r.erase)}) {
         if (!st)
             return st.error();
     }

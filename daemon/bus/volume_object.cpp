@@ -262,15 +262,16 @@ void VolumeObject::Format(sdbus::Result<>&& result, sdbus::UnixFd passphrase,
         std::move(result), "format", action, statusOf(request), options,
         [&service = service_, v = volume_, fd = std::move(passphrase),
          req = request ? request.value() : engine::FormatRequest{}](sdbus::Result<>&& result,
-                                                                    const Caller&) mutable {
-            service.run<engine::FormatResult>(
-                v.kernelName,
+                                                                    const Caller& who) mutable {
+            service.runJob<engine::FormatResult>(
+                v.kernelName, {"format", who.uid},
                 [name = v.kernelName, fd = std::move(fd), req = std::move(req)](
-                    engine::Operations& ops) -> engine::Result<engine::FormatResult> {
+                    engine::Operations& ops,
+                    engine::Progress& progress) -> engine::Result<engine::FormatResult> {
                     auto secret = readPassphrase(fd);
                     if (!secret)
                         return secret.error();
-                    return ops.format(name, secret.value(), req);
+                    return ops.format(name, secret.value(), req, progress);
                 },
                 [result = std::move(result), v](engine::Result<engine::FormatResult> r) mutable {
                     if (r && !r.value().backupProblem.empty())
@@ -302,17 +303,18 @@ void VolumeObject::Unlock(sdbus::Result<std::string, std::string>&& result,
          token = byToken && byToken.value()](sdbus::Result<std::string, std::string>&& result,
                                              const Caller& who) mutable {
             req.owner = {who.uid, who.gid};
-            service.run<engine::UnlockResult>(
-                v.kernelName,
-                [kernel = v.kernelName, fd = std::move(fd), req = std::move(req),
-                 token](engine::Operations& ops) -> engine::Result<engine::UnlockResult> {
+            service.runJob<engine::UnlockResult>(
+                v.kernelName, {"unlock", who.uid},
+                [kernel = v.kernelName, fd = std::move(fd), req = std::move(req), token](
+                    engine::Operations& ops,
+                    engine::Progress& progress) -> engine::Result<engine::UnlockResult> {
                     // The passphrase is not read: the key server gives the key.
                     if (token)
                         return ops.unlockByToken(kernel, req);
                     auto secret = readPassphrase(fd);
                     if (!secret)
                         return secret.error();
-                    return ops.unlock(kernel, secret.value(), req);
+                    return ops.unlock(kernel, secret.value(), req, progress);
                 },
                 [result = std::move(result), v](engine::Result<engine::UnlockResult> r) mutable {
                     reply(v, "unlock", result, r, [&](const engine::UnlockResult& u) {
@@ -388,17 +390,18 @@ void VolumeObject::Grow(
         std::move(result), "grow", "org.vaultd.grow", statusOf(passphrase), options,
         [&service = service_, v = volume_,
          fd = passphrase ? passphrase.value() : std::optional<sdbus::UnixFd>{}](
-            auto&& result, const Caller&) mutable {
-            service.run<engine::GrowResult>(
-                v.kernelName,
+            auto&& result, const Caller& who) mutable {
+            service.runJob<engine::GrowResult>(
+                v.kernelName, {"grow", who.uid},
                 [kernel = v.kernelName, fd = std::move(fd)](
-                    engine::Operations& ops) -> engine::Result<engine::GrowResult> {
+                    engine::Operations& ops,
+                    engine::Progress& progress) -> engine::Result<engine::GrowResult> {
                     if (!fd)
-                        return ops.grow(kernel, nullptr);
+                        return ops.grow(kernel, nullptr, progress);
                     auto secret = readPassphrase(*fd);
                     if (!secret)
                         return secret.error();
-                    return ops.grow(kernel, &secret.value());
+                    return ops.grow(kernel, &secret.value(), progress);
                 },
                 [result = std::move(result), v](engine::Result<engine::GrowResult> r) mutable {
                     reply(v, "grow", result, r, [&](const engine::GrowResult& g) {
@@ -622,15 +625,17 @@ void VolumeObject::RestoreHeader(sdbus::Result<std::string, std::string>&& resul
         std::move(result), "restore the header of", "org.vaultd.header", statusOf(request), options,
         [&service = service_, v = volume_, file = std::move(file),
          req = request ? request.value() : engine::RestoreRequest{}](auto&& result,
-                                                                     const Caller&) mutable {
-            service.run<engine::RestoreResult>(
-                v.kernelName,
-                [kernel = v.kernelName, file = std::move(file),
-                 req](engine::Operations& ops) -> engine::Result<engine::RestoreResult> {
+                                                                     const Caller& who) mutable {
+            service.runJob<engine::RestoreResult>(
+                v.kernelName, {"restore-header", who.uid},
+                [kernel = v.kernelName, file = std::move(file), req](
+                    engine::Operations& ops,
+                    engine::Progress& progress) -> engine::Result<engine::RestoreResult> {
                     auto copy = system::copyToMemory(file.get(), kMaxHeaderBytes);
                     if (!copy)
                         return copy.error();
-                    return ops.restoreHeader(kernel, system::memoryPath(copy.value()), req);
+                    return ops.restoreHeader(kernel, system::memoryPath(copy.value()), req,
+                                             progress);
                 },
                 [result = std::move(result), v](engine::Result<engine::RestoreResult> r) mutable {
                     reply(v, "restore the header of", result, r,

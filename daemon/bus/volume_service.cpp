@@ -33,6 +33,9 @@ VolumeService::~VolumeService()
 
 void VolumeService::shutdown()
 {
+    // An erase stops at its next block; nothing else can stop safely.
+    for (auto& [number, job] : jobs_)
+        job->cancelIfPossible();
     workers_.join();
     prober_.join();
 }
@@ -403,6 +406,8 @@ void VolumeService::openConfigured(const std::string& kernelName, const engine::
 
 void VolumeService::lockAll(std::chrono::seconds limit, std::function<void()> done)
 {
+    for (auto& [number, job] : jobs_)
+        job->cancelIfPossible();
     struct Stopping {
         std::size_t pending = 0;
         bool over = false;

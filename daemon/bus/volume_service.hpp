@@ -23,6 +23,8 @@
 
 #include "bus/authorizer.hpp"
 #include "bus/bus_loop.hpp"
+#include "bus/job_object.hpp"
+#include "bus/volume_object.hpp"
 #include "engine/operations.hpp"
 
 namespace sdbus {
@@ -74,12 +76,20 @@ public:
 
     Authorizer& authorizer() { return authorizer_; }
 
-    // TODO: a caller that hangs up does not cancel its operation; Job
-    // objects with progress and cancellation come with issue 8.
     // Runs @work(Operations&) on a worker and then @finish(Result) on the loop
     // thread. A second operation on a volume that has one running is Busy.
     template <typename T, typename Work, typename Finish>
     void run(const std::string& kernelName, Work work, Finish finish);
+
+    // A long operation: as run, with a Job object that shows it while
+    // @work(Operations&, Progress&) runs, and sends Completed before
+    // @finish. A caller that hangs up does not stop it.
+    struct JobSpec {
+        std::string operation;  // "format", "unlock", ...
+        uid_t startedBy = 0;
+    };
+    template <typename T, typename Work, typename Finish>
+    void runJob(const std::string& kernelName, JobSpec spec, Work work, Finish finish);
 
 private:
     void apply(std::vector<engine::Volume> volumes, std::uint64_t startedAt);
@@ -107,6 +117,8 @@ private:
 
     std::map<std::string, std::unique_ptr<VolumeObject>> objects_;
     std::set<std::string> busy_;
+    std::uint64_t lastJob_ = 0;
+    std::map<std::uint64_t, std::unique_ptr<JobObject>> jobs_;
     std::function<engine::ConfiguredVolumes()> loadConfiguration_;
     std::vector<engine::ConfiguredVolume> configured_;
     // The volumes vaultd tried to open by itself: kernel name to the disk
@@ -163,6 +175,34 @@ void VolumeService::run(const std::string& kernelName, Work work, Finish finish)
         boost::asio::post(loop_, std::move(done));
     };
     boost::asio::post(workers_, std::move(task));
+}
+
+template <typename T, typename Work, typename Finish>
+void VolumeService::runJob(const std::string& kernelName, JobSpec spec, Work work, Finish finish)
+{
+    if (busy_.count(kernelName)) {
+        finish(engine::Result<T>(
+            engine::makeError(engine::ErrorCode::Busy,
+                              fmt::format("another operation is running on '{}'", kernelName))));
+        return;
+    }
+    const std::uint64_t number = ++lastJob_;
+    auto& job = jobs_[number];
+    job = std::make_unique<JobObject>(connection_, loop_, number, spec.operation,
+                                      volumePath(kernelName), spec.startedBy,
+                                      [this] { busLoop_.poke(); });
+    run<T>(
+        kernelName,
+        [work = std::move(work), progress = job->progress()](engine::Operations& ops) mutable {
+            return work(ops, *progress);
+        },
+        [this, number, finish = std::move(finish)](engine::Result<T> result) mutable {
+            if (auto it = jobs_.find(number); it != jobs_.end()) {
+                it->second->complete(result.ok(), result.ok() ? "" : result.error().message);
+                jobs_.erase(it);
+            }
+            finish(std::move(result));
+        });
 }
 
 }  // namespace vaultd::bus

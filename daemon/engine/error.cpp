@@ -29,6 +29,7 @@ std::string_view errorName(ErrorCode code)
     case ErrorCode::InsufficientMemory: return "InsufficientMemory";
     case ErrorCode::HeaderMismatch: return "HeaderMismatch";
     case ErrorCode::KeyServerUnavailable: return "KeyServerUnavailable";
+    case ErrorCode::Cancelled: return "Cancelled";
     case ErrorCode::Failed: return "Failed";
     }
     return "Failed";

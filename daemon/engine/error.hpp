@@ -36,6 +36,7 @@ enum class ErrorCode {
     InsufficientMemory,
     HeaderMismatch,
     KeyServerUnavailable,
+    Cancelled,
     Failed,
 };
 

@@ -278,8 +278,9 @@ Result<KeyslotResult> Operations::removeKey(const std::string& kernelName, int k
 
 Result<RestoreResult> Operations::restoreHeader(const std::string& kernelName,
                                                 const std::string& file,
-                                                const RestoreRequest& request)
+                                                const RestoreRequest& request, Progress& progress)
 {
+    progress.stage("checking the backup", 0, 0.3);
     auto backup = ports_.crypt.header(file);
     if (!backup)
         return makeError(ErrorCode::InvalidArgument, "the file holds no valid LUKS header backup");
@@ -326,8 +327,10 @@ Result<RestoreResult> Operations::restoreHeader(const std::string& kernelName,
     }
     if (auto st = stillTheDevice(v); !st)
         return st.error();
+    progress.stage("writing the header", 0.3, 0.9);
     if (auto st = ports_.crypt.restoreHeader(v.node, file); !st)
         return st.error();
+    progress.stage("reading it back", 0.9, 1);
     auto now = ports_.crypt.header(v.node);
     if (!now || now.value().uuid != b.uuid)
         return makeError(ErrorCode::Failed,

@@ -181,7 +181,7 @@ Status Operations::checkFormatAllowed(const Topology& topology, const Volume& v,
 
 Result<FormatResult> Operations::format(const std::string& kernelName,
                                         const SecretBuffer& passphrase,
-                                        const FormatRequest& request)
+                                        const FormatRequest& request, Progress& progress)
 {
     auto fs = parseFilesystem(request.filesystem);
     if (!fs)
@@ -220,14 +220,43 @@ Result<FormatResult> Operations::format(const std::string& kernelName,
     // The filesystem is made through a short-lived mapping of our own, so the
     // volume is locked again when Format returns.
     const std::string temp = "vaultd-format-" + v.kernelName;
+    const std::string mapped = "/dev/mapper/" + temp;
     if (auto st = stillTheDevice(v); !st)
         return st.error();
+    // The erase, when asked, is nearly all of the time.
+    const double headerEnd = request.erase ? 0.02 : 0.5;
+    const double eraseEnd = request.erase ? 0.97 : headerEnd;
+    progress.stage("writing the header", 0, headerEnd,
+                   std::chrono::milliseconds(params.pbkdf.iterations ? 0 : params.pbkdf.timeMs));
     if (auto st = ports_.crypt.format(v.node, params, passphrase, temp); !st)
         return st.error();
 
+    if (request.erase) {
+        progress.stage("erasing", headerEnd, eraseEnd);
+        progress.setCancellable(true);
+        Status erased = ports_.crypt.erase(mapped, progress);
+        progress.setCancellable(false);
+        if (!erased) {
+            Status closed = ports_.crypt.deactivate(temp, Crypt::Deactivate::Normal);
+            if (erased.error().code != ErrorCode::Cancelled)
+                return erased.error();
+            return makeError(
+                ErrorCode::Cancelled,
+                fmt::format("the format of '{}' was cancelled while erasing: the device holds its "
+                            "new LUKS header and keyslot, part of its data area erased, and no "
+                            "filesystem{}; format it again (--force {}:{}) to start over",
+                            v.node,
+                            closed ? ""
+                                   : fmt::format(" (and the mapping '{}' stays open: {})", temp,
+                                                 closed.error().message),
+                            v.node, v.size));
+        }
+    }
+
     // TODO: when mkfs fails the new header stays behind; wiping it again
     // would make a failed format leave the device as it was.
-    Status made = ports_.tools.make(*fs, "/dev/mapper/" + temp, request.label);
+    progress.stage("making the filesystem", eraseEnd, 1);
+    Status made = ports_.tools.make(*fs, mapped, request.label);
     Status closed = ports_.crypt.deactivate(temp, Crypt::Deactivate::Normal);
     if (!made)
         return made.error();
@@ -279,14 +308,15 @@ Status Operations::checkRequestedMountPoint(const std::string& path) const
 
 Result<UnlockResult> Operations::unlock(const std::string& kernelName,
                                         const SecretBuffer& passphrase,
-                                        const UnlockRequest& request)
+                                        const UnlockRequest& request, Progress& progress)
 {
-    return unlock(kernelName, passphrase, request, kAnyKeyslot);
+    return unlock(kernelName, passphrase, request, kAnyKeyslot, progress);
 }
 
 Result<UnlockResult> Operations::unlock(const std::string& kernelName,
                                         const SecretBuffer& passphrase,
-                                        const UnlockRequest& request, int onlySlot)
+                                        const UnlockRequest& request, int onlySlot,
+                                        Progress& progress)
 {
     if (auto st = checkMappingName(request.name); !st)
         return st.error();
@@ -318,6 +348,9 @@ Result<UnlockResult> Operations::unlock(const std::string& kernelName,
             return nameInUse(topology, name);
         if (auto st = stillTheDevice(v); !st)
             return st.error();
+        // A keyslot costs about the time it was made to cost.
+        progress.stage("deriving the key", 0, wantMount ? 0.9 : 1,
+                       std::chrono::milliseconds(config_.pbkdf.timeMs));
         if (auto st = openAffordably(v, name, passphrase, request.mapping, onlySlot); !st)
             return st.error();
         ports_.records.record(name, v.signature.uuid, request.owner.uid);
@@ -422,7 +455,7 @@ Result<UnlockResult> Operations::unlockByToken(const std::string& kernelName,
             continue;
         }
         for (int slot : t.keyslots) {
-            auto unlocked = unlock(kernelName, key, request, slot);
+            auto unlocked = unlock(kernelName, key, request, slot, Progress::none());
             if (unlocked)
                 return unlocked;
             if (unlocked.error().code != ErrorCode::WrongPassphrase)
@@ -761,7 +794,8 @@ constexpr std::uint64_t kGrowSlack = 1ull << 20;
 
 }  // namespace
 
-Result<GrowResult> Operations::grow(const std::string& kernelName, const SecretBuffer* passphrase)
+Result<GrowResult> Operations::grow(const std::string& kernelName, const SecretBuffer* passphrase,
+                                    Progress& progress)
 {
     auto found = inspect(kernelName);
     if (!found)
@@ -801,6 +835,8 @@ Result<GrowResult> Operations::grow(const std::string& kernelName, const SecretB
     if (reachable > m.size) {
         if (auto st = stillTheDevice(v); !st)
             return st.error();
+        progress.stage("growing the mapping", 0, 0.1,
+                       std::chrono::milliseconds(passphrase ? config_.pbkdf.timeMs : 0));
         if (auto st = ports_.crypt.resize(v.mappingName, passphrase); !st) {
             if (st.error().code == ErrorCode::CredentialRequired ||
                 st.error().code == ErrorCode::WrongPassphrase)
@@ -820,6 +856,7 @@ Result<GrowResult> Operations::grow(const std::string& kernelName, const SecretB
     }
     result.layers.push_back(mapping);
 
+    progress.stage("growing the filesystem", 0.1, 1);
     auto filesystem = growFilesystem(v, *fs, mapping.after, mapping.after > mapping.before);
     if (!filesystem)
         return filesystem.error();

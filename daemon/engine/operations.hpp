@@ -63,6 +63,7 @@ struct FormatRequest {
     bool acceptWeak = false;                // skip that check
     bool workqueues = false;                // keep dm-crypt's workqueues (vaultd bypasses them)
     bool discard = false;                   // store allow_discards in the header
+    bool erase = false;                     // write zeros through the mapping over the whole device
 };
 
 // Changes to the dm-crypt options a LUKS2 header keeps; what is unset stays.
@@ -181,11 +182,16 @@ public:
     // One volume, or NoSuchDevice if it is gone or not eligible.
     Result<Volume> inspect(const std::string& kernelName);
 
-    // Also keeps a backup of the new header (see HeaderStore).
+    // Also keeps a backup of the new header (see HeaderStore). With
+    // request.erase, zeros go through the new mapping over the whole device
+    // first; a cancelled erase leaves the header with its keyslot and no
+    // filesystem, and is Cancelled. @progress hears each stage.
     Result<FormatResult> format(const std::string& kernelName, const SecretBuffer& passphrase,
-                                const FormatRequest& request);
+                                const FormatRequest& request,
+                                Progress& progress = Progress::none());
     Result<UnlockResult> unlock(const std::string& kernelName, const SecretBuffer& passphrase,
-                                const UnlockRequest& request);
+                                const UnlockRequest& request,
+                                Progress& progress = Progress::none());
     // Where the filesystem is mounted: the mount point it has already, if any.
     Result<std::string> mount(const std::string& kernelName, const std::string& mountPoint,
                               const Owner& owner);
@@ -198,7 +204,8 @@ public:
     // filesystem to fill the mapping, mounted or not. @passphrase (may be
     // null) is needed only when vaultd does not hold the volume key.
     // Refuses a device smaller than its mapping with WouldShrink.
-    Result<GrowResult> grow(const std::string& kernelName, const SecretBuffer* passphrase);
+    Result<GrowResult> grow(const std::string& kernelName, const SecretBuffer* passphrase,
+                            Progress& progress = Progress::none());
     // Writes a backup of the volume's LUKS header to @fd (a file the caller
     // opened). Reads the device only.
     Result<HeaderBackup> exportHeader(const std::string& kernelName, int fd);
@@ -221,7 +228,8 @@ public:
     // Writes the header in @file (a private copy of the caller's backup)
     // over the locked volume's; see RestoreRequest.
     Result<RestoreResult> restoreHeader(const std::string& kernelName, const std::string& file,
-                                        const RestoreRequest& request);
+                                        const RestoreRequest& request,
+                                        Progress& progress = Progress::none());
     // The dm-crypt options the volume's header keeps, after changing them as
     // @request says (nothing, when it is empty); later unlocks use them.
     Result<TuneResult> tune(const std::string& kernelName, const TuneRequest& request);
@@ -298,7 +306,7 @@ private:
                                const SecretBuffer& passphrase, const MappingOptions& options,
                                int onlySlot = kAnyKeyslot);
     Result<UnlockResult> unlock(const std::string& kernelName, const SecretBuffer& passphrase,
-                                const UnlockRequest& request, int onlySlot);
+                                const UnlockRequest& request, int onlySlot, Progress& progress);
     // The device, if it is still the volume @c names.
     Result<Volume> configuredDevice(const std::string& kernelName, const ConfiguredVolume& c);
     Result<Volume> luksVolume(const std::string& kernelName);

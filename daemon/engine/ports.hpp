@@ -14,6 +14,7 @@
 
 #include "engine/configured.hpp"
 #include "engine/error.hpp"
+#include "engine/progress.hpp"
 #include "engine/filesystem.hpp"
 #include "engine/secret_buffer.hpp"
 #include "engine/topology.hpp"
@@ -177,6 +178,11 @@ public:
     virtual Status restoreHeader(const std::string& node, const std::string& file) = 0;
     // Rewrites a damaged copy of @node's LUKS2 header from the intact one.
     virtual Status repairHeader(const std::string& node) = 0;
+    // Writes zeros over the whole of @node, an open mapping (so the disk
+    // below gets ciphertext), telling @progress; stops with Cancelled,
+    // saying how far it came, when @progress asks. Other calls may run
+    // meanwhile.
+    virtual Status erase(const std::string& node, Progress& progress) = 0;
     // Stores @flags in @node's LUKS2 header, keeping any other persistent
     // flag it has; later activations use them.
     virtual Status setHeaderFlags(const std::string& node, const HeaderFlags& flags) = 0;

@@ -1,6 +1,9 @@
 #include "system/crypt.hpp"
 
 #include <libcryptsetup.h>
+#include <sys/ioctl.h>
+#include <linux/fs.h>
+#include <fcntl.h>
 #include <linux/keyctl.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
@@ -715,6 +718,68 @@ engine::Status LibCrypt::repairHeader(const std::string& node)
     const int rc = crypt_repair(cd.value().get(), CRYPT_LUKS, nullptr);
     if (rc < 0)
         return failure("repair the header of", node, rc);
+    return engine::Done{};
+}
+
+namespace {
+
+struct Extent {
+    std::uint64_t size = 0;
+    bool blockDevice = false;
+};
+
+// The size of a block device, or of a file (the host tests erase images).
+engine::Result<Extent> extentOf(const std::string& node)
+{
+    const int fd = open(node.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return makeError(errno == ENOENT ? ErrorCode::NoSuchDevice : ErrorCode::Failed,
+                         fmt::format("cannot open '{}': {}", node, std::strerror(errno)));
+    std::uint64_t size = 0;
+    struct stat st {};
+    bool known = fstat(fd, &st) == 0 &&
+                 (S_ISBLK(st.st_mode) ? ioctl(fd, BLKGETSIZE64, &size) == 0
+                                      : (size = static_cast<std::uint64_t>(st.st_size), true));
+    const int error = errno;
+    close(fd);
+    if (!known)
+        return makeError(ErrorCode::Failed, fmt::format("cannot read the size of '{}': {}", node,
+                                                        std::strerror(error)));
+    return Extent{size, S_ISBLK(st.st_mode)};
+}
+
+int reportWiped(std::uint64_t size, std::uint64_t offset, void* progress)
+{
+    auto* p = static_cast<engine::Progress*>(progress);
+    p->bytes(offset, size);
+    return p->cancelRequested() ? 1 : 0;
+}
+
+}  // namespace
+
+engine::Status LibCrypt::erase(const std::string& node, engine::Progress& progress)
+{
+    // No libraryLock: writing a device's blocks touches no device-mapper
+    // state, and an erase may take hours that other volumes must not wait.
+    auto extent = extentOf(node);
+    if (!extent)
+        return extent.error();
+    const std::uint64_t size = extent.value().size;
+    auto cd = initDevice(node);
+    if (!cd)
+        return cd.error();
+    constexpr std::size_t kBlock = 4u << 20;
+    progress.bytes(0, size);
+    // Past the page cache on a device; a file (an image) may not allow it.
+    const std::uint32_t flags = extent.value().blockDevice ? 0 : CRYPT_WIPE_NO_DIRECT_IO;
+    const int rc = crypt_wipe(cd.value().get(), nullptr, CRYPT_WIPE_ZERO, 0, size, kBlock, flags,
+                              reportWiped, &progress);
+    if (rc == -EINTR || (rc < 0 && progress.cancelRequested()))
+        return makeError(ErrorCode::Cancelled,
+                         fmt::format("the erase of '{}' was cancelled", node));
+    if (rc < 0)
+        return failure("erase", node, rc);
+    progress.bytes(size, size);
     return engine::Done{};
 }
 

@@ -29,6 +29,7 @@ public:
     engine::Result<engine::HeaderInfo> header(const std::string& fileOrNode) override;
     engine::Status restoreHeader(const std::string& node, const std::string& file) override;
     engine::Status repairHeader(const std::string& node) override;
+    engine::Status erase(const std::string& node, engine::Progress& progress) override;
     engine::Status setHeaderFlags(const std::string& node,
                                   const engine::HeaderFlags& flags) override;
     engine::Result<int> addKeyslot(const std::string& node, const engine::SecretBuffer& existing,

@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -239,4 +240,94 @@ TEST_CASE("LibCrypt refuses to store dm-crypt options where there is no LUKS2 he
     const std::string image = dir.image("blank.img", kImageSize);
     system::LibCrypt crypt;
     REQUIRE_THAT(crypt.setHeaderFlags(image, {true, true, false}), FailsWith(ErrorCode::NotLuks));
+}
+
+namespace {
+
+// Counts what an erase reports, and asks it to stop past @stopAt bytes.
+class CountingProgress final : public engine::Progress {
+public:
+    explicit CountingProgress(std::uint64_t stopAt = 0) : stopAt_(stopAt) {}
+    void stage(std::string_view, double, double, std::chrono::milliseconds) override {}
+    void bytes(std::uint64_t done, std::uint64_t total) override
+    {
+        ++reports;
+        last = done;
+        this->total = total;
+    }
+    void setCancellable(bool) override {}
+    bool cancelRequested() const override { return stopAt_ != 0 && last >= stopAt_; }
+
+    int reports = 0;
+    std::uint64_t last = 0, total = 0;
+
+private:
+    std::uint64_t stopAt_;
+};
+
+// Fills @path with 0xff bytes, so that zeros show where an erase went.
+void fill(const std::string& path, std::uint64_t size)
+{
+    std::FILE* f = std::fopen(path.c_str(), "r+b");
+    REQUIRE(f != nullptr);
+    std::string block(1u << 20, '\xff');
+    for (std::uint64_t at = 0; at < size; at += block.size())
+        REQUIRE(std::fwrite(block.data(), 1, block.size(), f) == block.size());
+    std::fclose(f);
+}
+
+// The offset of the first byte that is not zero, or @size when all are.
+std::uint64_t zerosUpTo(const std::string& path, std::uint64_t size)
+{
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    REQUIRE(f != nullptr);
+    std::string block(1u << 20, '\0');
+    std::uint64_t at = 0;
+    while (at < size) {
+        const std::size_t n = std::fread(block.data(), 1, block.size(), f);
+        REQUIRE(n > 0);
+        for (std::size_t i = 0; i < n; ++i) {
+            if (block[i] != '\0') {
+                std::fclose(f);
+                return at + i;
+            }
+        }
+        at += n;
+    }
+    std::fclose(f);
+    return at;
+}
+
+}  // namespace
+
+TEST_CASE("LibCrypt erases a whole device with zeros, telling its progress", "[host]")
+{
+    TempDir dir;
+    const std::string image = dir.image("erase.img", kImageSize);
+    fill(image, kImageSize);
+    system::LibCrypt crypt;
+    CountingProgress progress;
+
+    REQUIRE_THAT(crypt.erase(image, progress), Succeeds());
+
+    CHECK(zerosUpTo(image, kImageSize) == kImageSize);
+    CHECK(progress.total == kImageSize);
+    CHECK(progress.last == kImageSize);
+    CHECK(progress.reports >= 16);  // a report per 4 MiB block at least
+}
+
+TEST_CASE("LibCrypt stops an erase when asked and says it was cancelled", "[host]")
+{
+    TempDir dir;
+    const std::string image = dir.image("erase.img", kImageSize);
+    fill(image, kImageSize);
+    system::LibCrypt crypt;
+    CountingProgress progress(8u << 20);
+
+    auto erased = crypt.erase(image, progress);
+
+    REQUIRE_THAT(erased, FailsWith(ErrorCode::Cancelled));
+    const std::uint64_t reached = zerosUpTo(image, kImageSize);
+    CHECK(reached >= (8u << 20));
+    CHECK(reached < kImageSize);
 }

@@ -616,3 +616,9 @@ TEST_CASE("tune without switches only shows; each switch is on or off", "[unit]"
           std::string::npos);
     CHECK(refused({"tune"}).error.find("DEVICE") != std::string::npos);
 }
+
+TEST_CASE("format erases only with --erase", "[unit]")
+{
+    CHECK_FALSE(parsed({"format", "vdb"}).erase);
+    CHECK(parsed({"format", "vdb", "--erase"}).erase);
+}

@@ -397,6 +397,23 @@ engine::Status FakeCrypt::repairHeader(const std::string& node)
     return engine::Done{};
 }
 
+engine::Status FakeCrypt::erase(const std::string& node, engine::Progress& progress)
+{
+    constexpr std::uint64_t kBlock = 1u << 20;
+    const std::uint64_t total = eraseBlocks * kBlock;
+    log_.push_back("erase " + node);
+    for (std::uint64_t done = 0; done < total;) {
+        done += kBlock;
+        progress.bytes(done, total);
+        if (progress.cancelRequested() && done < total) {
+            log_.push_back(fmt::format("erase of {} cancelled at {}", node, done));
+            return makeError(ErrorCode::Cancelled, "the erase was cancelled");
+        }
+    }
+    erased.push_back(node);
+    return engine::Done{};
+}
+
 engine::Status FakeCrypt::setHeaderFlags(const std::string& node, const engine::HeaderFlags& flags)
 {
     log_.push_back(fmt::format("store flags{}{}{} in {}", flags.noReadWorkqueue ? " no-read" : "",

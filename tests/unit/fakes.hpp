@@ -21,6 +21,20 @@ namespace vaultd::testing {
 
 using CallLog = std::vector<std::string>;
 
+// The index of the first log entry that starts with @prefix, or -1.
+inline int logIndex(const CallLog& log, const std::string& prefix)
+{
+    for (std::size_t i = 0; i < log.size(); ++i)
+        if (log[i].starts_with(prefix))
+            return static_cast<int>(i);
+    return -1;
+}
+
+inline bool logHas(const CallLog& log, const std::string& prefix)
+{
+    return logIndex(log, prefix) >= 0;
+}
+
 inline constexpr std::uint64_t kMiB = 1ull << 20;
 inline constexpr std::uint64_t kGiB = 1ull << 30;
 
@@ -147,6 +161,11 @@ public:
     engine::Result<engine::HeaderInfo> header(const std::string& fileOrNode) override;
     engine::Status restoreHeader(const std::string& node, const std::string& file) override;
     engine::Status repairHeader(const std::string& node) override;
+    // Erases "write" eraseBlocks blocks of 1 MiB, telling the progress
+    // after each and stopping when it asks; erased lists each node erased.
+    std::uint64_t eraseBlocks = 16;
+    std::vector<std::string> erased;
+    engine::Status erase(const std::string& node, engine::Progress& progress) override;
     std::map<std::string, engine::HeaderFlags> headerFlags;  // by node, once stored
     engine::Status setHeaderFlags(const std::string& node,
                                   const engine::HeaderFlags& flags) override;

@@ -324,3 +324,128 @@ TEST_CASE("a header backup that cannot be kept is reported, and the format stand
     CHECK_THAT(formatted.value().backupProblem, Catch::Contains("No space left"));
     CHECK(sys.kernel.signatures.at("/dev/vdb").isLuks());
 }
+
+// ---------------------------------------------------------------------------
+// Erasing, and what a long format says while it runs
+
+namespace {
+
+// Records what an operation reports, and asks it to stop once @cancelAt
+// bytes of a stage are done (0: never).
+class RecordingProgress final : public Progress {
+public:
+    explicit RecordingProgress(std::uint64_t cancelAt = 0) : cancelAt_(cancelAt) {}
+
+    void stage(std::string_view name, double from, double to,
+               std::chrono::milliseconds expected) override
+    {
+        stages.push_back(std::string(name));
+        spans.emplace_back(from, to);
+        expectations.push_back(expected);
+    }
+    void bytes(std::uint64_t done, std::uint64_t total) override
+    {
+        lastDone = done;
+        lastTotal = total;
+    }
+    void setCancellable(bool can) override
+    {
+        cancellable = can;
+        cancellableEver = cancellableEver || can;
+    }
+    bool cancelRequested() const override
+    {
+        return cancellable && cancelAt_ != 0 && lastDone >= cancelAt_;
+    }
+
+    std::vector<std::string> stages;
+    std::vector<std::pair<double, double>> spans;
+    std::vector<std::chrono::milliseconds> expectations;
+    std::uint64_t lastDone = 0, lastTotal = 0;
+    bool cancellable = false, cancellableEver = false;
+
+private:
+    std::uint64_t cancelAt_;
+};
+
+FormatRequest erasing(const std::string& fs = "ext4")
+{
+    FormatRequest r{fs, "", ""};
+    r.erase = true;
+    return r;
+}
+
+}  // namespace
+
+TEST_CASE("format without erase never erases and reports its two stages", "[unit]")
+{
+    FakeSystem sys;
+    sys.attach("vdb", kGiB);
+    Operations ops(sys.ports(), EngineConfig{});
+    RecordingProgress progress;
+
+    REQUIRE_THAT(ops.format("vdb", secret(kPassphrase), {"ext4", "", ""}, progress), Succeeds());
+
+    CHECK(progress.stages ==
+          std::vector<std::string>{"writing the header", "making the filesystem"});
+    CHECK(progress.spans.front().first == 0);
+    CHECK(progress.spans.back().second == 1);
+    // The configured KDF benchmarks to 2 s: the header stage expects that.
+    CHECK(progress.expectations.front() == std::chrono::milliseconds(2000));
+    CHECK(sys.crypt.erased.empty());
+    CHECK_FALSE(progress.cancellableEver);
+}
+
+TEST_CASE("format with erase writes zeros through its mapping before mkfs", "[unit]")
+{
+    FakeSystem sys;
+    sys.attach("vdb", kGiB);
+    Operations ops(sys.ports(), testConfig());
+    RecordingProgress progress;
+
+    REQUIRE_THAT(ops.format("vdb", secret(kPassphrase), erasing(), progress), Succeeds());
+
+    CHECK(sys.crypt.erased == std::vector<std::string>{"/dev/mapper/vaultd-format-vdb"});
+    const int erased = logIndex(sys.log, "erase /dev/mapper/vaultd-format-vdb");
+    const int formatted = logIndex(sys.log, "format /dev/vdb open vaultd-format-vdb");
+    const int made = logIndex(sys.log, "mkfs ext4 /dev/mapper/vaultd-format-vdb");
+    CHECK(formatted >= 0);
+    CHECK(erased > formatted);
+    CHECK(made > erased);
+    CHECK(progress.stages ==
+          std::vector<std::string>{"writing the header", "erasing", "making the filesystem"});
+    // Fixed iterations: no time to expect.
+    CHECK(progress.expectations.front() == std::chrono::milliseconds(0));
+    // The erase is most of the whole, and only it may be cancelled.
+    CHECK(progress.spans[1].second - progress.spans[1].first > 0.9);
+    CHECK(progress.cancellableEver);
+    CHECK_FALSE(progress.cancellable);
+    CHECK(progress.lastDone == progress.lastTotal);
+    CHECK(sys.kernel.dmNodeOf("vaultd-format-vdb").empty());
+}
+
+TEST_CASE("a cancelled erase closes the mapping, makes no filesystem and says what is left",
+          "[unit]")
+{
+    FakeSystem sys;
+    sys.attach("vdb", kGiB);
+    Operations ops(sys.ports(), testConfig());
+    RecordingProgress progress(4u << 20);
+
+    auto r = ops.format("vdb", secret(kPassphrase), erasing(), progress);
+
+    REQUIRE_THAT(r, FailsWith(ErrorCode::Cancelled));
+    CHECK_THAT(r.error().message, Catch::Contains("new LUKS header and keyslot"));
+    CHECK_THAT(r.error().message, Catch::Contains("--force /dev/vdb:1073741824"));
+    CHECK(logHas(sys.log, "erase of /dev/mapper/vaultd-format-vdb cancelled at 4194304"));
+    CHECK_FALSE(logHas(sys.log, "mkfs"));
+    CHECK(logHas(sys.log, "deactivate vaultd-format-vdb"));
+    CHECK(sys.kernel.dmNodeOf("vaultd-format-vdb").empty());
+    CHECK_FALSE(progress.cancellable);
+    // What is on the device now is a LUKS volume, which format can redo.
+    auto v = ops.inspect("vdb");
+    REQUIRE_THAT(v, Succeeds());
+    CHECK(v.value().signature.isLuks());
+    FormatRequest again{"ext4", "", "/dev/vdb:1073741824"};
+    CHECK_THAT(ops.format("vdb", secret(kPassphrase), again), Succeeds());
+}

@@ -62,20 +62,6 @@ std::string text(const SecretBuffer& buffer)
     return std::string(buffer.data(), buffer.size());
 }
 
-// The index of the first log entry that starts with @prefix, or -1.
-int logIndex(const CallLog& log, const std::string& prefix)
-{
-    for (std::size_t i = 0; i < log.size(); ++i)
-        if (log[i].starts_with(prefix))
-            return static_cast<int>(i);
-    return -1;
-}
-
-bool logHas(const CallLog& log, const std::string& prefix)
-{
-    return logIndex(log, prefix) >= 0;
-}
-
 // vdb, 1 GiB, a locked LUKS2 volume holding ext4, and an Operations over it.
 // Until a test sets its keyslots, slot 0 holds kPassphrase at 128 MiB.
 struct KeyVolume {

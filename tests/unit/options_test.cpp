@@ -150,3 +150,13 @@ TEST_CASE("tune options change only what they name", "[unit]")
     REQUIRE_THAT(bus::decodeTune({{"discard", sdbus::Variant(std::uint32_t{1})}}),
                  FailsWith(ErrorCode::InvalidArgument));
 }
+
+TEST_CASE("format's erase option is a boolean, off when absent", "[unit]")
+{
+    CHECK_FALSE(bus::decodeFormat("ext4", {}).value().erase);
+    auto asked = bus::decodeFormat("ext4", {{"erase", sdbus::Variant(true)}});
+    REQUIRE_THAT(asked, Succeeds());
+    CHECK(asked.value().erase);
+    REQUIRE_THAT(bus::decodeFormat("ext4", {{"erase", sdbus::Variant(std::string("all"))}}),
+                 FailsWith(ErrorCode::InvalidArgument));
+}
