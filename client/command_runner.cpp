@@ -551,6 +551,9 @@ void CommandRunner::keyslotWithNewSecret(VaultClient& client, const Invocation& 
     action.keyFile = invocation.newKeyFile.has_value();
     action.keyslot = notingNewline(invocation, opening, [&] {
         return authenticating(client, invocation, [&] {
+            auto view = progressView(
+                invocation, path,
+                invocation.verb == Verb::keyslotAdd ? "add-keyslot" : "change-passphrase");
             return (client.*call)(path, rewoundCopy(opening.memfd), rewoundCopy(added),
                                   keyRequestFor(invocation));
         });

@@ -75,6 +75,14 @@ engine::Status deliverKey(int fd, const engine::SecretBuffer& key)
     return engine::Done{};
 }
 
+// How long @count key derivations of the configured cost should take, for
+// a job's estimate (none when the cost is a fixed count of iterations).
+std::chrono::milliseconds keyDerivations(const engine::Operations& ops, int count)
+{
+    const engine::PbkdfSettings& p = ops.config().pbkdf;
+    return std::chrono::milliseconds(p.iterations ? 0 : count * p.timeMs);
+}
+
 // Two secrets, each read from its descriptor; the first failure wins.
 struct TwoSecrets {
     engine::SecretBuffer first, second;
@@ -479,14 +487,16 @@ void VolumeObject::AddKeyslot(sdbus::Result<uint32_t>&& result, sdbus::UnixFd ex
         std::move(result), "add a keyslot to", "org.vaultd.manage-keys", statusOf(request), options,
         [&service = service_, v = volume_, existing = std::move(existing), added = std::move(added),
          req = request ? request.value() : engine::KeyRequest{}](auto&& result,
-                                                                 const Caller&) mutable {
-            service.run<engine::KeyslotResult>(
-                v.kernelName,
+                                                                 const Caller& who) mutable {
+            service.runJob<engine::KeyslotResult>(
+                v.kernelName, {"add-keyslot", who.uid},
                 [kernel = v.kernelName, existing = std::move(existing), added = std::move(added),
-                 req](engine::Operations& ops) -> engine::Result<engine::KeyslotResult> {
+                 req](engine::Operations& ops,
+                      engine::Progress& progress) -> engine::Result<engine::KeyslotResult> {
                     auto secrets = readTwo(existing, added);
                     if (!secrets)
                         return secrets.error();
+                    progress.stage("deriving the keys", 0, 1, keyDerivations(ops, 2));
                     return ops.addKey(kernel, secrets.value().first, secrets.value().second, req);
                 },
                 [result = std::move(result), v](engine::Result<engine::KeyslotResult> r) mutable {
@@ -569,14 +579,16 @@ void VolumeObject::ChangePassphrase(sdbus::Result<uint32_t>&& result, sdbus::Uni
         [&service = service_, v = volume_, old = std::move(old),
          replacement = std::move(replacement),
          req = request ? request.value() : engine::KeyRequest{}](auto&& result,
-                                                                 const Caller&) mutable {
-            service.run<engine::KeyslotResult>(
-                v.kernelName,
+                                                                 const Caller& who) mutable {
+            service.runJob<engine::KeyslotResult>(
+                v.kernelName, {"change-passphrase", who.uid},
                 [kernel = v.kernelName, old = std::move(old), replacement = std::move(replacement),
-                 req](engine::Operations& ops) -> engine::Result<engine::KeyslotResult> {
+                 req](engine::Operations& ops,
+                      engine::Progress& progress) -> engine::Result<engine::KeyslotResult> {
                     auto secrets = readTwo(old, replacement);
                     if (!secrets)
                         return secrets.error();
+                    progress.stage("deriving the keys", 0, 1, keyDerivations(ops, 2));
                     return ops.changeKey(kernel, secrets.value().first, secrets.value().second,
                                          req);
                 },

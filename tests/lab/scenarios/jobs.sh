@@ -40,6 +40,9 @@ path=$(busctl --system call org.vaultd.Vault1 /org/vaultd/Vault1 org.vaultd.Vaul
 busctl --system monitor --match "type='signal',interface='$job_interface',member='Completed'" \
     >completed.log 2>&1 &
 monitor=$!
+busctl --system monitor --match "type='signal',path='/org/vaultd/Vault1',member='InterfacesAdded'" \
+    >added.log 2>&1 &
+added_monitor=$!
 vaultctl format "$dev" --erase --key-file "$KEY_FILE" >format.out 2>format.err &
 format=$!
 wait_for 60 erasing_started
@@ -87,6 +90,8 @@ echo "after the cancel" >/media/vault/erasebig/note
 check "formatted again, it opens and holds data" \
     test "$(cat /media/vault/erasebig/note)" = "after the cancel"
 vaultctl lock "$dev" >/dev/null
+check "the unlock had a job too" grep -q 'STRING "unlock"' added.log
+check "and so did the formats" grep -q 'STRING "format"' added.log
 
 # On a terminal: the bar, then the result; a whole erase zeroes the data
 # area under the filesystem (read through the mapping).
@@ -139,6 +144,6 @@ check "and vaultctl failed" bash -c "! grep -q '^exit 0$' <<<'$out'"
 wait_state "$dev" locked
 wait_for 10 no_job
 
-kill "$monitor" 2>/dev/null || true
+kill "$monitor" "$added_monitor" 2>/dev/null || true
 lab_detach erasesmall
 lab_detach erasebig
