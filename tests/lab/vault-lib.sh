@@ -154,13 +154,15 @@ luks_magic() {
 
 # Runs a command on a pseudo-terminal, answering each passphrase prompt with
 # the next of ANSWERS (comma separated); prints what the terminal showed.
+# With TTY_INTERRUPT set, types Ctrl-C once the terminal shows that text.
 on_tty() {
     local answers=$1
     shift
-    python3 - "$answers" "$@" <<'PY'
+    TTY_INTERRUPT=${TTY_INTERRUPT:-} python3 - "$answers" "$@" <<'PY'
 import os, pty, select, sys, termios, time
 
 answers = sys.argv[1].split(",")
+interrupt = os.environ["TTY_INTERRUPT"].encode()
 pid, fd = pty.fork()
 if pid == 0:
     os.execvp(sys.argv[2], sys.argv[2:])
@@ -173,6 +175,9 @@ while True:
     if not chunk:
         break
     shown += chunk
+    if interrupt and interrupt in shown:
+        os.write(fd, b"\x03")
+        interrupt = b""
     if shown.rstrip().endswith(b":") and answers:
         # A prompt may be printed before echo goes off (pkttyagent does
         # that): answer once the terminal stops echoing, or after 5 s.
