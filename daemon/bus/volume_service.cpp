@@ -208,7 +208,11 @@ void VolumeService::apply(std::vector<engine::Volume> volumes, std::uint64_t sta
                   {{Field::Volume, name}, {Field::Device, v.node}});
         recogniseReturn(v);
         auto object = std::make_unique<VolumeObject>(connection_, *this, std::move(v));
-        object->emitInterfacesAddedSignal();
+        // Before the first scan ends vaultd owns no name, so nobody could
+        // have asked for these signals: a client that finds the name asks
+        // for the objects.
+        if (!ready_)
+            object->emitInterfacesAddedSignal();
         objects_.emplace(name, std::move(object));
     }
 
