@@ -30,10 +30,10 @@ public:
     explicit ManagerProxy(sdbus::IConnection& connection)
         : ProxyInterfaces(connection, busName, rootPath)
     {
-        registerProxy();
+        // Not registered: registering would add (and removing it drop) a
+        // match rule per signal, six round trips with the bus for signals
+        // this one-call proxy never waits for. Method calls need none.
     }
-
-    ~ManagerProxy() { unregisterProxy(); }
 
     // vaultctl makes one call and goes; it does not follow signals.
     void onVolumeLost(const std::string&, const std::string&, const std::string&,
