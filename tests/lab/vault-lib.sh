@@ -221,3 +221,14 @@ restart_vaultd() {
         >>"$LAB_VAULTD_LOG" 2>&1 </dev/null &
     wait_for 60 vaultd_has_name
 }
+
+# For the benchmarks: the guest's environment is the lab's own, so
+# tests/bench/run passes its settings (BENCH_CYCLES=1000, ...) as NAME=VALUE
+# lines in $LAB_OUT/bench.env; bench_settings reads them, if the file is
+# there.
+bench_settings() {
+    if [[ -f $LAB_OUT/bench.env ]]; then
+        # shellcheck source=/dev/null
+        source "$LAB_OUT/bench.env"
+    fi
+}
