@@ -234,7 +234,7 @@ void addFormat(CLI::App& app, Targets& targets)
     addAllowWeak(sub, targets);
     sub->add_flag_callback(
         "--keep-workqueues", [&inv] { inv.workqueues = true; },
-        "Keep dm-crypt's read and write workqueues (by default the header says to bypass them)");
+        "Keep dm-crypt's read workqueue (by default the header says to bypass it)");
     sub->add_flag_callback(
         "--discard", [&inv] { inv.discard = true; },
         "Pass discards down to the device (the header stores allow_discards)");
@@ -261,9 +261,12 @@ void addTune(CLI::App& app, Targets& targets)
                             "Show or change the dm-crypt options a LUKS2 header keeps for every "
                             "unlock after this one");
     addDevice(sub, targets, "The volume, or its mapping name");
-    addSwitch(sub, "--workqueues", inv.workqueues,
-              "on: use dm-crypt's read and write workqueues; off: bypass them (vaultd's "
-              "default, for cloud block storage)");
+    addSwitch(sub, "--read-workqueue", inv.readWorkqueue,
+              "on: decrypt reads on dm-crypt's workqueue; off: where they complete (vaultd's "
+              "default)");
+    addSwitch(sub, "--write-workqueue", inv.writeWorkqueue,
+              "on: encrypt writes on dm-crypt's workqueue (vaultd's default); off: in the "
+              "submitting context");
     addSwitch(sub, "--discard", inv.discard, "on: pass discards down to the device");
 }
 

@@ -73,7 +73,9 @@ struct Invocation {
     // format: store allow_discards, keep dm-crypt's workqueues. tune: set each to on or off;
     // unset leaves it as the header has it.
     std::optional<bool> discard;
-    std::optional<bool> workqueues;
+    std::optional<bool> workqueues;      // format only
+    std::optional<bool> readWorkqueue;   // tune only
+    std::optional<bool> writeWorkqueue;  // tune only
     bool erase = false;  // format: zeros through the new mapping over the whole device
 
     // bind: the clevis pin (only tang), the key server's URL and its signing key's thumbprint.

@@ -511,9 +511,10 @@ void CommandRunner::tune(VaultClient& client, const Invocation& invocation)
     std::string path = client.resolve(invocation.device);
     std::string device = deviceName(client.volume(path), invocation);
     ActionReport action = actionOn(Verb::tune, device);
-    action.changed = invocation.workqueues || invocation.discard;
+    action.changed = invocation.readWorkqueue || invocation.writeWorkqueue || invocation.discard;
     action.flags = authenticating(client, invocation, [&] {
-        return client.tune(path, {invocation.workqueues, invocation.discard});
+        return client.tune(
+            path, {invocation.readWorkqueue, invocation.writeWorkqueue, invocation.discard});
     });
     report(invocation, action);
 }

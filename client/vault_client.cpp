@@ -308,8 +308,10 @@ std::string VaultClient::repairHeader(const std::string& path)
 std::vector<std::string> VaultClient::tune(const std::string& path, const TuneRequest& request)
 {
     PropertyMap options;
-    if (request.workqueues)
-        options.emplace("workqueues", sdbus::Variant(*request.workqueues));
+    if (request.readWorkqueue)
+        options.emplace("read-workqueue", sdbus::Variant(*request.readWorkqueue));
+    if (request.writeWorkqueue)
+        options.emplace("write-workqueue", sdbus::Variant(*request.writeWorkqueue));
     if (request.discard)
         options.emplace("discard", sdbus::Variant(*request.discard));
     return VolumeProxy(*connection_, path).Tune(withInteraction(std::move(options)));

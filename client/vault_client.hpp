@@ -33,7 +33,8 @@ struct FormatRequest {
 
 // Volume.Tune's changes; unset ones are not sent.
 struct TuneRequest {
-    std::optional<bool> workqueues;
+    std::optional<bool> readWorkqueue;
+    std::optional<bool> writeWorkqueue;
     std::optional<bool> discard;
 };
 

@@ -5,6 +5,7 @@
 
 #include <initializer_list>
 #include <string_view>
+#include <utility>
 
 namespace vaultd::bus {
 namespace {
@@ -89,16 +90,20 @@ engine::Result<engine::KeyRequest> decodeKey(const Options& options)
 engine::Result<engine::TuneRequest> decodeTune(const Options& options)
 {
     engine::TuneRequest r;
-    bool workqueues = false, discard = false;
-    for (auto st : {onlyKnown(options, {"workqueues", "discard", "interactive"}),
-                    take(options, "workqueues", workqueues), take(options, "discard", discard)}) {
-        if (!st)
+    if (auto st =
+            onlyKnown(options, {"read-workqueue", "write-workqueue", "discard", "interactive"});
+        !st)
+        return st.error();
+    for (auto [key, into] :
+         {std::pair{"read-workqueue", &r.readWorkqueue},
+          std::pair{"write-workqueue", &r.writeWorkqueue}, std::pair{"discard", &r.discard}}) {
+        if (!options.count(key))
+            continue;
+        bool value = false;
+        if (auto st = take(options, key, value); !st)
             return st.error();
+        *into = value;
     }
-    if (options.count("workqueues"))
-        r.workqueues = workqueues;
-    if (options.count("discard"))
-        r.discard = discard;
     return r;
 }
 

@@ -27,7 +27,8 @@ engine::Result<std::optional<sdbus::UnixFd>> decodeGrow(const Options& options);
 // AddKeyslot's and ChangePassphrase's: key-kind (s) and accept-weak (b).
 engine::Result<engine::KeyRequest> decodeKey(const Options& options);
 engine::Result<engine::RestoreRequest> decodeRestore(const Options& options);
-// Tune's workqueues (b) and discard (b); each absent one stays as it is.
+// Tune's read-workqueue (b), write-workqueue (b) and discard (b); each
+// absent one stays as it is.
 engine::Result<engine::TuneRequest> decodeTune(const Options& options);
 // For methods that take no options of their own yet.
 engine::Status expectNoOptions(const Options& options);

@@ -362,8 +362,10 @@ Result<TuneResult> Operations::tune(const std::string& kernelName, const TuneReq
                                      "changing it",
                                      v.node, headerHealthName(v.headerHealth)));
     HeaderFlags wanted = result.flags;
-    if (request.workqueues)
-        wanted.noReadWorkqueue = wanted.noWriteWorkqueue = !*request.workqueues;
+    if (request.readWorkqueue)
+        wanted.noReadWorkqueue = !*request.readWorkqueue;
+    if (request.writeWorkqueue)
+        wanted.noWriteWorkqueue = !*request.writeWorkqueue;
     if (request.discard)
         wanted.discard = *request.discard;
     if (wanted == result.flags)

@@ -216,7 +216,8 @@ Result<FormatResult> Operations::format(const std::string& kernelName,
     // that may open the volume can afford.
     params.pbkdf = cappedFor(config_.pbkdf, config_.smallestInstanceMemory);
     params.keyKind = request.keyKind;
-    params.flags = {!request.workqueues, !request.workqueues, request.discard};
+    params.flags.noReadWorkqueue = !request.workqueues;
+    params.flags.discard = request.discard;
     // The filesystem is made through a short-lived mapping of our own, so the
     // volume is locked again when Format returns.
     const std::string temp = "vaultd-format-" + v.kernelName;

@@ -61,16 +61,17 @@ struct FormatRequest {
     std::string force;                      // "NODE:SIZE" of the device, to destroy what it holds
     KeyKind keyKind = KeyKind::Passphrase;  // a passphrase's strength is checked
     bool acceptWeak = false;                // skip that check
-    bool workqueues = false;                // keep dm-crypt's workqueues (vaultd bypasses them)
+    bool workqueues = false;                // keep the read workqueue (vaultd bypasses it)
     bool discard = false;                   // store allow_discards in the header
     bool erase = false;                     // write zeros through the mapping over the whole device
 };
 
 // Changes to the dm-crypt options a LUKS2 header keeps; what is unset stays.
 struct TuneRequest {
-    std::optional<bool> workqueues;  // false: bypass dm-crypt's workqueues
-    std::optional<bool> discard;     // pass discards down
-    bool empty() const { return !workqueues && !discard; }
+    std::optional<bool> readWorkqueue;   // false: bypass dm-crypt's read workqueue
+    std::optional<bool> writeWorkqueue;  // and its write workqueue
+    std::optional<bool> discard;         // pass discards down
+    bool empty() const { return !readWorkqueue && !writeWorkqueue && !discard; }
 };
 
 struct TuneResult {

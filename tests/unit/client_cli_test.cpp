@@ -605,14 +605,17 @@ TEST_CASE("tune without switches only shows; each switch is on or off", "[unit]"
     Invocation show = parsed({"tune", "vdb"});
     CHECK(show.verb == Verb::tune);
     CHECK(show.device == "vdb");
-    CHECK_FALSE(show.workqueues.has_value());
+    CHECK_FALSE(show.readWorkqueue.has_value());
+    CHECK_FALSE(show.writeWorkqueue.has_value());
     CHECK_FALSE(show.discard.has_value());
 
-    Invocation change = parsed({"tune", "vdb", "--workqueues", "on", "--discard=off"});
-    CHECK(change.workqueues == true);
+    Invocation change = parsed({"tune", "vdb", "--read-workqueue", "on", "--discard=off"});
+    CHECK(change.readWorkqueue == true);
+    CHECK_FALSE(change.writeWorkqueue.has_value());
     CHECK(change.discard == false);
+    CHECK(parsed({"tune", "vdb", "--write-workqueue", "off"}).writeWorkqueue == false);
 
-    CHECK(refused({"tune", "vdb", "--workqueues", "yes"}).error.find("--workqueues") !=
+    CHECK(refused({"tune", "vdb", "--read-workqueue", "yes"}).error.find("--read-workqueue") !=
           std::string::npos);
     CHECK(refused({"tune"}).error.find("DEVICE") != std::string::npos);
 }

@@ -1195,7 +1195,10 @@ TEST_CASE("changeKey takes a passphrase or a key file, nothing else", "[unit][ke
 // ---------------------------------------------------------------------------
 // The dm-crypt options a header keeps
 
-TEST_CASE("format stores the workqueue bypass in the header and no discards", "[unit][keys]")
+TEST_CASE(
+    "format stores the read workqueue bypass in the header, keeps the write one, no "
+    "discards",
+    "[unit][keys]")
 {
     FakeSystem sys;
     sys.attach("vdb", kGiB);
@@ -1205,12 +1208,12 @@ TEST_CASE("format stores the workqueue bypass in the header and no discards", "[
 
     const HeaderFlags stored = sys.crypt.formats.back().params.flags;
     CHECK(stored.noReadWorkqueue);
-    CHECK(stored.noWriteWorkqueue);
+    CHECK_FALSE(stored.noWriteWorkqueue);
     CHECK_FALSE(stored.discard);
     CHECK(sys.crypt.formats.back().params.sectorSize == 4096);
 }
 
-TEST_CASE("format asked to keep the workqueues and to discard stores that", "[unit][keys]")
+TEST_CASE("format asked to keep the workqueues and to discard stores only discard", "[unit][keys]")
 {
     FakeSystem sys;
     sys.attach("vdb", kGiB);
@@ -1243,7 +1246,8 @@ TEST_CASE("tune turns the workqueues back on, keeps discard, refreshes the backu
     KeyVolume vol;
     vol.sys.crypt.headerFlags[kNode] = {true, true, true};
     TuneRequest request;
-    request.workqueues = true;
+    request.readWorkqueue = true;
+    request.writeWorkqueue = true;
 
     auto r = vol.ops.tune("vdb", request);
 
@@ -1262,7 +1266,8 @@ TEST_CASE("tune to what the header keeps already writes nothing", "[unit][keys]"
     KeyVolume vol;
     vol.sys.crypt.headerFlags[kNode] = {true, true, false};
     TuneRequest request;
-    request.workqueues = false;
+    request.readWorkqueue = false;
+    request.writeWorkqueue = false;
     request.discard = false;
 
     auto r = vol.ops.tune("vdb", request);
@@ -1299,4 +1304,22 @@ TEST_CASE("tune refuses LUKS1, a damaged header and a device without LUKS", "[un
         Operations ops(sys.ports(), EngineConfig{});
         REQUIRE_THAT(ops.tune("vdb", request), FailsWith(ErrorCode::NotLuks));
     }
+}
+
+TEST_CASE("tune switches the read and write workqueues one at a time", "[unit][keys]")
+{
+    KeyVolume vol;
+    vol.sys.crypt.headerFlags[kNode] = {true, false, false};
+    TuneRequest request;
+    request.writeWorkqueue = false;
+
+    auto r = vol.ops.tune("vdb", request);
+
+    REQUIRE_THAT(r, Succeeds());
+    CHECK(r.value().flags == HeaderFlags{true, true, false});
+
+    TuneRequest back;
+    back.readWorkqueue = true;
+    REQUIRE_THAT(vol.ops.tune("vdb", back), Succeeds());
+    CHECK(vol.sys.crypt.headerFlags[kNode] == HeaderFlags{false, true, false});
 }

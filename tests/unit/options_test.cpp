@@ -139,13 +139,22 @@ TEST_CASE("tune options change only what they name", "[unit]")
     REQUIRE_THAT(none, Succeeds());
     CHECK(none.value().empty());
 
-    auto one = bus::decodeTune({{"workqueues", sdbus::Variant(false)}});
+    auto one = bus::decodeTune({{"write-workqueue", sdbus::Variant(false)}});
     REQUIRE_THAT(one, Succeeds());
-    REQUIRE(one.value().workqueues.has_value());
-    CHECK_FALSE(*one.value().workqueues);
+    REQUIRE(one.value().writeWorkqueue.has_value());
+    CHECK_FALSE(*one.value().writeWorkqueue);
+    CHECK_FALSE(one.value().readWorkqueue.has_value());
     CHECK_FALSE(one.value().discard.has_value());
 
-    REQUIRE_THAT(bus::decodeTune({{"workqueue", sdbus::Variant(false)}}),
+    auto both = bus::decodeTune(
+        {{"read-workqueue", sdbus::Variant(true)}, {"discard", sdbus::Variant(true)}});
+    REQUIRE_THAT(both, Succeeds());
+    CHECK(both.value().readWorkqueue == true);
+    CHECK(both.value().discard == true);
+
+    REQUIRE_THAT(bus::decodeTune({{"workqueues", sdbus::Variant(false)}}),
+                 FailsWith(ErrorCode::InvalidArgument));
+    REQUIRE_THAT(bus::decodeTune({{"read-workqueue", sdbus::Variant(std::string("on"))}}),
                  FailsWith(ErrorCode::InvalidArgument));
     REQUIRE_THAT(bus::decodeTune({{"discard", sdbus::Variant(std::uint32_t{1})}}),
                  FailsWith(ErrorCode::InvalidArgument));
