@@ -91,7 +91,7 @@ public:
                 continue;
             const auto path = rest.find_first_not_of(' ');
             add(fmt::format("maps {}", path == std::string_view::npos ? std::string_view()
-                                                                       : rest.substr(path)));
+                                                                      : rest.substr(path)));
         }
     }
 
