@@ -25,8 +25,23 @@ constexpr std::chrono::seconds kTimeout{25};
 using Subject = sdbus::Struct<std::string, std::map<std::string, sdbus::Variant>>;
 using AuthResult = sdbus::Struct<bool, bool, std::map<std::string, std::string>>;
 
+// The actions systemd/polkit/50-vaultd.rules grants the group 'vault'; for
+// the others, joining it would not help, and the messages must not say so.
+bool grantedToGroup(const std::string& action)
+{
+    for (const char* everyday : {"org.vaultd.format", "org.vaultd.unlock", "org.vaultd.mount",
+                                 "org.vaultd.lock", "org.vaultd.grow"}) {
+        if (action == everyday)
+            return true;
+    }
+    return false;
+}
+
 std::string refusal(const AuthRequest& r)
 {
+    if (!grantedToGroup(r.action))
+        return fmt::format("'{}' is not allowed for uid {}: it is for administrators", r.action,
+                           r.caller.uid);
     return fmt::format(
         "'{}' is not allowed for uid {}: join the group 'vault' to unlock, mount and lock "
         "without a password, or ask an administrator",
@@ -55,8 +70,12 @@ engine::Status decide(const AuthRequest& request, const sdbus::Error* error,
     if (challenge && !request.interactive)
         return makeError(ErrorCode::AuthenticationRequired,
                          fmt::format("'{}' needs authentication: run vaultctl on a terminal to "
-                                     "be asked for a password, or join the group 'vault'",
-                                     request.action));
+                                     "be asked for a password{}",
+                                     request.action,
+                                     grantedToGroup(request.action)
+                                         ? ", or join the group 'vault'"
+                                         : " (an administrator's; the group 'vault' does not "
+                                           "grant it)"));
     return makeError(ErrorCode::NotAuthorized, refusal(request));
 }
 

@@ -37,8 +37,11 @@ check "tune shows what the header keeps" \
 check "a user without rights may read them" \
     bash -c "setpriv --reuid=65534 --regid=65534 --clear-groups vaultctl tune $dev \
         | grep -q 'keeps no_read_workqueue$'"
-expect_refused setpriv --reuid=65534 --regid=65534 --clear-groups \
-    vaultctl --json tune "$dev" --read-workqueue on
+out=$(setpriv --reuid=65534 --regid=65534 --clear-groups \
+    vaultctl --json tune "$dev" --read-workqueue on 2>&1) && fail "a user without rights tuned"
+echo "$out"
+check "refused, as an administrator's action" grep -q "an administrator's" <<<"$out"
+check "without sending the user to the group" bash -c '! grep -q "join the group"' <<<"$out"
 check "and cannot change them" \
     test "$(vaultctl --json tune "$dev" | flags_in)" = "no_read_workqueue"
 
