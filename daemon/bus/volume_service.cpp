@@ -31,11 +31,22 @@ VolumeService::~VolumeService()
     shutdown();
 }
 
-void VolumeService::shutdown()
+engine::Error VolumeService::busyWith(const std::string& kernelName) const
+{
+    return engine::makeError(engine::ErrorCode::Busy,
+                             fmt::format("another operation is running on '{}'", kernelName));
+}
+
+void VolumeService::cancelJobs()
 {
     // An erase stops at its next block; nothing else can stop safely.
     for (auto& [number, job] : jobs_)
         job->cancelIfPossible();
+}
+
+void VolumeService::shutdown()
+{
+    cancelJobs();
     workers_.join();
     prober_.join();
 }
@@ -410,8 +421,7 @@ void VolumeService::openConfigured(const std::string& kernelName, const engine::
 
 void VolumeService::lockAll(std::chrono::seconds limit, std::function<void()> done)
 {
-    for (auto& [number, job] : jobs_)
-        job->cancelIfPossible();
+    cancelJobs();
     struct Stopping {
         std::size_t pending = 0;
         bool over = false;

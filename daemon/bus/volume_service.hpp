@@ -92,6 +92,9 @@ public:
     void runJob(const std::string& kernelName, JobSpec spec, Work work, Finish finish);
 
 private:
+    engine::Error busyWith(const std::string& kernelName) const;
+    // Asks each running job to stop where it safely can (an erase).
+    void cancelJobs();
     void apply(std::vector<engine::Volume> volumes, std::uint64_t startedAt);
     // Tears down mappings whose device is gone, each once.
     void tearDown(const std::vector<engine::LostMapping>& lost);
@@ -154,9 +157,7 @@ template <typename T, typename Work, typename Finish>
 void VolumeService::run(const std::string& kernelName, Work work, Finish finish)
 {
     if (busy_.count(kernelName)) {
-        finish(engine::Result<T>(
-            engine::makeError(engine::ErrorCode::Busy,
-                              fmt::format("another operation is running on '{}'", kernelName))));
+        finish(engine::Result<T>(busyWith(kernelName)));
         return;
     }
     busy_.insert(kernelName);
@@ -181,9 +182,7 @@ template <typename T, typename Work, typename Finish>
 void VolumeService::runJob(const std::string& kernelName, JobSpec spec, Work work, Finish finish)
 {
     if (busy_.count(kernelName)) {
-        finish(engine::Result<T>(
-            engine::makeError(engine::ErrorCode::Busy,
-                              fmt::format("another operation is running on '{}'", kernelName))));
+        finish(engine::Result<T>(busyWith(kernelName)));
         return;
     }
     const std::uint64_t number = ++lastJob_;

@@ -85,14 +85,6 @@ engine::Error derivationFailure(const std::string& subject, int keyslot, int rc)
     return failure("read the volume key of", subject, rc);
 }
 
-std::uint32_t activationFlags(const engine::MappingOptions& o)
-{
-    return (o.readOnly ? CRYPT_ACTIVATE_READONLY : 0) |
-           (o.discard ? CRYPT_ACTIVATE_ALLOW_DISCARDS : 0) |
-           (o.noReadWorkqueue ? CRYPT_ACTIVATE_NO_READ_WORKQUEUE : 0) |
-           (o.noWriteWorkqueue ? CRYPT_ACTIVATE_NO_WRITE_WORKQUEUE : 0);
-}
-
 struct OpenedKey {
     engine::SecretBuffer key;
     int keyslot = 0;
@@ -143,6 +135,13 @@ engine::HeaderFlags fromActivationFlags(std::uint32_t flags)
     return {(flags & CRYPT_ACTIVATE_NO_READ_WORKQUEUE) != 0,
             (flags & CRYPT_ACTIVATE_NO_WRITE_WORKQUEUE) != 0,
             (flags & CRYPT_ACTIVATE_ALLOW_DISCARDS) != 0};
+}
+
+// A volume file's options for one unlock, added to what the header keeps.
+std::uint32_t activationFlags(const engine::MappingOptions& o)
+{
+    return (o.readOnly ? CRYPT_ACTIVATE_READONLY : 0) |
+           toActivationFlags({o.noReadWorkqueue, o.noWriteWorkqueue, o.discard});
 }
 
 // dm-crypt took no_read_workqueue and no_write_workqueue in Linux 5.9; an
