@@ -183,14 +183,23 @@ void VolumeService::requestScan()
     }
     scanning_ = true;
     const std::uint64_t startedAt = ++sequence_;
-    boost::asio::post(prober_, [this, startedAt] {
-        auto scanned = operations_.scan();
-        boost::asio::post(loop_, [this, startedAt, scanned = std::move(scanned)]() mutable {
+    // The first scan takes udev's word for what each device holds, so that
+    // vaultd takes its name soon however many devices there are; a scan
+    // that probes every device follows at once, and only what it finds is
+    // acted on (volumes opened or grown by themselves).
+    const auto source = ready_ ? engine::ScanSource::UdevDatabase : engine::ScanSource::Probe;
+    boost::asio::post(prober_, [this, startedAt, source] {
+        auto scanned = operations_.scan(source);
+        boost::asio::post(loop_, [this, startedAt, source, scanned = std::move(scanned)]() mutable {
             engine::markDuplicates(scanned.volumes);
             apply(std::move(scanned.volumes), startedAt);
             tearDown(scanned.lost);
-            growAutomatically();
-            openConfigured();
+            if (source == engine::ScanSource::Probe) {
+                growAutomatically();
+                openConfigured();
+            } else {
+                rescan_ = true;
+            }
             // A scan of many devices leaves much freed behind it.
             malloc_trim(0);
             scanning_ = false;

@@ -41,7 +41,8 @@ public:
                   engine::Operations& operations, BusLoop& busLoop);
     ~VolumeService();
 
-    // Re-reads every device; safe to call as often as events arrive.
+    // Re-reads every device; safe to call as often as events arrive. The
+    // first scan reads udev's database, the others probe each device.
     void requestScan();
     // A listing of a few small files; quick enough for the loop thread.
     std::vector<engine::HeaderBackup> headerBackups() { return operations_.headerBackups(); }

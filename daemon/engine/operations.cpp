@@ -83,12 +83,12 @@ Topology Operations::currentTopology()
     return topology;
 }
 
-ScanResult Operations::scan()
+ScanResult Operations::scan(ScanSource source)
 {
     const Topology topology = currentTopology();
     ScanResult result;
     for (const auto& [name, node] : topology.nodes) {
-        auto v = inspectIn(topology, name);
+        auto v = inspectIn(topology, name, source);
         if (v)
             result.volumes.push_back(std::move(v).value());
     }
@@ -112,7 +112,18 @@ Result<Volume> Operations::inspect(const std::string& kernelName)
     return inspectIn(currentTopology(), kernelName);
 }
 
-Result<Volume> Operations::inspectIn(const Topology& topology, const std::string& kernelName)
+Result<Signature> Operations::signatureOf(const std::string& kernelName, const std::string& node,
+                                          ScanSource source)
+{
+    if (source == ScanSource::UdevDatabase) {
+        if (auto recorded = ports_.kernel.udevSignature(kernelName))
+            return std::move(*recorded);
+    }
+    return ports_.kernel.probe(node);
+}
+
+Result<Volume> Operations::inspectIn(const Topology& topology, const std::string& kernelName,
+                                     ScanSource source)
 {
     auto it = topology.nodes.find(kernelName);
     if (it == topology.nodes.end() || !isCandidate(it->second, config_.allowLoop))
@@ -123,20 +134,23 @@ Result<Volume> Operations::inspectIn(const Topology& topology, const std::string
                          fmt::format("'{}' is reserved for the system: {}", kernelName, *reason));
 
     const BlockNode& node = it->second;
-    auto outer = ports_.kernel.probe("/dev/" + node.name);
+    auto outer = signatureOf(node.name, "/dev/" + node.name, source);
     if (!outer)
         return outer.error();
 
     Signature inner;
     if (outer.value().isLuks()) {
         if (const BlockNode* mapping = luksMappingOf(topology, node.name)) {
-            auto probed = ports_.kernel.probe("/dev/mapper/" + mapping->dmName);
+            auto probed = signatureOf(mapping->name, "/dev/mapper/" + mapping->dmName, source);
             if (probed)
                 inner = std::move(probed).value();
         }
     }
     Volume v = describe(topology, node, outer.value(), inner);
-    v.headerHealth = judgeHeader(outer.value(), ports_.kernel.luksHeaders(v.node));
+    // A blank device, most of them at start, has no header copy to read:
+    // libblkid would have reported a lone secondary as LUKS.
+    v.headerHealth = judgeHeader(
+        outer.value(), outer.value().none() ? HeaderCopies{} : ports_.kernel.luksHeaders(v.node));
     v.links = ports_.kernel.links(node.name);
     v.identity = identityOf(node, v.links);
     if (!v.mappingName.empty()) {

@@ -173,12 +173,21 @@ struct ScanResult {
     std::vector<LostMapping> lost;
 };
 
+// Where a scan learns what each device holds. The first scan at start takes
+// udev's word for the devices udev has probed (no read of the disks, so a
+// start with many devices answers soon); every other look probes the device
+// itself with libblkid, as every operation does before it acts.
+enum class ScanSource {
+    Probe,
+    UdevDatabase,
+};
+
 class Operations {
 public:
     Operations(Ports ports, EngineConfig config);
 
     // Every device that is a volume now, and every mapping whose device is gone.
-    ScanResult scan();
+    ScanResult scan(ScanSource source = ScanSource::Probe);
 
     // One volume, or NoSuchDevice if it is gone or not eligible.
     Result<Volume> inspect(const std::string& kernelName);
@@ -271,7 +280,11 @@ public:
 private:
     // The kernel's view now, without the disks known to have departed.
     Topology currentTopology();
-    Result<Volume> inspectIn(const Topology& topology, const std::string& kernelName);
+    Result<Volume> inspectIn(const Topology& topology, const std::string& kernelName,
+                             ScanSource source = ScanSource::Probe);
+    // What @kernelName (its node @node) holds, asked of @source.
+    Result<Signature> signatureOf(const std::string& kernelName, const std::string& node,
+                                  ScanSource source);
     Identity identityOf(const BlockNode& node, const std::vector<std::string>& links);
     Status checkFormatAllowed(const Topology& topology, const Volume& v,
                               const FormatRequest& request, Filesystem fs);

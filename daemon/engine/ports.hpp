@@ -105,6 +105,11 @@ public:
     virtual Topology readTopology() = 0;
     // The outermost signature on a device node; none when it holds nothing.
     virtual Result<Signature> probe(const std::string& node) = 0;
+    // What udev's database says libblkid found on the device when udev last
+    // probed it (after its attachment or the last close of a writer), or
+    // nothing while udev has not processed the device. Cheap (no read of the
+    // device), but as old as udev's last look: only for the first scan.
+    virtual std::optional<Signature> udevSignature(const std::string& kernelName) = 0;
     virtual std::vector<std::string> links(const std::string& kernelName) = 0;
     // The NVMe Identify Controller page (4096 bytes) of an NVMe namespace's
     // controller, or empty when the device is not NVMe or will not say.
@@ -120,7 +125,9 @@ public:
     // mapping, another tool).
     virtual bool canOpenExclusively(const std::string& node) = 0;
     // The LUKS binary headers found at the start of @node, read past the
-    // page cache; nothing found when it cannot be read.
+    // page cache; nothing found when it cannot be read. Not needed where
+    // probe() finds nothing: libblkid (2.33 and later) reports a LUKS2
+    // secondary header without its primary as LUKS itself.
     virtual HeaderCopies luksHeaders(const std::string& node) = 0;
     // Erases every signature libblkid finds, so no old filesystem, partition
     // table or header survives a forced format.

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
@@ -182,15 +183,81 @@ engine::Result<engine::Signature> SystemKernelView::probe(const std::string& nod
     return readSignature(pr.get());
 }
 
+namespace {
+
+using UdevPtr = std::unique_ptr<udev, decltype(&udev_unref)>;
+using UdevDevicePtr = std::unique_ptr<udev_device, decltype(&udev_device_unref)>;
+
+// The block device @kernelName in udev's view (null when udev has no
+// context or no such device); @ctx must outlive it.
+UdevDevicePtr udevDevice(const UdevPtr& ctx, const std::string& kernelName)
+{
+    return UdevDevicePtr(
+        ctx ? udev_device_new_from_subsystem_sysname(ctx.get(), "block", kernelName.c_str())
+            : nullptr,
+        &udev_device_unref);
+}
+
+// A property as udev's blkid builtin writes its _ENC form: bytes that are
+// not plain ASCII (and the backslash) as \xNN.
+std::string decodedProperty(udev_device* dev, const char* name)
+{
+    auto hex = [](char c) {
+        return std::isdigit(static_cast<unsigned char>(c)) ? c - '0' : (c | 0x20) - 'a' + 10;
+    };
+    auto isHex = [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; };
+    const char* value = udev_device_get_property_value(dev, name);
+    std::string out;
+    for (const char* p = value; p && *p; ++p) {
+        if (p[0] == '\\' && p[1] == 'x' && isHex(p[2]) && isHex(p[3])) {
+            out.push_back(static_cast<char>(hex(p[2]) << 4 | hex(p[3])));
+            p += 3;
+        } else {
+            out.push_back(*p);
+        }
+    }
+    return out;
+}
+
+std::string property(udev_device* dev, const char* name)
+{
+    const char* value = udev_device_get_property_value(dev, name);
+    return value ? value : "";
+}
+
+}  // namespace
+
+std::optional<engine::Signature> SystemKernelView::udevSignature(const std::string& kernelName)
+{
+    UdevPtr ctx(udev_new(), &udev_unref);
+    UdevDevicePtr dev = udevDevice(ctx, kernelName);
+    // Not yet through udev's rules: its database says nothing yet.
+    if (!dev || !udev_device_get_is_initialized(dev.get()))
+        return std::nullopt;
+    // The names libblkid's values get in udev's database (see
+    // readSignature): TYPE, USAGE, UUID, LABEL, VERSION, PTTYPE.
+    engine::Signature s;
+    s.type = property(dev.get(), "ID_FS_TYPE");
+    s.usage = property(dev.get(), "ID_FS_USAGE");
+    // A partition inherits its disk's table type: only a disk holds one.
+    if (s.type.empty() && !udev_device_get_property_value(dev.get(), "ID_PART_ENTRY_NUMBER")) {
+        s.type = property(dev.get(), "ID_PART_TABLE_TYPE");
+        if (!s.type.empty())
+            s.usage = "partition table";
+    }
+    s.uuid = decodedProperty(dev.get(), "ID_FS_UUID_ENC");
+    s.label = decodedProperty(dev.get(), "ID_FS_LABEL_ENC");
+    if (s.isLuks())
+        s.luksVersion =
+            static_cast<unsigned>(std::atoi(property(dev.get(), "ID_FS_VERSION").c_str()));
+    return s;
+}
+
 std::vector<std::string> SystemKernelView::links(const std::string& kernelName)
 {
     std::vector<std::string> result;
-    std::unique_ptr<udev, decltype(&udev_unref)> ctx(udev_new(), &udev_unref);
-    if (!ctx)
-        return result;
-    std::unique_ptr<udev_device, decltype(&udev_device_unref)> dev(
-        udev_device_new_from_subsystem_sysname(ctx.get(), "block", kernelName.c_str()),
-        &udev_device_unref);
+    UdevPtr ctx(udev_new(), &udev_unref);
+    UdevDevicePtr dev = udevDevice(ctx, kernelName);
     if (!dev)
         return result;
     udev_list_entry* entry = nullptr;

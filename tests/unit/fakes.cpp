@@ -100,6 +100,7 @@ engine::SecretBuffer secret(std::string_view text)
 
 engine::Result<engine::Signature> FakeKernel::probe(const std::string& node)
 {
+    probed.push_back(node);
     const bool present = node.starts_with(kMapper) ? !dmNodeOf(node.substr(kMapper.size())).empty()
                                                    : topology.nodes.count(kernelNameOf(node)) > 0;
     if (!present)
@@ -109,6 +110,12 @@ engine::Result<engine::Signature> FakeKernel::probe(const std::string& node)
                          fmt::format("failed to probe '{}': Input/output error", node));
     auto it = signatures.find(node);
     return it == signatures.end() ? engine::Signature{} : it->second;
+}
+
+std::optional<engine::Signature> FakeKernel::udevSignature(const std::string& kernelName)
+{
+    auto it = udevRecords.find(kernelName);
+    return it == udevRecords.end() ? std::nullopt : std::optional(it->second);
 }
 
 std::vector<std::string> FakeKernel::links(const std::string& kernelName)
@@ -170,6 +177,7 @@ engine::Result<std::uint64_t> FakeKernel::filesystemSize(engine::Filesystem,
 
 engine::HeaderCopies FakeKernel::luksHeaders(const std::string& node)
 {
+    headersRead.push_back(node);
     if (auto it = headerCopies.find(node); it != headerCopies.end())
         return it->second;
     auto it = signatures.find(node);

@@ -74,8 +74,15 @@ public:
     std::map<std::string, std::vector<std::uint8_t>> identifyPages;  // by node
     std::vector<std::string> identifyAsked;                          // nodes, in order
 
+    // What udev's database says of each device, by kernel name; a device
+    // not here is one udev has not processed yet.
+    std::map<std::string, engine::Signature> udevRecords;
+    std::vector<std::string> probed;       // nodes probe() read, in order
+    std::vector<std::string> headersRead;  // nodes luksHeaders() read, in order
+
     engine::Topology readTopology() override { return topology; }
     engine::Result<engine::Signature> probe(const std::string& node) override;
+    std::optional<engine::Signature> udevSignature(const std::string& kernelName) override;
     std::vector<std::string> links(const std::string& kernelName) override;
     std::vector<std::uint8_t> nvmeIdentify(const std::string& node) override;
     // The node's devnum from the topology (what sysfs says), unless the

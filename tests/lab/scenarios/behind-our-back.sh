@@ -2,7 +2,10 @@
 # here an outside actor) is reported as unlocked under its name, and Unlock
 # answers with that name instead of failing; a mount and an umount made by
 # hand are noticed; Mount of a mounted volume returns where it is; a
-# mapping name that another device's mapping holds is NameInUse.
+# mapping name that another device's mapping holds is NameInUse. At start
+# vaultd first takes udev's word for what each disk holds, then probes every
+# disk itself: a filesystem written while udev was not looking shows, with no
+# event to announce it.
 source "$(dirname "${BASH_SOURCE[0]}")/../vault-lib.sh"
 
 dev=$(lab_attach manual 128M)
@@ -46,3 +49,20 @@ wait_state "$dev" locked
 check "no mapping is left" no_crypt_mapping
 lab_detach other
 lab_detach manual
+
+# udev's database is left stale: its event queue is held while a filesystem
+# goes onto a disk it last saw blank, and vaultd starts meanwhile.
+stale=$(lab_attach stale 64M)
+wait_state "$stale" empty
+stop_vaultd_now
+udevadm control --stop-exec-queue
+mkfs.ext4 -q "/dev/$stale"
+check "udev's database still says the disk is blank" \
+    bash -c "! udevadm info --query=property /dev/$stale | grep -q '^ID_FS_TYPE='"
+restart_vaultd
+wait_for 30 volume_is "$stale" data
+check "vaultd's own probe finds the filesystem udev has not seen" \
+    test "$(volume_field "$stale" filesystemType)" = ext4
+udevadm control --start-exec-queue
+udevadm settle
+lab_detach stale
