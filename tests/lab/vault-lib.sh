@@ -25,6 +25,14 @@
 # restart_vaultd            start vaultd again, as guest/run does, and wait
 #                           until it owns its name
 # now_ms, median ...        for the benchmarks: the clock in ms, a median
+# first_answers ROUNDS OUT TIMEOUT_S DAEMON...
+#                           for the benchmarks: each daemon's time from its
+#                           start to its first answer on the bus, timed by
+#                           one D-Bus client (see below)
+# answered_ms OUT LABEL, answered_pid OUT LABEL
+#                           from first_answers' OUT: the median time to the
+#                           first answer, and the last instance's pid
+# stop_pid PID              SIGTERM, and wait until the process is gone
 
 source "$(dirname "${BASH_SOURCE[0]}")/guest/lib.sh"
 
@@ -220,6 +228,226 @@ restart_vaultd() {
     setsid "$LAB_BUILD/daemon/vaultd" --config /etc/vaultd/vaultd.conf \
         >>"$LAB_VAULTD_LOG" 2>&1 </dev/null &
     wait_for 60 vaultd_has_name
+}
+
+# For the benchmarks: how long a daemon takes from its start to its first
+# answer on the bus, timed the same way for vaultd and udisksd by one
+# long-lived client (python3-dbus on a GLib main loop) rather than by
+# polling with busctl, which costs 100-500 ms a call under TCG. For each
+# round, each DAEMON in turn: the client is already subscribed to
+# NameOwnerChanged for the daemon's bus name; it takes the clock, spawns
+# the daemon (stdin /dev/null, output appended to its log, a session of
+# its own), notes when the name gets an owner, asks the owner at once for
+# GetManagedObjects on the daemon's object manager and stops the clock when
+# the reply arrives (before decoding it). A DAEMON is vaultd, vaultd:N (the
+# reply must hold N volumes, else it asks again 10 ms later, and the time
+# is that of the first reply that does) or udisksd. Each instance is
+# stopped (SIGTERM, then the client waits until it has exited and its name
+# is gone) before the next one starts, except in the last round: the last
+# instance of each is left running, having answered one GetManagedObjects.
+# vaultd, if running, is stopped first. Each sample gets a line of the log
+# and a line "LABEL ROUND NAME_MS ANSWER_MS CALLS PID" in OUT; TIMEOUT_S
+# bounds each sample.
+first_answers() {
+    local rounds=$1 out=$2 timeout=$3 spec args=()
+    shift 3
+    python3 -c 'import dbus, gi' 2>/dev/null ||
+        fail "first_answers needs python3-dbus and python3-gi (tests/bench/run installs them)"
+    for spec; do
+        ((${#args[@]} == 0)) || args+=(--)
+        case $spec in
+            vaultd | vaultd:*)
+                local want=-
+                [[ $spec == vaultd ]] || want="${spec#vaultd:}:org.vaultd.Vault1.Volume"
+                args+=(vaultd org.vaultd.Vault1 /org/vaultd/Vault1 "$LAB_VAULTD_LOG" "$want"
+                    "$LAB_BUILD/daemon/vaultd" --config /etc/vaultd/vaultd.conf)
+                ;;
+            udisksd)
+                args+=(udisksd org.freedesktop.UDisks2 /org/freedesktop/UDisks2 "$PWD/udisksd.log" -
+                    /usr/libexec/udisks2/udisksd --no-debug)
+                ;;
+            *) fail "first_answers: no daemon '$spec'" ;;
+        esac
+    done
+    stop_vaultd_now
+    python3 - "$rounds" "$out" "$timeout" "${args[@]}" <<'PY' || fail "first_answers: the client failed"
+import signal, statistics, subprocess, sys, time
+import dbus, dbus.lowlevel, dbus.mainloop.glib
+from gi.repository import GLib
+
+rounds, out_path, timeout = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+daemons, group = [], []
+for word in sys.argv[4:] + ["--"]:
+    if word != "--":
+        group.append(word)
+        continue
+    label, name, path, log, want, *argv = group
+    if want != "-":
+        count, iface = want.split(":", 1)
+        want = (int(count), iface)
+    else:
+        want = None
+    daemons.append(dict(label=label, name=name, path=path, log=log, want=want, argv=argv))
+    group = []
+
+dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)
+bus = dbus.SystemBus()
+loop = GLib.MainLoop()
+current = None  # the sample under way
+
+
+def ms(t, since):
+    return (t - since) * 1000
+
+
+def ask(s):
+    if current is not s:
+        return False
+    s["calls"] += 1
+    call = dbus.lowlevel.MethodCallMessage(s["name"], s["path"], "org.freedesktop.DBus.ObjectManager",
+                                           "GetManagedObjects")
+    bus.send_message_with_reply(call, lambda reply: answered(s, reply), timeout, require_main_loop=True)
+    return False  # as a GLib timeout: once
+
+
+def answered(s, reply):
+    t = time.perf_counter()
+    if current is not s:
+        return
+    if isinstance(reply, dbus.lowlevel.ErrorMessage):
+        s["error"] = f"GetManagedObjects failed: {reply.get_error_name()} {reply.get_args_list()}"
+        loop.quit()
+        return
+    s.setdefault("first", t)
+    if s["want"]:
+        count, iface = s["want"]
+        s["have"] = sum(1 for interfaces in reply.get_args_list()[0].values() if iface in interfaces)
+        if s["have"] < count:
+            GLib.timeout_add(10, ask, s)
+            return
+    s["answer"] = t
+    loop.quit()
+
+
+def owner_changed(name, old, new):
+    t = time.perf_counter()
+    s = current
+    if s is None or name != s["name"] or not new or "named" in s:
+        return
+    s["named"] = t
+    ask(s)
+
+
+for name in {d["name"] for d in daemons}:
+    bus.add_signal_receiver(owner_changed, signal_name="NameOwnerChanged",
+                            dbus_interface="org.freedesktop.DBus", bus_name="org.freedesktop.DBus",
+                            path="/org/freedesktop/DBus", arg0=name)
+
+
+def wait_unowned(name, limit=10):
+    deadline = time.monotonic() + limit
+    while bus.name_has_owner(name):
+        if time.monotonic() > deadline:
+            sys.exit(f"first_answers: {name} still has an owner after {limit} s")
+        time.sleep(0.01)
+
+
+def stop(proc, name):
+    t = time.perf_counter()
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        sys.exit(f"first_answers: pid {proc.pid} ignored SIGTERM for 60 s; killed it")
+    wait_unowned(name)
+    return ms(time.perf_counter(), t)
+
+
+def sample(d, r):
+    global current
+    wait_unowned(d["name"])
+    s = dict(d, calls=0)
+    log = open(d["log"], "ab")
+    current = s
+    started = time.perf_counter()
+    proc = subprocess.Popen(d["argv"], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    log.close()
+
+    def watch():
+        if current is not s:
+            return False
+        if proc.poll() is not None:
+            s["error"] = f"exited with status {proc.returncode} before answering (see {d['log']})"
+        elif time.perf_counter() - started > timeout:
+            s["error"] = f"no answer after {timeout:.0f} s"
+        else:
+            return True
+        loop.quit()
+        return False
+
+    GLib.timeout_add(100, watch)
+    loop.run()
+    current = None
+    if "error" in s:
+        print(f"{d['label']} {r}/{rounds}: {s['error']}", flush=True)
+        if proc.poll() is None:
+            stop(proc, d["name"])
+        sys.exit(1)
+    named, answer = ms(s["named"], started), ms(s["answer"], started)
+    line = f"{d['label']} {r}/{rounds}: name after {named:.1f} ms, first answer after {answer:.1f} ms"
+    if d["want"]:
+        line += f" holding {s['have']} volumes"
+    if s["calls"] > 1:
+        line += f" ({s['calls']} calls, the first answered after {ms(s['first'], started):.1f} ms)"
+    line += f", pid {proc.pid}"
+    with open(out_path, "a") as out:
+        out.write(f"{d['label']} {r} {named:.1f} {answer:.1f} {s['calls']} {proc.pid}\n")
+    if r < rounds:
+        line += f"; stopped in {stop(proc, d['name']):.0f} ms"
+    print(line, flush=True)
+    s.update(named_ms=named, answer_ms=answer)
+    return s
+
+
+samples = []
+for r in range(1, rounds + 1):
+    for d in daemons:
+        samples.append(sample(d, r))
+for label in dict.fromkeys(d["label"] for d in daemons):
+    mine = [s for s in samples if s["label"] == label]
+    print(f"{label}: median of {len(mine)}: name after {statistics.median(s['named_ms'] for s in mine):.1f} ms,"
+          f" first answer after {statistics.median(s['answer_ms'] for s in mine):.1f} ms", flush=True)
+PY
+}
+
+answered_ms() {
+    local values
+    values=$(awk -v l="$2" '$1 == l { print $4 }' "$1")
+    [[ -n $values ]] || fail "no sample of $2 in $1"
+    # shellcheck disable=SC2086 # one value a line
+    printf '%.0f\n' "$(median $values)"
+}
+
+answered_pid() {
+    awk -v l="$2" '$1 == l { pid = $6 } END { print pid }' "$1"
+}
+
+# A process started elsewhere (not this shell's child): gone once it has
+# exited, even if not reaped yet.
+pid_gone() {
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+    stat=${stat##*) }
+    [[ ${stat%% *} == Z ]]
+}
+
+stop_pid() {
+    pid_gone "$1" && return 0
+    kill -TERM "$1" 2>/dev/null || return 0
+    wait_for 60 pid_gone "$1"
 }
 
 # For the benchmarks: the guest's environment is the lab's own, so
