@@ -112,16 +112,6 @@ Result<Volume> Operations::inspect(const std::string& kernelName)
     return inspectIn(currentTopology(), kernelName);
 }
 
-Result<Signature> Operations::signatureOf(const std::string& kernelName, const std::string& node,
-                                          ScanSource source)
-{
-    if (source == ScanSource::UdevDatabase) {
-        if (auto recorded = ports_.kernel.udevSignature(kernelName))
-            return std::move(*recorded);
-    }
-    return ports_.kernel.probe(node);
-}
-
 Result<Volume> Operations::inspectIn(const Topology& topology, const std::string& kernelName,
                                      ScanSource source)
 {
@@ -134,14 +124,19 @@ Result<Volume> Operations::inspectIn(const Topology& topology, const std::string
                          fmt::format("'{}' is reserved for the system: {}", kernelName, *reason));
 
     const BlockNode& node = it->second;
-    auto outer = signatureOf(node.name, "/dev/" + node.name, source);
+    const bool fromUdev = source == ScanSource::UdevDatabase;
+    auto recorded = fromUdev ? ports_.kernel.udevRecord(node.name) : std::nullopt;
+    auto outer = recorded ? Result<Signature>(recorded->signature)
+                          : ports_.kernel.probe("/dev/" + node.name);
     if (!outer)
         return outer.error();
 
     Signature inner;
     if (outer.value().isLuks()) {
         if (const BlockNode* mapping = luksMappingOf(topology, node.name)) {
-            auto probed = signatureOf(mapping->name, "/dev/mapper/" + mapping->dmName, source);
+            auto innerRecord = fromUdev ? ports_.kernel.udevRecord(mapping->name) : std::nullopt;
+            auto probed = innerRecord ? Result<Signature>(innerRecord->signature)
+                                      : ports_.kernel.probe("/dev/mapper/" + mapping->dmName);
             if (probed)
                 inner = std::move(probed).value();
         }
@@ -151,7 +146,7 @@ Result<Volume> Operations::inspectIn(const Topology& topology, const std::string
     // libblkid would have reported a lone secondary as LUKS.
     v.headerHealth = judgeHeader(
         outer.value(), outer.value().none() ? HeaderCopies{} : ports_.kernel.luksHeaders(v.node));
-    v.links = ports_.kernel.links(node.name);
+    v.links = recorded ? std::move(recorded->links) : ports_.kernel.links(node.name);
     v.identity = identityOf(node, v.links);
     if (!v.mappingName.empty()) {
         v.unlockedBy = ports_.records.find(v.mappingName, v.signature.uuid);

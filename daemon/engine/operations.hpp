@@ -282,9 +282,6 @@ private:
     Topology currentTopology();
     Result<Volume> inspectIn(const Topology& topology, const std::string& kernelName,
                              ScanSource source = ScanSource::Probe);
-    // What @kernelName (its node @node) holds, asked of @source.
-    Result<Signature> signatureOf(const std::string& kernelName, const std::string& node,
-                                  ScanSource source);
     Identity identityOf(const BlockNode& node, const std::vector<std::string>& links);
     Status checkFormatAllowed(const Topology& topology, const Volume& v,
                               const FormatRequest& request, Filesystem fs);

@@ -105,11 +105,16 @@ public:
     virtual Topology readTopology() = 0;
     // The outermost signature on a device node; none when it holds nothing.
     virtual Result<Signature> probe(const std::string& node) = 0;
-    // What udev's database says libblkid found on the device when udev last
-    // probed it (after its attachment or the last close of a writer), or
-    // nothing while udev has not processed the device. Cheap (no read of the
-    // device), but as old as udev's last look: only for the first scan.
-    virtual std::optional<Signature> udevSignature(const std::string& kernelName) = 0;
+    // What udev's database says of the device: what libblkid found when
+    // udev last probed it (after its attachment or the last close of a
+    // writer), and its links; nothing while udev has not processed the
+    // device. Cheap (no read of the device), but as old as udev's last look:
+    // only for the first scan.
+    struct UdevRecord {
+        Signature signature;
+        std::vector<std::string> links;
+    };
+    virtual std::optional<UdevRecord> udevRecord(const std::string& kernelName) = 0;
     virtual std::vector<std::string> links(const std::string& kernelName) = 0;
     // The NVMe Identify Controller page (4096 bytes) of an NVMe namespace's
     // controller, or empty when the device is not NVMe or will not say.

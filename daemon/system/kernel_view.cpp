@@ -225,9 +225,19 @@ std::string property(udev_device* dev, const char* name)
     return value ? value : "";
 }
 
+std::vector<std::string> linksOf(udev_device* dev)
+{
+    std::vector<std::string> result;
+    udev_list_entry* entry = nullptr;
+    udev_list_entry_foreach(entry, udev_device_get_devlinks_list_entry(dev))
+        result.emplace_back(udev_list_entry_get_name(entry));
+    return result;
+}
+
 }  // namespace
 
-std::optional<engine::Signature> SystemKernelView::udevSignature(const std::string& kernelName)
+std::optional<engine::KernelView::UdevRecord> SystemKernelView::udevRecord(
+    const std::string& kernelName)
 {
     UdevPtr ctx(udev_new(), &udev_unref);
     UdevDevicePtr dev = udevDevice(ctx, kernelName);
@@ -236,7 +246,8 @@ std::optional<engine::Signature> SystemKernelView::udevSignature(const std::stri
         return std::nullopt;
     // The names libblkid's values get in udev's database (see
     // readSignature): TYPE, USAGE, UUID, LABEL, VERSION, PTTYPE.
-    engine::Signature s;
+    UdevRecord record;
+    engine::Signature& s = record.signature;
     s.type = property(dev.get(), "ID_FS_TYPE");
     s.usage = property(dev.get(), "ID_FS_USAGE");
     // A partition inherits its disk's table type: only a disk holds one.
@@ -250,20 +261,15 @@ std::optional<engine::Signature> SystemKernelView::udevSignature(const std::stri
     if (s.isLuks())
         s.luksVersion =
             static_cast<unsigned>(std::atoi(property(dev.get(), "ID_FS_VERSION").c_str()));
-    return s;
+    record.links = linksOf(dev.get());
+    return record;
 }
 
 std::vector<std::string> SystemKernelView::links(const std::string& kernelName)
 {
-    std::vector<std::string> result;
     UdevPtr ctx(udev_new(), &udev_unref);
     UdevDevicePtr dev = udevDevice(ctx, kernelName);
-    if (!dev)
-        return result;
-    udev_list_entry* entry = nullptr;
-    udev_list_entry_foreach(entry, udev_device_get_devlinks_list_entry(dev.get()))
-        result.emplace_back(udev_list_entry_get_name(entry));
-    return result;
+    return dev ? linksOf(dev.get()) : std::vector<std::string>{};
 }
 
 std::vector<std::uint8_t> SystemKernelView::nvmeIdentify(const std::string& node)

@@ -11,7 +11,7 @@ class SystemKernelView final : public engine::KernelView {
 public:
     engine::Topology readTopology() override;
     engine::Result<engine::Signature> probe(const std::string& node) override;
-    std::optional<engine::Signature> udevSignature(const std::string& kernelName) override;
+    std::optional<UdevRecord> udevRecord(const std::string& kernelName) override;
     std::vector<std::string> links(const std::string& kernelName) override;
     std::vector<std::uint8_t> nvmeIdentify(const std::string& node) override;
     engine::Result<DeviceIdentity> identityOf(const std::string& node) override;

@@ -112,10 +112,12 @@ engine::Result<engine::Signature> FakeKernel::probe(const std::string& node)
     return it == signatures.end() ? engine::Signature{} : it->second;
 }
 
-std::optional<engine::Signature> FakeKernel::udevSignature(const std::string& kernelName)
+std::optional<engine::KernelView::UdevRecord> FakeKernel::udevRecord(const std::string& kernelName)
 {
     auto it = udevRecords.find(kernelName);
-    return it == udevRecords.end() ? std::nullopt : std::optional(it->second);
+    if (it == udevRecords.end())
+        return std::nullopt;
+    return UdevRecord{it->second, links(kernelName)};
 }
 
 std::vector<std::string> FakeKernel::links(const std::string& kernelName)

@@ -82,7 +82,7 @@ public:
 
     engine::Topology readTopology() override { return topology; }
     engine::Result<engine::Signature> probe(const std::string& node) override;
-    std::optional<engine::Signature> udevSignature(const std::string& kernelName) override;
+    std::optional<UdevRecord> udevRecord(const std::string& kernelName) override;
     std::vector<std::string> links(const std::string& kernelName) override;
     std::vector<std::uint8_t> nvmeIdentify(const std::string& node) override;
     // The node's devnum from the topology (what sysfs says), unless the

@@ -47,6 +47,7 @@ TEST_CASE("the first scan takes udev's word for the devices udev has probed, and
     CHECK(named(volumes, "vdb").signature.uuid == kUuid);
     CHECK(named(volumes, "vdb").signature.label == "secure");
     CHECK(named(volumes, "vdb").headerHealth == HeaderHealth::Valid);
+    CHECK(named(volumes, "vdb").links == std::vector<std::string>{"/dev/disk/by-id/virtio-vdb"});
     CHECK(named(volumes, "vdc").state == VolumeState::Empty);
     CHECK(named(volumes, "vdd").state == VolumeState::Data);
     CHECK(named(volumes, "vdd").filesystemType == "ext4");

@@ -67,13 +67,21 @@ echo "bench: rss-41-udisksd $(rss_kib "$udisksd") KiB"
 echo "bench: pss-41-vaultd $(pss_kib "$vaultd") KiB"
 echo "bench: pss-41-udisksd $(pss_kib "$udisksd") KiB"
 
-# The cycle, alternating the two, each timed on its own.
+# The cycle, alternating the two, each timed on its own. udisksd probes each
+# new mapping (a dumpe2fs holds it open for a moment) and vaultd's lock
+# refuses, naming it, while it does: the lock is tried again until it
+# succeeds, the wait counted in vaultctl's time.
 ours=()
 theirs=()
+retried=0
 for ((i = 0; i < CYCLES; i++)); do
     started=$(now_ms)
     vaultctl unlock "$dev" --name bench --mount /mnt/bench --key-file "$KEY_FILE" >/dev/null
-    vaultctl lock bench >/dev/null
+    if ! vaultctl lock bench >/dev/null 2>lock.err; then
+        cat lock.err
+        retried=$((retried + 1))
+        wait_for 30 vaultctl lock bench >/dev/null
+    fi
     ours+=($(($(now_ms) - started)))
 
     started=$(now_ms)
@@ -87,7 +95,7 @@ for ((i = 0; i < CYCLES; i++)); do
     udisksctl lock --no-user-interaction -b "$loop" >/dev/null || fail "udisksctl lock failed"
     theirs+=($(($(now_ms) - started)))
 done
-echo "cycles: vaultctl ${ours[*]} ms; udisksctl ${theirs[*]} ms"
+echo "cycles: vaultctl ${ours[*]} ms ($retried locks tried again); udisksctl ${theirs[*]} ms"
 v=$(median "${ours[@]}")
 u=$(median "${theirs[@]}")
 echo "bench: cycle-vaultctl $v ms"
