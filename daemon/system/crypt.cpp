@@ -22,9 +22,49 @@
 #include <optional>
 #include <sys/stat.h>
 
+#include "system/lazy_library.hpp"
 #include "system/log.hpp"
 
 namespace vaultd::system {
+
+// The functions of libcryptsetup that vaultd calls, found when it is loaded.
+struct Cryptsetup : LazyFunctions {
+    VAULTD_LAZY_FUNCTION(crypt_activate_by_passphrase);
+    VAULTD_LAZY_FUNCTION(crypt_activate_by_volume_key);
+    VAULTD_LAZY_FUNCTION(crypt_deactivate_by_name);
+    VAULTD_LAZY_FUNCTION(crypt_format);
+    VAULTD_LAZY_FUNCTION(crypt_free);
+    VAULTD_LAZY_FUNCTION(crypt_get_active_device);
+    VAULTD_LAZY_FUNCTION(crypt_get_data_offset);
+    VAULTD_LAZY_FUNCTION(crypt_get_label);
+    VAULTD_LAZY_FUNCTION(crypt_get_type);
+    VAULTD_LAZY_FUNCTION(crypt_get_uuid);
+    VAULTD_LAZY_FUNCTION(crypt_header_backup);
+    VAULTD_LAZY_FUNCTION(crypt_header_restore);
+    VAULTD_LAZY_FUNCTION(crypt_init);
+    VAULTD_LAZY_FUNCTION(crypt_init_by_name);
+    VAULTD_LAZY_FUNCTION(crypt_keyslot_add_by_volume_key);
+    VAULTD_LAZY_FUNCTION(crypt_keyslot_change_by_passphrase);
+    VAULTD_LAZY_FUNCTION(crypt_keyslot_destroy);
+    VAULTD_LAZY_FUNCTION(crypt_keyslot_get_pbkdf);
+    VAULTD_LAZY_FUNCTION(crypt_keyslot_get_priority);
+    VAULTD_LAZY_FUNCTION(crypt_keyslot_max);
+    VAULTD_LAZY_FUNCTION(crypt_keyslot_status);
+    VAULTD_LAZY_FUNCTION(crypt_load);
+    VAULTD_LAZY_FUNCTION(crypt_metadata_locking);
+    VAULTD_LAZY_FUNCTION(crypt_persistent_flags_get);
+    VAULTD_LAZY_FUNCTION(crypt_persistent_flags_set);
+    VAULTD_LAZY_FUNCTION(crypt_repair);
+    VAULTD_LAZY_FUNCTION(crypt_resize);
+    VAULTD_LAZY_FUNCTION(crypt_set_log_callback);
+    VAULTD_LAZY_FUNCTION(crypt_set_pbkdf_type);
+    VAULTD_LAZY_FUNCTION(crypt_status);
+    VAULTD_LAZY_FUNCTION(crypt_token_json_get);
+    VAULTD_LAZY_FUNCTION(crypt_token_json_set);
+    VAULTD_LAZY_FUNCTION(crypt_volume_key_get);
+    VAULTD_LAZY_FUNCTION(crypt_wipe);
+};
+
 namespace {
 
 using engine::ErrorCode;
@@ -38,7 +78,8 @@ using engine::makeError;
 std::mutex libraryLock;
 
 struct CryptFree {
-    void operator()(crypt_device* cd) const { crypt_free(cd); }
+    const Cryptsetup* cs;
+    void operator()(crypt_device* cd) const { cs->crypt_free(cd); }
 };
 using CryptPtr = std::unique_ptr<crypt_device, CryptFree>;
 
@@ -48,6 +89,17 @@ void logFromLibrary(int level, const char* msg, void*)
     // debugging, our own message is what callers see.
     if (level == CRYPT_LOG_ERROR || level == CRYPT_LOG_DEBUG_JSON || level == CRYPT_LOG_DEBUG)
         log::debug(fmt::format("libcryptsetup: {}", msg ? msg : ""));
+}
+
+// Once, when libcryptsetup is loaded (under libraryLock), before any other call.
+void configure(const Cryptsetup& cs)
+{
+    cs.crypt_set_log_callback(nullptr, &logFromLibrary, nullptr);
+    // libcryptsetup repairs a damaged LUKS2 header copy from the other one
+    // whenever it loads a header, unless metadata locking is off: vaultd
+    // never writes to a device by looking at it (a repair is for the user
+    // to ask, after a backup). Its own calls are serialised (libraryLock).
+    cs.crypt_metadata_locking(nullptr, 0);
 }
 
 engine::Error failure(const char* what, const std::string& subject, int rc)
@@ -92,30 +144,31 @@ struct OpenedKey {
 
 // The volume key a passphrase opens, from @keyslot or whichever keyslot
 // takes it (the KDF runs here).
-engine::Result<OpenedKey> volumeKeyFor(crypt_device* cd, const engine::SecretBuffer& passphrase,
+engine::Result<OpenedKey> volumeKeyFor(const Cryptsetup& cs, crypt_device* cd,
+                                       const engine::SecretBuffer& passphrase,
                                        const std::string& subject, int keyslot = CRYPT_ANY_SLOT)
 {
     engine::SecretBuffer key(512);
     std::size_t keyBytes = key.capacity();
-    const int rc = crypt_volume_key_get(cd, keyslot, key.spare().data(), &keyBytes,
-                                        passphrase.data(), passphrase.size());
+    const int rc = cs.crypt_volume_key_get(cd, keyslot, key.spare().data(), &keyBytes,
+                                           passphrase.data(), passphrase.size());
     if (rc < 0)
         return derivationFailure(subject, keyslot, rc);
     key.commit(keyBytes);
     return OpenedKey{std::move(key), rc};
 }
 
-engine::Status loadLuks(crypt_device* cd, const std::string& subject)
+engine::Status loadLuks(const Cryptsetup& cs, crypt_device* cd, const std::string& subject)
 {
-    if (crypt_load(cd, CRYPT_LUKS, nullptr) < 0)
+    if (cs.crypt_load(cd, CRYPT_LUKS, nullptr) < 0)
         return makeError(ErrorCode::NotLuks,
                          fmt::format("'{}' holds no valid LUKS header", subject));
     return engine::Done{};
 }
 
-bool isLuks2(crypt_device* cd)
+bool isLuks2(const Cryptsetup& cs, crypt_device* cd)
 {
-    const char* type = crypt_get_type(cd);
+    const char* type = cs.crypt_get_type(cd);
     return type && std::strcmp(type, CRYPT_LUKS2) == 0;
 }
 
@@ -156,17 +209,17 @@ bool kernelBypassesWorkqueues()
 }
 
 // Replaces vaultd's flags among @c's persistent ones, keeping the rest.
-int storeFlags(crypt_device* c, const engine::HeaderFlags& flags)
+int storeFlags(const Cryptsetup& cs, crypt_device* c, const engine::HeaderFlags& flags)
 {
     std::uint32_t stored = 0;
-    if (int rc = crypt_persistent_flags_get(c, CRYPT_FLAGS_ACTIVATION, &stored); rc < 0)
+    if (int rc = cs.crypt_persistent_flags_get(c, CRYPT_FLAGS_ACTIVATION, &stored); rc < 0)
         return rc;
     std::uint32_t wanted = (stored & ~kOurFlags) | toActivationFlags(flags);
     if (!kernelBypassesWorkqueues())
         wanted &= ~kWorkqueueFlags;
     if (wanted == stored)
         return 0;
-    return crypt_persistent_flags_set(c, CRYPT_FLAGS_ACTIVATION, wanted);
+    return cs.crypt_persistent_flags_set(c, CRYPT_FLAGS_ACTIVATION, wanted);
 }
 
 // vaultd's note on a keyslot, kept in the LUKS2 header with the volume:
@@ -190,13 +243,13 @@ std::optional<engine::KeyKind> kindFromName(const std::string& name)
 
 // Calls @f(token, type, keyslots, json) for every token of a LUKS2 header.
 template <typename F>
-void forEachToken(crypt_device* cd, F&& f)
+void forEachToken(const Cryptsetup& cs, crypt_device* cd, F&& f)
 {
-    if (!isLuks2(cd))
+    if (!isLuks2(cs, cd))
         return;
     for (int token = 0; token < kMaxTokens; ++token) {
         const char* text = nullptr;
-        if (crypt_token_json_get(cd, token, &text) < 0 || !text)
+        if (cs.crypt_token_json_get(cd, token, &text) < 0 || !text)
             continue;
         auto json = nlohmann::json::parse(text, nullptr, false);
         if (!json.is_object() || !json.contains("type") || !json["type"].is_string())
@@ -215,52 +268,55 @@ void forEachToken(crypt_device* cd, F&& f)
 
 // What the tokens say about each keyslot; a foreign token's binding wins
 // over vaultd's own note.
-std::map<int, TokenNote> tokenNotes(crypt_device* cd)
+std::map<int, TokenNote> tokenNotes(const Cryptsetup& cs, crypt_device* cd)
 {
     std::map<int, TokenNote> notes;
-    forEachToken(cd, [&](int, const std::string& type, const std::vector<int>& slots,
-                         const nlohmann::json& json) {
-        for (int slot : slots) {
-            TokenNote& note = notes[slot];
-            if (type != kKindToken) {
-                note.kind = engine::KeyKind::Token;
-                note.type = type;
-            } else if (note.kind != engine::KeyKind::Token && json.contains("kind") &&
-                       json["kind"].is_string()) {
-                note.kind = kindFromName(json["kind"].get<std::string>())
-                                .value_or(engine::KeyKind::Passphrase);
-            }
-        }
-    });
+    forEachToken(cs, cd,
+                 [&](int, const std::string& type, const std::vector<int>& slots,
+                     const nlohmann::json& json) {
+                     for (int slot : slots) {
+                         TokenNote& note = notes[slot];
+                         if (type != kKindToken) {
+                             note.kind = engine::KeyKind::Token;
+                             note.type = type;
+                         } else if (note.kind != engine::KeyKind::Token && json.contains("kind") &&
+                                    json["kind"].is_string()) {
+                             note.kind = kindFromName(json["kind"].get<std::string>())
+                                             .value_or(engine::KeyKind::Passphrase);
+                         }
+                     }
+                 });
     return notes;
 }
 
 // Removes vaultd's notes on @keyslot, and any left naming no keyslot (a
 // destroyed keyslot's tokens lose it); and another program's token that
 // names @keyslot alone (clevis's), which would open nothing after it.
-void forgetKind(crypt_device* cd, int keyslot)
+void forgetKind(const Cryptsetup& cs, crypt_device* cd, int keyslot)
 {
     std::vector<int> ours;
-    forEachToken(cd, [&](int token, const std::string& type, const std::vector<int>& slots,
-                         const nlohmann::json&) {
-        const bool names = std::find(slots.begin(), slots.end(), keyslot) != slots.end();
-        if (type == kKindToken && (slots.empty() || names))
-            ours.push_back(token);
-        else if (type != kKindToken && names && slots.size() == 1)
-            ours.push_back(token);
-    });
+    forEachToken(cs, cd,
+                 [&](int token, const std::string& type, const std::vector<int>& slots,
+                     const nlohmann::json&) {
+                     const bool names =
+                         std::find(slots.begin(), slots.end(), keyslot) != slots.end();
+                     if (type == kKindToken && (slots.empty() || names))
+                         ours.push_back(token);
+                     else if (type != kKindToken && names && slots.size() == 1)
+                         ours.push_back(token);
+                 });
     for (int token : ours)
-        crypt_token_json_set(cd, token, nullptr);
+        cs.crypt_token_json_set(cd, token, nullptr);
 }
 
-int noteKind(crypt_device* cd, int keyslot, engine::KeyKind kind)
+int noteKind(const Cryptsetup& cs, crypt_device* cd, int keyslot, engine::KeyKind kind)
 {
     if (kind == engine::KeyKind::Passphrase || kind == engine::KeyKind::Token)
         return 0;
     const nlohmann::json note = {{"type", kKindToken},
                                  {"keyslots", {std::to_string(keyslot)}},
                                  {"kind", std::string(engine::keyKindName(kind))}};
-    return crypt_token_json_set(cd, CRYPT_ANY_TOKEN, note.dump().c_str());
+    return cs.crypt_token_json_set(cd, CRYPT_ANY_TOKEN, note.dump().c_str());
 }
 
 engine::Error noFreeKeyslot(const std::string& node, int used, int max)
@@ -271,59 +327,62 @@ engine::Error noFreeKeyslot(const std::string& node, int used, int max)
                                  node, used, max));
 }
 
-int activeKeyslots(crypt_device* cd, int max)
+int activeKeyslots(const Cryptsetup& cs, crypt_device* cd, int max)
 {
     int used = 0;
     for (int slot = 0; slot < max; ++slot) {
-        const crypt_keyslot_info st = crypt_keyslot_status(cd, slot);
+        const crypt_keyslot_info st = cs.crypt_keyslot_status(cd, slot);
         used += st == CRYPT_SLOT_ACTIVE || st == CRYPT_SLOT_ACTIVE_LAST;
     }
     return used;
 }
 
 // libcryptsetup takes metadata locks only while this is in scope; a
-// repair writes only under them (see the constructor).
+// repair writes only under them (see configure()).
 class MetadataLocking {
 public:
-    MetadataLocking()
+    explicit MetadataLocking(const Cryptsetup& cs) : cs_(cs)
     {
         // Its lock files for block devices live there; made here so that a
         // repair never depends on whether this libcryptsetup makes it.
         mkdir("/run/cryptsetup", 0700);
-        crypt_metadata_locking(nullptr, 1);
+        cs.crypt_metadata_locking(nullptr, 1);
     }
-    ~MetadataLocking() { crypt_metadata_locking(nullptr, 0); }
+    ~MetadataLocking() { cs_.crypt_metadata_locking(nullptr, 0); }
     MetadataLocking(const MetadataLocking&) = delete;
     MetadataLocking& operator=(const MetadataLocking&) = delete;
+
+private:
+    const Cryptsetup& cs_;
 };
 
-engine::Result<CryptPtr> initMapping(const std::string& name)
+engine::Result<CryptPtr> initMapping(const Cryptsetup& cs, const std::string& name)
 {
     crypt_device* cd = nullptr;
-    if (crypt_init_by_name(&cd, name.c_str()) < 0)
+    if (cs.crypt_init_by_name(&cd, name.c_str()) < 0)
         return makeError(ErrorCode::NoSuchDevice, fmt::format("no mapping '{}'", name));
-    return CryptPtr(cd);
+    return CryptPtr(cd, CryptFree{&cs});
 }
 
-engine::Result<CryptPtr> initDevice(const std::string& node)
+engine::Result<CryptPtr> initDevice(const Cryptsetup& cs, const std::string& node)
 {
     crypt_device* cd = nullptr;
-    const int rc = crypt_init(&cd, node.c_str());
+    const int rc = cs.crypt_init(&cd, node.c_str());
     if (rc < 0) {
         if (rc == -ENOENT || rc == -ENXIO || rc == -ENOTBLK)
             return makeError(ErrorCode::NoSuchDevice, fmt::format("'{}' is gone", node));
         return failure("open", node, rc);
     }
-    return CryptPtr(cd);
+    return CryptPtr(cd, CryptFree{&cs});
 }
 
 // A context for @node with its LUKS header loaded; NotLuks without one.
-engine::Result<CryptPtr> openLuks(const std::string& node)
+engine::Result<CryptPtr> openLuks(const Cryptsetup& cs, const std::string& node)
 {
-    auto cd = initDevice(node);
+    auto cd = initDevice(cs, node);
     if (!cd)
         return cd.error();
-    if (auto st = loadLuks(cd.value().get(), node); !st)
+    if (auto st = loadLuks(cs, cd.value().get(), node); !st)
         return st.error();
     return cd;
 }
@@ -435,14 +494,15 @@ std::optional<engine::SecretBuffer> read(const std::string& name)
 
 }  // namespace
 
-LibCrypt::LibCrypt()
+// libcryptsetup, loaded, for this caller alone until it is dropped.
+struct LibCrypt::Held {
+    const Cryptsetup& cs;
+    std::unique_lock<std::mutex> lock;
+};
+
+LibCrypt::LibCrypt(const std::string& library)
+    : library_(std::make_unique<LazyLibrary<Cryptsetup>>(library, &configure))
 {
-    crypt_set_log_callback(nullptr, &logFromLibrary, nullptr);
-    // libcryptsetup repairs a damaged LUKS2 header copy from the other one
-    // whenever it loads a header, unless metadata locking is off: vaultd
-    // never writes to a device by looking at it (a repair is for the user
-    // to ask, after a backup). Its own calls are serialised (libraryLock).
-    crypt_metadata_locking(nullptr, 0);
     // A thread that makes the process keyring has it alone; threads started
     // afterwards share it. So it is made now, before the workers start.
     if (kept::keyctl(KEYCTL_GET_KEYRING_ID, static_cast<unsigned long>(KEY_SPEC_PROCESS_KEYRING),
@@ -453,12 +513,34 @@ LibCrypt::LibCrypt()
                         std::strerror(errno)));
 }
 
+LibCrypt::~LibCrypt() = default;
+
+engine::Result<const Cryptsetup*> LibCrypt::loaded()
+{
+    std::lock_guard hold(libraryLock);
+    return library_->get();
+}
+
+engine::Result<LibCrypt::Held> LibCrypt::hold()
+{
+    // Taken first, so that libcryptsetup is also loaded and configured
+    // while no other thread uses it.
+    std::unique_lock lock(libraryLock);
+    auto cs = library_->get();
+    if (!cs)
+        return cs.error();
+    return Held{*cs.value(), std::move(lock)};
+}
+
 engine::Status LibCrypt::format(const std::string& node, const engine::LuksParams& params,
                                 const engine::SecretBuffer& passphrase,
                                 const std::string& activateAs)
 {
-    std::lock_guard hold(libraryLock);
-    auto cd = initDevice(node);
+    auto held = hold();
+    if (!held)
+        return held.error();
+    const Cryptsetup& cs = held.value().cs;
+    auto cd = initDevice(cs, node);
     if (!cd)
         return cd.error();
     crypt_device* c = cd.value().get();
@@ -469,23 +551,23 @@ engine::Status LibCrypt::format(const std::string& node, const engine::LuksParam
     luks2.sector_size = params.sectorSize;
     luks2.label = params.label.empty() ? nullptr : params.label.c_str();
 
-    int rc = crypt_format(c, CRYPT_LUKS2, params.cipher.c_str(), params.mode.c_str(), nullptr,
-                          nullptr, params.keyBytes, &luks2);
+    int rc = cs.crypt_format(c, CRYPT_LUKS2, params.cipher.c_str(), params.mode.c_str(), nullptr,
+                             nullptr, params.keyBytes, &luks2);
     if (rc < 0)
         return failure("write a LUKS2 header on", node, rc);
 
-    rc = crypt_keyslot_add_by_volume_key(c, CRYPT_ANY_SLOT, nullptr, 0, passphrase.data(),
-                                         passphrase.size());
+    rc = cs.crypt_keyslot_add_by_volume_key(c, CRYPT_ANY_SLOT, nullptr, 0, passphrase.data(),
+                                            passphrase.size());
     if (rc < 0)
         return failure("add a keyslot to", node, rc);
-    if (int noted = noteKind(c, rc, params.keyKind); noted < 0)
+    if (int noted = noteKind(cs, c, rc, params.keyKind); noted < 0)
         return failure("record the kind of the first keyslot of", node, noted);
-    if (int stored = storeFlags(c, params.flags); stored < 0)
+    if (int stored = storeFlags(cs, c, params.flags); stored < 0)
         return failure("store the dm-crypt options in the header of", node, stored);
 
     if (!activateAs.empty()) {
         ThreadKeyringScrub scrub;
-        rc = crypt_activate_by_volume_key(c, activateAs.c_str(), nullptr, 0, 0);
+        rc = cs.crypt_activate_by_volume_key(c, activateAs.c_str(), nullptr, 0, 0);
         if (rc < 0)
             return failure("open a mapping of", node, rc);
     }
@@ -496,18 +578,21 @@ engine::Result<int> LibCrypt::activate(const std::string& node, const std::strin
                                        const engine::SecretBuffer& passphrase, int keyslot,
                                        const engine::MappingOptions& options)
 {
-    std::lock_guard hold(libraryLock);
-    auto cd = initDevice(node);
+    auto held = hold();
+    if (!held)
+        return held.error();
+    const Cryptsetup& cs = held.value().cs;
+    auto cd = initDevice(cs, node);
     if (!cd)
         return cd.error();
     crypt_device* c = cd.value().get();
 
-    if (crypt_load(c, CRYPT_LUKS, nullptr) < 0)
+    if (cs.crypt_load(c, CRYPT_LUKS, nullptr) < 0)
         return makeError(ErrorCode::NotLuks, fmt::format("'{}' holds no LUKS container", node));
 
     if (name.empty()) {
-        const int rc = crypt_activate_by_passphrase(c, nullptr, keyslot, passphrase.data(),
-                                                    passphrase.size(), 0);
+        const int rc = cs.crypt_activate_by_passphrase(c, nullptr, keyslot, passphrase.data(),
+                                                       passphrase.size(), 0);
         if (rc < 0)
             return derivationFailure(node, keyslot, rc);
         return rc;
@@ -515,15 +600,15 @@ engine::Result<int> LibCrypt::activate(const std::string& node, const std::strin
 
     // The passphrase gives the volume key once; it opens the mapping and is
     // kept for growing it later (see kept::).
-    auto opened = volumeKeyFor(c, passphrase, node, keyslot);
+    auto opened = volumeKeyFor(cs, c, passphrase, node, keyslot);
     if (!opened)
         return opened.error();
     const engine::SecretBuffer& key = opened.value().key;
     int rc = 0;
     {
         ThreadKeyringScrub scrub;
-        rc = crypt_activate_by_volume_key(c, name.c_str(), key.data(), key.size(),
-                                          activationFlags(options));
+        rc = cs.crypt_activate_by_volume_key(c, name.c_str(), key.data(), key.size(),
+                                             activationFlags(options));
     }
     if (rc == -EEXIST || rc == -EBUSY)
         return makeError(
@@ -537,8 +622,11 @@ engine::Result<int> LibCrypt::activate(const std::string& node, const std::strin
 
 engine::Status LibCrypt::deactivate(const std::string& name, Deactivate how)
 {
-    std::lock_guard hold(libraryLock);
-    if (crypt_status(nullptr, name.c_str()) < CRYPT_ACTIVE) {
+    auto held = hold();
+    if (!held)
+        return held.error();
+    const Cryptsetup& cs = held.value().cs;
+    if (cs.crypt_status(nullptr, name.c_str()) < CRYPT_ACTIVE) {
         kept::forget(name);
         return makeError(ErrorCode::NoSuchDevice, fmt::format("no mapping '{}'", name));
     }
@@ -548,7 +636,7 @@ engine::Status LibCrypt::deactivate(const std::string& name, Deactivate how)
     else if (how == Deactivate::Force)
         flags = CRYPT_DEACTIVATE_FORCE;
     // Without a context: a mapping whose device is gone may not give one.
-    const int rc = crypt_deactivate_by_name(nullptr, name.c_str(), flags);
+    const int rc = cs.crypt_deactivate_by_name(nullptr, name.c_str(), flags);
     if (rc == -EBUSY)
         return makeError(ErrorCode::Busy, fmt::format("the mapping '{}' is still in use", name));
     if (rc < 0)
@@ -559,19 +647,25 @@ engine::Status LibCrypt::deactivate(const std::string& name, Deactivate how)
 
 bool LibCrypt::mappingExists(const std::string& name)
 {
-    std::lock_guard hold(libraryLock);
-    const crypt_status_info st = crypt_status(nullptr, name.c_str());
+    auto held = hold();
+    if (!held)
+        return false;
+    const Cryptsetup& cs = held.value().cs;
+    const crypt_status_info st = cs.crypt_status(nullptr, name.c_str());
     return st == CRYPT_ACTIVE || st == CRYPT_BUSY;
 }
 
 engine::Result<engine::Crypt::Mapping> LibCrypt::mapping(const std::string& name)
 {
-    std::lock_guard hold(libraryLock);
-    auto cd = initMapping(name);
+    auto held = hold();
+    if (!held)
+        return held.error();
+    const Cryptsetup& cs = held.value().cs;
+    auto cd = initMapping(cs, name);
     if (!cd)
         return cd.error();
     crypt_active_device active{};
-    if (crypt_get_active_device(cd.value().get(), name.c_str(), &active) < 0)
+    if (cs.crypt_get_active_device(cd.value().get(), name.c_str(), &active) < 0)
         return makeError(ErrorCode::NoSuchDevice, fmt::format("no mapping '{}'", name));
     Mapping m;
     m.offset = active.offset * 512;
@@ -584,13 +678,16 @@ engine::Result<engine::Crypt::Mapping> LibCrypt::mapping(const std::string& name
 
 engine::Status LibCrypt::resize(const std::string& name, const engine::SecretBuffer* passphrase)
 {
-    std::lock_guard hold(libraryLock);
-    auto cd = initMapping(name);
+    auto held = hold();
+    if (!held)
+        return held.error();
+    const Cryptsetup& cs = held.value().cs;
+    auto cd = initMapping(cs, name);
     if (!cd)
         return cd.error();
     crypt_device* c = cd.value().get();
     crypt_active_device active{};
-    if (crypt_get_active_device(c, name.c_str(), &active) < 0)
+    if (cs.crypt_get_active_device(c, name.c_str(), &active) < 0)
         return makeError(ErrorCode::NoSuchDevice, fmt::format("no mapping '{}'", name));
 
     // dm-crypt takes a keyring key from the keyrings of whoever loads the
@@ -599,15 +696,15 @@ engine::Status LibCrypt::resize(const std::string& name, const engine::SecretBuf
     if (active.flags & CRYPT_ACTIVATE_KEYRING_KEY) {
         int rc = -ENOKEY;
         if (auto key = kept::read(name))
-            rc = crypt_activate_by_volume_key(c, nullptr, key->data(), key->size(),
-                                              CRYPT_ACTIVATE_KEYRING_KEY);
+            rc = cs.crypt_activate_by_volume_key(c, nullptr, key->data(), key->size(),
+                                                 CRYPT_ACTIVATE_KEYRING_KEY);
         if (rc < 0 && passphrase) {
-            auto opened = volumeKeyFor(c, *passphrase, name);
+            auto opened = volumeKeyFor(cs, c, *passphrase, name);
             if (!opened)
                 return opened.error();
             const engine::SecretBuffer& key = opened.value().key;
-            rc = crypt_activate_by_volume_key(c, nullptr, key.data(), key.size(),
-                                              CRYPT_ACTIVATE_KEYRING_KEY);
+            rc = cs.crypt_activate_by_volume_key(c, nullptr, key.data(), key.size(),
+                                                 CRYPT_ACTIVATE_KEYRING_KEY);
             if (rc >= 0)
                 kept::keep(name, key.data(), key.size());
         }
@@ -624,7 +721,7 @@ engine::Status LibCrypt::resize(const std::string& name, const engine::SecretBuf
         if (rc < 0)
             return failure("load the volume key of", name, rc);
     }
-    const int rc = crypt_resize(c, name.c_str(), 0);
+    const int rc = cs.crypt_resize(c, name.c_str(), 0);
     if (rc < 0)
         return failure("resize the mapping", name, rc);
     return engine::Done{};
@@ -632,15 +729,18 @@ engine::Status LibCrypt::resize(const std::string& name, const engine::SecretBuf
 
 engine::Status LibCrypt::backupHeader(const std::string& node, const std::string& file)
 {
-    std::lock_guard hold(libraryLock);
+    auto held = hold();
+    if (!held)
+        return held.error();
+    const Cryptsetup& cs = held.value().cs;
     // libcryptsetup says EINVAL both for a device without a header and for a
     // backup file it cannot create (one is there, or its directory is not
     // writable); loading the header first tells them apart.
-    auto cd = openLuks(node);
+    auto cd = openLuks(cs, node);
     if (!cd)
         return cd.error();
     crypt_device* c = cd.value().get();
-    const int rc = crypt_header_backup(c, nullptr, file.c_str());
+    const int rc = cs.crypt_header_backup(c, nullptr, file.c_str());
     if (rc == -EINVAL)
         return makeError(ErrorCode::Failed,
                          fmt::format("cannot create the header backup '{}' of '{}': it exists "
@@ -653,26 +753,29 @@ engine::Status LibCrypt::backupHeader(const std::string& node, const std::string
 
 engine::Result<engine::HeaderInfo> LibCrypt::header(const std::string& fileOrNode)
 {
-    std::lock_guard hold(libraryLock);
-    auto cd = openLuks(fileOrNode);
+    auto held = hold();
+    if (!held)
+        return held.error();
+    const Cryptsetup& cs = held.value().cs;
+    auto cd = openLuks(cs, fileOrNode);
     if (!cd)
         return cd.error();
     crypt_device* c = cd.value().get();
 
     engine::HeaderInfo info;
-    info.version = isLuks2(c) ? 2 : 1;
-    const char* uuid = crypt_get_uuid(c);
+    info.version = isLuks2(cs, c) ? 2 : 1;
+    const char* uuid = cs.crypt_get_uuid(c);
     info.uuid = uuid ? uuid : "";
-    const char* label = info.version == 2 ? crypt_get_label(c) : nullptr;
+    const char* label = info.version == 2 ? cs.crypt_get_label(c) : nullptr;
     info.label = label ? label : "";
-    info.dataOffset = crypt_get_data_offset(c) * 512;
-    info.maxKeyslots = crypt_keyslot_max(crypt_get_type(c));
+    info.dataOffset = cs.crypt_get_data_offset(c) * 512;
+    info.maxKeyslots = cs.crypt_keyslot_max(cs.crypt_get_type(c));
     if (std::uint32_t flags = 0;
-        info.version == 2 && crypt_persistent_flags_get(c, CRYPT_FLAGS_ACTIVATION, &flags) == 0)
+        info.version == 2 && cs.crypt_persistent_flags_get(c, CRYPT_FLAGS_ACTIVATION, &flags) == 0)
         info.flags = fromActivationFlags(flags);
-    const auto notes = tokenNotes(c);
+    const auto notes = tokenNotes(cs, c);
     for (int slot = 0; slot < info.maxKeyslots; ++slot) {
-        const crypt_keyslot_info st = crypt_keyslot_status(c, slot);
+        const crypt_keyslot_info st = cs.crypt_keyslot_status(c, slot);
         if (st != CRYPT_SLOT_ACTIVE && st != CRYPT_SLOT_ACTIVE_LAST)
             continue;
         engine::Keyslot k;
@@ -682,14 +785,14 @@ engine::Result<engine::HeaderInfo> LibCrypt::header(const std::string& fileOrNod
             k.tokenType = it->second.type;
         }
         crypt_pbkdf_type p{};
-        if (crypt_keyslot_get_pbkdf(c, slot, &p) == 0) {
+        if (cs.crypt_keyslot_get_pbkdf(c, slot, &p) == 0) {
             k.pbkdf = p.type ? p.type : "";
             k.hash = p.hash ? p.hash : "";
             k.iterations = p.iterations;
             k.memoryKib = p.max_memory_kb;
             k.parallel = p.parallel_threads;
         }
-        k.ignored = crypt_keyslot_get_priority(c, slot) == CRYPT_SLOT_PRIORITY_IGNORE;
+        k.ignored = cs.crypt_keyslot_get_priority(c, slot) == CRYPT_SLOT_PRIORITY_IGNORE;
         info.keyslots.push_back(std::move(k));
     }
     return info;
@@ -697,11 +800,14 @@ engine::Result<engine::HeaderInfo> LibCrypt::header(const std::string& fileOrNod
 
 engine::Status LibCrypt::restoreHeader(const std::string& node, const std::string& file)
 {
-    std::lock_guard hold(libraryLock);
-    auto cd = initDevice(node);
+    auto held = hold();
+    if (!held)
+        return held.error();
+    const Cryptsetup& cs = held.value().cs;
+    auto cd = initDevice(cs, node);
     if (!cd)
         return cd.error();
-    const int rc = crypt_header_restore(cd.value().get(), CRYPT_LUKS, file.c_str());
+    const int rc = cs.crypt_header_restore(cd.value().get(), CRYPT_LUKS, file.c_str());
     if (rc < 0)
         return failure("restore the header of", node, rc);
     return engine::Done{};
@@ -709,12 +815,15 @@ engine::Status LibCrypt::restoreHeader(const std::string& node, const std::strin
 
 engine::Status LibCrypt::repairHeader(const std::string& node)
 {
-    std::lock_guard hold(libraryLock);
-    MetadataLocking locking;
-    auto cd = initDevice(node);
+    auto held = hold();
+    if (!held)
+        return held.error();
+    const Cryptsetup& cs = held.value().cs;
+    MetadataLocking locking(cs);
+    auto cd = initDevice(cs, node);
     if (!cd)
         return cd.error();
-    const int rc = crypt_repair(cd.value().get(), CRYPT_LUKS, nullptr);
+    const int rc = cs.crypt_repair(cd.value().get(), CRYPT_LUKS, nullptr);
     if (rc < 0)
         return failure("repair the header of", node, rc);
     return engine::Done{};
@@ -758,21 +867,26 @@ int reportWiped(std::uint64_t size, std::uint64_t offset, void* progress)
 
 engine::Status LibCrypt::erase(const std::string& node, engine::Progress& progress)
 {
-    // No libraryLock: writing a device's blocks touches no device-mapper
-    // state, and an erase may take hours that other volumes must not wait.
+    // libraryLock only to load libcryptsetup: writing a device's blocks
+    // touches no device-mapper state, and an erase may take hours that other
+    // volumes must not wait.
+    auto library = loaded();
+    if (!library)
+        return library.error();
+    const Cryptsetup& cs = *library.value();
     auto extent = extentOf(node);
     if (!extent)
         return extent.error();
     const std::uint64_t size = extent.value().size;
-    auto cd = initDevice(node);
+    auto cd = initDevice(cs, node);
     if (!cd)
         return cd.error();
     constexpr std::size_t kBlock = 4u << 20;
     progress.bytes(0, size);
     // Past the page cache on a device; a file (an image) may not allow it.
     const std::uint32_t flags = extent.value().blockDevice ? 0 : CRYPT_WIPE_NO_DIRECT_IO;
-    const int rc = crypt_wipe(cd.value().get(), nullptr, CRYPT_WIPE_ZERO, 0, size, kBlock, flags,
-                              reportWiped, &progress);
+    const int rc = cs.crypt_wipe(cd.value().get(), nullptr, CRYPT_WIPE_ZERO, 0, size, kBlock, flags,
+                                 reportWiped, &progress);
     if (rc == -EINTR || (rc < 0 && progress.cancelRequested()))
         return makeError(ErrorCode::Cancelled,
                          fmt::format("the erase of '{}' was cancelled", node));
@@ -784,16 +898,19 @@ engine::Status LibCrypt::erase(const std::string& node, engine::Progress& progre
 
 engine::Status LibCrypt::setHeaderFlags(const std::string& node, const engine::HeaderFlags& flags)
 {
-    std::lock_guard hold(libraryLock);
-    auto cd = openLuks(node);
+    auto held = hold();
+    if (!held)
+        return held.error();
+    const Cryptsetup& cs = held.value().cs;
+    auto cd = openLuks(cs, node);
     if (!cd)
         return cd.error();
     crypt_device* c = cd.value().get();
-    if (!isLuks2(c))
+    if (!isLuks2(cs, c))
         return makeError(
             ErrorCode::NotSupportedOnLuks1,
             fmt::format("'{}' is LUKS1, whose header keeps no dm-crypt options", node));
-    if (int rc = storeFlags(c, flags); rc < 0)
+    if (int rc = storeFlags(cs, c, flags); rc < 0)
         return failure("store the dm-crypt options in the header of", node, rc);
     return engine::Done{};
 }
@@ -804,35 +921,35 @@ namespace {
 // @record(c, slot) notes what it is in a token. A slot whose note cannot be
 // written is destroyed again.
 template <typename Record>
-engine::Result<int> addRecordedKeyslot(const std::string& node,
+engine::Result<int> addRecordedKeyslot(const Cryptsetup& cs, const std::string& node,
                                        const engine::SecretBuffer& existing, int existingSlot,
                                        const engine::SecretBuffer& added,
                                        const engine::PbkdfSettings& pbkdf, bool needsTokens,
                                        Record&& record)
 {
-    auto cd = openLuks(node);
+    auto cd = openLuks(cs, node);
     if (!cd)
         return cd.error();
     crypt_device* c = cd.value().get();
-    if (!isLuks2(c) && needsTokens)
+    if (!isLuks2(cs, c) && needsTokens)
         return makeError(ErrorCode::NotSupportedOnLuks1,
                          fmt::format("'{}' is LUKS1, which has no tokens to record a keyslot's "
                                      "kind in",
                                      node));
-    const int max = crypt_keyslot_max(crypt_get_type(c));
-    const int used = activeKeyslots(c, max);
+    const int max = cs.crypt_keyslot_max(cs.crypt_get_type(c));
+    const int used = activeKeyslots(cs, c, max);
     if (used >= max)
         return noFreeKeyslot(node, used, max);
 
-    auto opened = volumeKeyFor(c, existing, node, existingSlot);
+    auto opened = volumeKeyFor(cs, c, existing, node, existingSlot);
     if (!opened)
         return opened.error();
     crypt_pbkdf_type p = toPbkdf(pbkdf);
-    if (int rc = crypt_set_pbkdf_type(c, &p); rc < 0)
+    if (int rc = cs.crypt_set_pbkdf_type(c, &p); rc < 0)
         return failure("set the key derivation for", node, rc);
     const engine::SecretBuffer& key = opened.value().key;
-    const int slot = crypt_keyslot_add_by_volume_key(c, CRYPT_ANY_SLOT, key.data(), key.size(),
-                                                     added.data(), added.size());
+    const int slot = cs.crypt_keyslot_add_by_volume_key(c, CRYPT_ANY_SLOT, key.data(), key.size(),
+                                                        added.data(), added.size());
     // The slots' key material must also fit in the header's keyslot area.
     if (slot == -ENOSPC)
         return noFreeKeyslot(node, used, max);
@@ -841,7 +958,7 @@ engine::Result<int> addRecordedKeyslot(const std::string& node,
     if (slot < 0)
         return failure("add a keyslot to", node, slot);
     if (int rc = record(c, slot); rc < 0) {
-        crypt_keyslot_destroy(c, slot);
+        cs.crypt_keyslot_destroy(c, slot);
         return failure("record the new keyslot in a token of", node, rc);
     }
     return slot;
@@ -854,10 +971,13 @@ engine::Result<int> LibCrypt::addKeyslot(const std::string& node,
                                          const engine::SecretBuffer& added,
                                          const engine::PbkdfSettings& pbkdf, engine::KeyKind kind)
 {
-    std::lock_guard hold(libraryLock);
+    auto held = hold();
+    if (!held)
+        return held.error();
+    const Cryptsetup& cs = held.value().cs;
     return addRecordedKeyslot(
-        node, existing, existingSlot, added, pbkdf, kind != engine::KeyKind::Passphrase,
-        [kind](crypt_device* c, int slot) { return noteKind(c, slot, kind); });
+        cs, node, existing, existingSlot, added, pbkdf, kind != engine::KeyKind::Passphrase,
+        [&cs, kind](crypt_device* c, int slot) { return noteKind(cs, c, slot, kind); });
 }
 
 engine::Result<int> LibCrypt::addBoundKeyslot(const std::string& node,
@@ -869,25 +989,33 @@ engine::Result<int> LibCrypt::addBoundKeyslot(const std::string& node,
     auto token = nlohmann::json::parse(tokenJson, nullptr, false);
     if (!token.is_object() || !token.contains("type") || !token["type"].is_string())
         return makeError(ErrorCode::Failed, "the key server's token is not a LUKS2 token");
-    std::lock_guard hold(libraryLock);
-    return addRecordedKeyslot(
-        node, existing, existingSlot, added, pbkdf, true, [&token](crypt_device* c, int slot) {
-            token["keyslots"] = {std::to_string(slot)};
-            return crypt_token_json_set(c, CRYPT_ANY_TOKEN, token.dump().c_str());
-        });
+    auto held = hold();
+    if (!held)
+        return held.error();
+    const Cryptsetup& cs = held.value().cs;
+    return addRecordedKeyslot(cs, node, existing, existingSlot, added, pbkdf, true,
+                              [&cs, &token](crypt_device* c, int slot) {
+                                  token["keyslots"] = {std::to_string(slot)};
+                                  return cs.crypt_token_json_set(c, CRYPT_ANY_TOKEN,
+                                                                 token.dump().c_str());
+                              });
 }
 
 engine::Result<std::vector<engine::TokenRecord>> LibCrypt::tokens(const std::string& node)
 {
-    std::lock_guard hold(libraryLock);
-    auto cd = openLuks(node);
+    auto held = hold();
+    if (!held)
+        return held.error();
+    const Cryptsetup& cs = held.value().cs;
+    auto cd = openLuks(cs, node);
     if (!cd)
         return cd.error();
     std::vector<engine::TokenRecord> found;
-    forEachToken(cd.value().get(), [&](int token, const std::string& type,
-                                       const std::vector<int>& slots, const nlohmann::json& json) {
-        found.push_back({token, type, slots, json.dump()});
-    });
+    forEachToken(cs, cd.value().get(),
+                 [&](int token, const std::string& type, const std::vector<int>& slots,
+                     const nlohmann::json& json) {
+                     found.push_back({token, type, slots, json.dump()});
+                 });
     return found;
 }
 
@@ -895,47 +1023,50 @@ engine::Result<int> LibCrypt::changeKey(const std::string& node, const engine::S
                                         int oldSlot, const engine::SecretBuffer& replacement,
                                         const engine::PbkdfSettings& pbkdf)
 {
-    std::lock_guard hold(libraryLock);
-    auto cd = openLuks(node);
+    auto held = hold();
+    if (!held)
+        return held.error();
+    const Cryptsetup& cs = held.value().cs;
+    auto cd = openLuks(cs, node);
     if (!cd)
         return cd.error();
     crypt_device* c = cd.value().get();
     // Which slot @old opens, so that its kind moves with it.
-    auto opened = volumeKeyFor(c, old, node, oldSlot);
+    auto opened = volumeKeyFor(cs, c, old, node, oldSlot);
     if (!opened)
         return opened.error();
     const int from = opened.value().keyslot;
-    const auto notes = tokenNotes(c);
+    const auto notes = tokenNotes(cs, c);
     const auto note = notes.find(from);
     const engine::KeyKind kind =
         note == notes.end() ? engine::KeyKind::Passphrase : note->second.kind;
 
     crypt_pbkdf_type p = toPbkdf(pbkdf);
-    if (int rc = crypt_set_pbkdf_type(c, &p); rc < 0)
+    if (int rc = cs.crypt_set_pbkdf_type(c, &p); rc < 0)
         return failure("set the key derivation for", node, rc);
     const engine::SecretBuffer& key = opened.value().key;
-    const int max = crypt_keyslot_max(crypt_get_type(c));
+    const int max = cs.crypt_keyslot_max(cs.crypt_get_type(c));
     int to = 0;
-    if (activeKeyslots(c, max) < max) {
+    if (activeKeyslots(cs, c, max) < max) {
         // The new secret goes in a new slot first; only then does the old
         // one go: a failure in between leaves both working, never neither.
-        to = crypt_keyslot_add_by_volume_key(c, CRYPT_ANY_SLOT, key.data(), key.size(),
-                                             replacement.data(), replacement.size());
+        to = cs.crypt_keyslot_add_by_volume_key(c, CRYPT_ANY_SLOT, key.data(), key.size(),
+                                                replacement.data(), replacement.size());
         if (to < 0)
             return to == -ENOMEM ? outOfMemory(node, CRYPT_ANY_SLOT)
                                  : failure("add a keyslot to", node, to);
-        if (int rc = crypt_keyslot_destroy(c, from); rc < 0)
+        if (int rc = cs.crypt_keyslot_destroy(c, from); rc < 0)
             return failure(fmt::format("remove the old keyslot {} of", from).c_str(), node, rc);
     } else {
         // A full header: libcryptsetup rewrites the slot in place.
-        to = crypt_keyslot_change_by_passphrase(c, from, from, old.data(), old.size(),
-                                                replacement.data(), replacement.size());
+        to = cs.crypt_keyslot_change_by_passphrase(c, from, from, old.data(), old.size(),
+                                                   replacement.data(), replacement.size());
         if (to < 0)
             return derivationFailure(node, from, to);
     }
     if (to != from) {
-        forgetKind(c, from);
-        if (noteKind(c, to, kind) < 0)
+        forgetKind(cs, c, from);
+        if (noteKind(cs, c, to, kind) < 0)
             log::warning(fmt::format("keyslot {} of '{}' lost its note as a {}", to, node,
                                      engine::keyKindName(kind)));
     }
@@ -944,13 +1075,16 @@ engine::Result<int> LibCrypt::changeKey(const std::string& node, const engine::S
 
 engine::Status LibCrypt::removeKeyslot(const std::string& node, int keyslot)
 {
-    std::lock_guard hold(libraryLock);
-    auto cd = openLuks(node);
+    auto held = hold();
+    if (!held)
+        return held.error();
+    const Cryptsetup& cs = held.value().cs;
+    auto cd = openLuks(cs, node);
     if (!cd)
         return cd.error();
     crypt_device* c = cd.value().get();
-    forgetKind(c, keyslot);
-    const int rc = crypt_keyslot_destroy(c, keyslot);
+    forgetKind(cs, c, keyslot);
+    const int rc = cs.crypt_keyslot_destroy(c, keyslot);
     if (rc < 0)
         return failure(fmt::format("remove keyslot {} of", keyslot).c_str(), node, rc);
     return engine::Done{};

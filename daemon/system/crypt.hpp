@@ -2,17 +2,32 @@
 // crypt_device, and calls run one at a time process-wide: libcryptsetup's
 // device-mapper backend is global state without locks, and the KDF can take
 // a gigabyte per run. Opening a mapping keeps its volume key in vaultd's
-// process keyring until the mapping is closed, for resize(). Thread safe.
+// process keyring until the mapping is closed, for resize(). libcryptsetup
+// is loaded by the first call that needs it; when it cannot be, that call
+// fails saying why. Thread safe.
 #pragma once
+
+#include <memory>
+#include <string>
 
 #include "engine/ports.hpp"
 
 namespace vaultd::system {
 
+template <typename Api>
+class LazyLibrary;
+struct Cryptsetup;
+
 class LibCrypt final : public engine::Crypt {
 public:
+    static constexpr const char* kLibrary = "libcryptsetup.so.12";
+
     // Make it before starting any thread that uses it (see the keyring).
-    LibCrypt();
+    // @library is the soname libcryptsetup is loaded from.
+    explicit LibCrypt(const std::string& library = kLibrary);
+    ~LibCrypt() override;
+    LibCrypt(const LibCrypt&) = delete;
+    LibCrypt& operator=(const LibCrypt&) = delete;
 
     engine::Status format(const std::string& node, const engine::LuksParams& params,
                           const engine::SecretBuffer& passphrase,
@@ -22,6 +37,8 @@ public:
                                  const engine::SecretBuffer& passphrase, int keyslot,
                                  const engine::MappingOptions& options = {}) override;
     engine::Status deactivate(const std::string& name, Deactivate how) override;
+    // False too when libcryptsetup cannot be loaded: whatever then tries to
+    // open a mapping fails, saying why.
     bool mappingExists(const std::string& name) override;
     engine::Result<Mapping> mapping(const std::string& name) override;
     engine::Status resize(const std::string& name, const engine::SecretBuffer* passphrase) override;
@@ -46,6 +63,15 @@ public:
                                         const engine::SecretBuffer& added,
                                         const engine::PbkdfSettings& pbkdf,
                                         const std::string& tokenJson) override;
+
+private:
+    // libcryptsetup, loaded under libraryLock (see crypt.cpp); hold() keeps
+    // the lock for the caller.
+    struct Held;
+    engine::Result<const Cryptsetup*> loaded();
+    engine::Result<Held> hold();
+
+    std::unique_ptr<LazyLibrary<Cryptsetup>> library_;
 };
 
 }  // namespace vaultd::system

@@ -6,23 +6,46 @@
 
 #include <cstring>
 
+#include "system/lazy_library.hpp"
 #include "system/log.hpp"
 
 namespace vaultd::system {
 
-void PwQuality::FreeSettings::operator()(pwquality_settings* s) const
+// The functions of libpwquality that vaultd calls, found when it is loaded.
+struct Pwquality : LazyFunctions {
+    VAULTD_LAZY_FUNCTION(pwquality_check);
+    VAULTD_LAZY_FUNCTION(pwquality_default_settings);
+    VAULTD_LAZY_FUNCTION(pwquality_free_settings);
+    VAULTD_LAZY_FUNCTION(pwquality_read_config);
+    VAULTD_LAZY_FUNCTION(pwquality_strerror);
+};
+
+PwQuality::PwQuality(const std::string& library)
+    : library_(std::make_unique<LazyLibrary<Pwquality>>(library))
 {
-    pwquality_free_settings(s);
 }
 
-PwQuality::PwQuality() : settings_(pwquality_default_settings())
+PwQuality::~PwQuality()
 {
+    // Settings exist only once the library was loaded, so get() cannot fail.
+    if (settings_)
+        if (auto pw = library_->get())
+            pw.value()->pwquality_free_settings(settings_);
+}
+
+engine::Result<pwquality_settings*> PwQuality::readSettings(const Pwquality& pw)
+{
+    if (settings_)
+        return settings_;
+    settings_ = pw.pwquality_default_settings();
+    if (!settings_)
+        return engine::makeError(engine::ErrorCode::Failed,
+                                 "libpwquality gave no settings to check the passphrase with");
     void* aux = nullptr;
-    if (settings_ && pwquality_read_config(settings_.get(), nullptr, &aux) != 0)
+    if (pw.pwquality_read_config(settings_, nullptr, &aux) != 0)
         log::warning("cannot read the libpwquality configuration; using its defaults");
+    return settings_;
 }
-
-PwQuality::~PwQuality() = default;
 
 engine::Status PwQuality::check(const engine::SecretBuffer& passphrase)
 {
@@ -35,9 +58,6 @@ engine::Status PwQuality::check(const engine::SecretBuffer& passphrase)
     };
     if (std::memchr(passphrase.data(), 0, passphrase.size()))
         return weak("it holds a NUL byte, which a passphrase cannot; give it as a key file");
-    if (!settings_)
-        return engine::makeError(engine::ErrorCode::Failed,
-                                 "libpwquality is unavailable to check the passphrase");
     // libpwquality wants a C string: a wiped copy with its terminator.
     engine::SecretBuffer text(passphrase.size() + 1);
     auto out = text.spare();
@@ -46,13 +66,20 @@ engine::Status PwQuality::check(const engine::SecretBuffer& passphrase)
     text.commit(passphrase.size() + 1);
 
     std::lock_guard hold(lock_);
+    auto loaded = library_->get();
+    if (!loaded)
+        return loaded.error();
+    const Pwquality& pw = *loaded.value();
+    auto settings = readSettings(pw);
+    if (!settings)
+        return settings.error();
     void* aux = nullptr;
-    const int score = pwquality_check(settings_.get(), text.data(), nullptr, nullptr, &aux);
+    const int score = pw.pwquality_check(settings.value(), text.data(), nullptr, nullptr, &aux);
     if (score >= 0)
         return engine::Done{};
     // The message names the rule, never the passphrase.
     char message[PWQ_MAX_ERROR_MESSAGE_LEN];
-    const char* reason = pwquality_strerror(message, sizeof message, score, aux);
+    const char* reason = pw.pwquality_strerror(message, sizeof message, score, aux);
     std::string why = reason ? reason : "libpwquality refused it";
     if (!why.empty())
         why[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(why[0])));
