@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "engine/filesystem.hpp"
+#include "quick_params.hpp"
 #include "result_matchers.hpp"
 #include "secret.hpp"
 #include "temp_dir.hpp"
@@ -18,6 +19,7 @@
 using namespace vaultd;
 using engine::ErrorCode;
 using testing::FailsWith;
+using testing::quickParams;
 using testing::secret;
 using testing::Succeeds;
 using testing::TempDir;
@@ -26,16 +28,6 @@ namespace {
 
 constexpr std::uint64_t kImageSize = 64ull << 20;
 const std::string kPassphrase = "correct horse battery staple";
-
-// The cheapest KDF libcryptsetup accepts, so the tests spend no time in it.
-engine::LuksParams quickParams(const std::string& label = "")
-{
-    engine::LuksParams params;
-    params.label = label;
-    params.pbkdf.type = "pbkdf2";
-    params.pbkdf.iterations = 1000;
-    return params;
-}
 
 struct CryptFree {
     void operator()(crypt_device* cd) const { crypt_free(cd); }

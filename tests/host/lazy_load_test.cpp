@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "engine/progress.hpp"
+#include "quick_params.hpp"
 #include "result_matchers.hpp"
 #include "secret.hpp"
 #include "system/crypt.hpp"
@@ -24,6 +25,7 @@
 using namespace vaultd;
 using engine::ErrorCode;
 using testing::FailsWith;
+using testing::quickParams;
 using testing::secret;
 using testing::Succeeds;
 using testing::TempDir;
@@ -42,14 +44,6 @@ bool mapped(const char* soname)
         return false;
     dlclose(handle);
     return true;
-}
-
-engine::LuksParams quickParams()
-{
-    engine::LuksParams params;
-    params.pbkdf.type = "pbkdf2";
-    params.pbkdf.iterations = 1000;
-    return params;
 }
 
 }  // namespace
