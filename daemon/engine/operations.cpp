@@ -107,6 +107,18 @@ Identity Operations::identityOf(const BlockNode& node, const std::vector<std::st
     return identify(input, config_.identity);
 }
 
+Result<Signature> Operations::probeMapping(const BlockNode& mapping)
+{
+    std::shared_lock reading(mappingUse_);
+    return ports_.kernel.probe("/dev/mapper/" + mapping.dmName);
+}
+
+Status Operations::closeMapping(const std::string& name, Crypt::Deactivate how)
+{
+    std::unique_lock closing(mappingUse_);
+    return ports_.crypt.deactivate(name, how);
+}
+
 Result<Volume> Operations::inspect(const std::string& kernelName)
 {
     return inspectIn(currentTopology(), kernelName);
@@ -135,8 +147,8 @@ Result<Volume> Operations::inspectIn(const Topology& topology, const std::string
     if (outer.value().isLuks()) {
         if (const BlockNode* mapping = luksMappingOf(topology, node.name)) {
             auto innerRecord = fromUdev ? ports_.kernel.udevRecord(mapping->name) : std::nullopt;
-            auto probed = innerRecord ? Result<Signature>(innerRecord->signature)
-                                      : ports_.kernel.probe("/dev/mapper/" + mapping->dmName);
+            auto probed =
+                innerRecord ? Result<Signature>(innerRecord->signature) : probeMapping(*mapping);
             if (probed)
                 inner = std::move(probed).value();
         }
@@ -247,7 +259,7 @@ Result<FormatResult> Operations::format(const std::string& kernelName,
         Status erased = ports_.crypt.erase(mapped, progress);
         progress.setCancellable(false);
         if (!erased) {
-            Status closed = ports_.crypt.deactivate(temp, Crypt::Deactivate::Normal);
+            Status closed = closeMapping(temp, Crypt::Deactivate::Normal);
             if (erased.error().code != ErrorCode::Cancelled)
                 return erased.error();
             return makeError(
@@ -267,7 +279,7 @@ Result<FormatResult> Operations::format(const std::string& kernelName,
     // would make a failed format leave the device as it was.
     progress.stage("making the filesystem", eraseEnd, 1);
     Status made = ports_.tools.make(*fs, mapped, request.label);
-    Status closed = ports_.crypt.deactivate(temp, Crypt::Deactivate::Normal);
+    Status closed = closeMapping(temp, Crypt::Deactivate::Normal);
     if (!made)
         return made.error();
     if (!closed)
@@ -378,7 +390,7 @@ Result<UnlockResult> Operations::unlock(const std::string& kernelName,
     // A request that failed leaves things as they were: close what it opened.
     if (!mounted) {
         if (opened) {
-            (void)ports_.crypt.deactivate(name, Crypt::Deactivate::Normal);
+            (void)closeMapping(name, Crypt::Deactivate::Normal);
             ports_.records.forget(name);
         }
         return mounted.error();
@@ -721,7 +733,7 @@ Result<LockResult> Operations::lock(const std::string& kernelName, const LockReq
         return unmounted.error();
 
     const auto how = request.lazy ? Crypt::Deactivate::Deferred : Crypt::Deactivate::Normal;
-    if (auto st = ports_.crypt.deactivate(v.mappingName, how); !st) {
+    if (auto st = closeMapping(v.mappingName, how); !st) {
         if (st.error().code == ErrorCode::Busy)
             return inUse(v, holdersOf(currentTopology(), *mapping, {}), true);
         return st.error();
@@ -785,9 +797,9 @@ Result<LostMapping> Operations::tearDownLost(const std::string& mappingName)
         if (target.starts_with(config_.mountBase + "/"))
             ports_.mountPoints.remove(target);
     }
-    Status st = ports_.crypt.deactivate(mappingName, Crypt::Deactivate::Force);
+    Status st = closeMapping(mappingName, Crypt::Deactivate::Force);
     if (!st && st.error().code == ErrorCode::Busy)
-        st = ports_.crypt.deactivate(mappingName, Crypt::Deactivate::Deferred);
+        st = closeMapping(mappingName, Crypt::Deactivate::Deferred);
     ports_.records.forget(mappingName);
     if (!st && st.error().code != ErrorCode::NoSuchDevice)
         return st.error();

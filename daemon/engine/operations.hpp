@@ -7,8 +7,9 @@
 
 #include <cstdint>
 #include <mutex>
-#include <set>
 #include <optional>
+#include <set>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -344,8 +345,17 @@ private:
     Result<LockResult> lock(const std::string& kernelName, const LockRequest& request,
                             UnitsStopped unitsStopped);
 
+    // vaultd's own reads of a mapping (a scan probing its filesystem) and
+    // its closing of one exclude each other. The kernel refuses to remove
+    // a mapping that is open, and libcryptsetup then waits 200 ms before
+    // it tries again: a scan that happened to be reading the mapping made
+    // one lock in two take that long.
+    Result<Signature> probeMapping(const BlockNode& mapping);
+    Status closeMapping(const std::string& name, Crypt::Deactivate how);
+
     Ports ports_;
     EngineConfig config_;
+    std::shared_mutex mappingUse_;
     std::mutex departedLock_;
     std::set<std::uint64_t> departed_;
 };

@@ -100,6 +100,8 @@ engine::SecretBuffer secret(std::string_view text)
 
 engine::Result<engine::Signature> FakeKernel::probe(const std::string& node)
 {
+    if (onProbe)
+        onProbe(node);
     probed.push_back(node);
     const bool present = node.starts_with(kMapper) ? !dmNodeOf(node.substr(kMapper.size())).empty()
                                                    : topology.nodes.count(kernelNameOf(node)) > 0;
@@ -279,6 +281,8 @@ void FakeCrypt::open(const std::string& node, const std::string& name)
 
 engine::Status FakeCrypt::deactivate(const std::string& name, Deactivate how)
 {
+    if (onDeactivate)
+        onDeactivate(name);
     const char* suffix = how == Deactivate::Deferred ? " deferred"
                          : how == Deactivate::Force  ? " force"
                                                      : "";

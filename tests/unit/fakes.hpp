@@ -79,6 +79,9 @@ public:
     std::map<std::string, engine::Signature> udevRecords;
     std::vector<std::string> probed;       // nodes probe() read, in order
     std::vector<std::string> headersRead;  // nodes luksHeaders() read, in order
+    // Called first by probe(), on the caller's thread: a test of two
+    // threads can hold a probe here.
+    std::function<void(const std::string& node)> onProbe;
 
     engine::Topology readTopology() override { return topology; }
     engine::Result<engine::Signature> probe(const std::string& node) override;
@@ -135,6 +138,8 @@ public:
     // When set, activate() with a mapping name fails with it (Failed) once
     // the secret matched, as a device-mapper error would.
     std::string activateFailure;
+    // Called first by deactivate(), on the caller's thread.
+    std::function<void(const std::string& name)> onDeactivate;
 
     engine::Status format(const std::string& node, const engine::LuksParams& params,
                           const engine::SecretBuffer& passphrase,

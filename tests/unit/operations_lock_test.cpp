@@ -5,6 +5,10 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <thread>
 
 #include "fakes.hpp"
 #include "result_matchers.hpp"
@@ -437,4 +441,51 @@ TEST_CASE("a lost volume's units stop before its filesystem is detached", "[unit
     REQUIRE_THAT(done, Succeeds());
     CHECK(vol.sys.log == CallLog{"stop vault-volume@data", "unmount /media/vault/data lazy",
                                  "remove /media/vault/data", "deactivate data force"});
+}
+
+TEST_CASE("a lock waits for a scan reading the mapping instead of racing it", "[unit]")
+{
+    // The kernel refuses to remove an open mapping, and libcryptsetup then
+    // waits 200 ms before it tries again: vaultd's own scan must not be
+    // what holds the mapping open when its lock closes it.
+    MountedVolume vol;
+    std::promise<void> scanReading;
+    std::promise<void> scanMayGoOn;
+    std::shared_future<void> goOn = scanMayGoOn.get_future().share();
+    std::promise<void> scanDone;
+    std::shared_future<void> scanFinished = scanDone.get_future().share();
+    std::promise<void> closing;
+    std::atomic<bool> held{false};
+    vol.sys.kernel.onProbe = [&](const std::string& node) {
+        if (node == "/dev/mapper/data" && !held.exchange(true)) {
+            scanReading.set_value();
+            goOn.wait();
+        }
+    };
+    // The close goes on only after the scan is over, so that the two
+    // threads never touch the fakes at once.
+    vol.sys.crypt.onDeactivate = [&](const std::string&) {
+        closing.set_value();
+        scanFinished.wait();
+    };
+
+    std::thread scan([&] {
+        (void)vol.ops.scan();
+        scanDone.set_value();
+    });
+    scanReading.get_future().wait();
+    std::future<Result<LockResult>> locked =
+        std::async(std::launch::async, [&] { return vol.ops.lock("vdb", {}); });
+    // The lock reaches the close only once the scan's read of the mapping
+    // has ended; give it the time it would take if it did not wait.
+    const bool closedWhileRead =
+        closing.get_future().wait_for(std::chrono::milliseconds(300)) == std::future_status::ready;
+    scanMayGoOn.set_value();
+    scan.join();
+
+    CHECK_FALSE(closedWhileRead);
+    auto result = locked.get();
+    REQUIRE_THAT(result, Succeeds());
+    CHECK(result.value().changed == Changed::Yes);
+    CHECK_FALSE(vol.sys.crypt.mappingExists("data"));
 }
