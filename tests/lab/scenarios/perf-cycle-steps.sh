@@ -4,8 +4,7 @@
 # as two) and by hand (cryptsetup open, mount, umount, cryptsetup close),
 # alternating, STEP_ROUNDS times; and what a vaultctl call costs that asks
 # vaultd nothing (--version, beside cryptsetup --version) and one that only
-# reads (status). Medians, as
-# "bench: NAME VALUE ms".
+# reads (status). Medians, as "bench: NAME VALUE ms".
 source "$(dirname "${BASH_SOURCE[0]}")/../vault-lib.sh"
 
 ROUNDS=${STEP_ROUNDS:-9}
