@@ -1,14 +1,14 @@
 #include "config.hpp"
 
-#include <toml++/toml.h>
-
 #include <fmt/format.h>
 
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <variant>
 
 #include "engine/validate.hpp"
+#include "toml_text.hpp"
 
 namespace vaultd {
 namespace {
@@ -203,12 +203,10 @@ engine::Status checkValues(const engine::EngineConfig& c, std::string_view origi
 
 engine::Result<engine::EngineConfig> parseConfig(std::string_view text, std::string_view origin)
 {
-    toml::table root;
-    try {
-        root = toml::parse(text, origin);
-    } catch (const toml::parse_error& e) {
-        return bad(origin, fmt::format("line {}: {}", e.source().begin.line, e.description()));
-    }
+    auto parsed = parseToml(text, origin);
+    if (const auto* e = std::get_if<TomlError>(&parsed))
+        return bad(origin, fmt::format("line {}: {}", e->line, e->description));
+    toml::table& root = std::get<toml::table>(parsed);
     engine::EngineConfig config;
     if (auto st = checkKeys(root, origin); !st)
         return st.error();

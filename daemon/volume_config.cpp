@@ -5,8 +5,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <toml++/toml.h>
-
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -17,11 +15,13 @@
 #include <filesystem>
 #include <map>
 #include <set>
+#include <variant>
 #include <vector>
 
 #include "engine/identity.hpp"
 #include "engine/quote.hpp"
 #include "engine/validate.hpp"
+#include "toml_text.hpp"
 
 namespace vaultd {
 namespace {
@@ -468,15 +468,13 @@ std::optional<std::pair<uid_t, gid_t>> SystemUsers::find(const std::string& name
 engine::Result<ConfiguredVolume> parseVolumeFile(std::string_view text, std::string_view origin,
                                                  std::string_view name, const UserLookup& users)
 {
-    toml::table root;
-    try {
-        root = toml::parse(text, origin);
-    } catch (const toml::parse_error& e) {
-        const auto line = e.source().begin.line;
-        if (line == 0)
-            return badFile(origin, e.description());
-        return badFile(fmt::format("{}:{}", origin, line), e.description());
+    auto parsed = parseToml(text, origin);
+    if (const auto* e = std::get_if<TomlError>(&parsed)) {
+        if (e->line == 0)
+            return badFile(origin, e->description);
+        return badFile(fmt::format("{}:{}", origin, e->line), e->description);
     }
+    toml::table& root = std::get<toml::table>(parsed);
     if (auto st = engine::checkMappingName(name); !st)
         return badFile(origin, fmt::format("the file's name {} must be a mapping name: {}",
                                            engine::quoted(name), st.error().message));

@@ -243,3 +243,27 @@ TEST_CASE("a mount base outside the mount roots is refused", "[unit]")
     CHECK_THAT(parse("[mount]\nroots = [\"/etc\"]\n"), FailsWith(ErrorCode::InvalidArgument));
     CHECK_THAT(parse("[mount]\nroots = [1]\n"), FailsWith(ErrorCode::InvalidArgument));
 }
+
+TEST_CASE("text that toml++ 3.3 cannot take is refused with its line, not a crash", "[unit]")
+{
+    // toml++ 3.3 fails an assertion or reaches __builtin_unreachable on these (found by
+    // tests/fuzz/parsers).
+    for (const std::string header : {"[!x]", "[.mount]", "[[ =]]", "[ \t{a}]", "[", "[[ \r"}) {
+        INFO(header);
+        CHECK_THAT(refusal("[pbkdf]\niterations = 1000\n" + header + "\nroots = []\n"),
+                   Catch::Contains("line 3: a table header must name a table"));
+    }
+    CHECK_THAT(refusal("[mount]\nbase = \"/media/vault\"\u00e9\n"),
+               Catch::Contains("line 2: only ASCII text"));
+    CHECK_THAT(refusal("[mount]\nroots = [}\n"), Catch::Contains("line 2: inline tables"));
+    CHECK_THAT(refusal("[mount]\noptions = \"\"\"\nnoatime\"\"\"\n"),
+               Catch::Contains("line 2: multi-line strings are not used"));
+    // Non-ASCII text in comments, and braces in strings, are as before.
+    CHECK_THAT(parse("# donn\u00e9es chiffr\u00e9es\n[mount]\nbase = \"/media/vault\"\n"),
+               Succeeds());
+    CHECK_THAT(refusal("[mount]\nbase = \"/m\u00e9dia\"\n"), Catch::Contains("line 2: only ASCII"));
+    CHECK_THAT(parse("[mount]\nbase = \"/media/{x}\"\nroots = [\"/media\"]\n"), Succeeds());
+    // What toml++ itself refuses, and quoted names, are as before.
+    CHECK_THAT(refusal("[]\n"), Catch::Contains("line 1"));
+    CHECK_THAT(refusal("[\"mount\"]\nbase = \"/etc\"\n"), Catch::Contains("mount.base"));
+}

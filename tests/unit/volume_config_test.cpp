@@ -440,3 +440,10 @@ TEST_CASE("a volume file others may write is refused, and so is one of another o
     REQUIRE(own.problems.size() == 1);
     CHECK_THAT(own.problems[0], Catch::Contains("mode 0666"));
 }
+
+TEST_CASE("a volume file whose table header names no table is refused, not a crash",
+          "[unit][configured]")
+{
+    CHECK_THAT(refusal(kMatch + "[!d = \"vol0123\"\n"),
+               Catch::StartsWith("data.toml:3: a table header must name a table"));
+}
