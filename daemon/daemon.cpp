@@ -9,7 +9,13 @@
 #include <fmt/format.h>
 #include <sdbus-c++/sdbus-c++.h>
 
+#include <ctime>
+#include <fstream>
 #include <functional>
+#include <iterator>
+#include <optional>
+#include <sstream>
+#include <string>
 #include <unistd.h>
 
 #include "bus/bus_loop.hpp"
@@ -61,6 +67,38 @@ private:
     asio::posix::stream_descriptor descriptor_;
     std::function<void()> onReadable_;
 };
+
+// How long before @mainStarted the process began (exec, the dynamic linker,
+// static constructors), from /proc/self/stat's start time: clock ticks
+// since boot, so to a tick (10 ms).
+std::optional<std::chrono::milliseconds> sinceExec(
+    std::chrono::steady_clock::time_point mainStarted)
+{
+    std::ifstream stat("/proc/self/stat");
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    // The command name, in parentheses, may hold spaces: count fields after it.
+    const auto close = text.rfind(')');
+    if (close == std::string::npos)
+        return std::nullopt;
+    std::istringstream fields(text.substr(close + 2));
+    std::string field;
+    // Field 22 of the line is the start time; the state is field 3.
+    for (int i = 3; i < 22 && fields >> field; ++i) {}
+    unsigned long long ticks = 0;
+    timespec boot{};
+    if (!(fields >> ticks) || clock_gettime(CLOCK_BOOTTIME, &boot) != 0)
+        return std::nullopt;
+    const long hz = sysconf(_SC_CLK_TCK);
+    if (hz <= 0)
+        return std::nullopt;
+    using namespace std::chrono;
+    const auto started = milliseconds(ticks * 1000 / static_cast<unsigned long long>(hz));
+    const auto now = duration_cast<milliseconds>(seconds(boot.tv_sec) + nanoseconds(boot.tv_nsec));
+    const auto atMain = now - duration_cast<milliseconds>(steady_clock::now() - mainStarted);
+    if (atMain < started)
+        return milliseconds(0);
+    return atMain - started;
+}
 
 }  // namespace
 
@@ -124,7 +162,11 @@ struct Daemon::Parts {
     asio::signal_set signals;
 };
 
-Daemon::Daemon(engine::EngineConfig config) : parts_(std::make_unique<Parts>(std::move(config))) {}
+Daemon::Daemon(engine::EngineConfig config, Clock::time_point mainStarted)
+    : mainStarted_(mainStarted), parts_(std::make_unique<Parts>(std::move(config)))
+{
+    setUp_ = Clock::now() - mainStarted_;
+}
 
 Daemon::~Daemon() = default;
 
@@ -173,9 +215,20 @@ int Daemon::run()
     // The name is taken only once the first scan's objects exist, so a client
     // that finds the name also finds every volume.
     p.service.whenLost([&p](const engine::LostMapping& lost) { p.manager.announceLost(lost); });
-    p.service.whenReady([&p] {
+    p.service.whenReady([this, &p](const bus::VolumeService::FirstScan& first) {
         p.connection->requestName(bus::kBusName);
-        log::info(fmt::format("ready: owns {}", bus::kBusName));
+        using std::chrono::duration_cast;
+        using std::chrono::milliseconds;
+        const auto sinceMain = duration_cast<milliseconds>(Clock::now() - mainStarted_);
+        const auto exec = sinceExec(mainStarted_);
+        const std::string beforeMain =
+            exec ? fmt::format(" (and about {} ms from exec to main)", exec->count()) : "";
+        log::info(
+            fmt::format("ready: owns {} with {} volumes, {} ms after main{}: set-up {} ms, "
+                        "first scan {} ms, its objects {} ms",
+                        bus::kBusName, first.volumes, sinceMain.count(), beforeMain,
+                        duration_cast<milliseconds>(setUp_).count(), first.scan.count(),
+                        first.objects.count()));
         sd_notify(0, "READY=1");
     });
     p.service.requestScan();

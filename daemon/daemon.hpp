@@ -14,7 +14,10 @@ namespace vaultd {
 
 class Daemon {
 public:
-    explicit Daemon(engine::EngineConfig config);
+    using Clock = std::chrono::steady_clock;
+    // @mainStarted: when main() began, for the log line that says how long
+    // the start took.
+    Daemon(engine::EngineConfig config, Clock::time_point mainStarted);
     ~Daemon();
 
     int run();
@@ -29,6 +32,8 @@ private:
 
     void waitForSignals();
 
+    Clock::time_point mainStarted_;
+    Clock::duration setUp_{};  // constructing the parts: the bus connection, udev, ...
     struct Parts;
     std::unique_ptr<Parts> parts_;
     bool stopping_ = false;

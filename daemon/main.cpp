@@ -4,6 +4,7 @@
 #include <malloc.h>
 #include <sdbus-c++/Error.h>
 
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <exception>
@@ -15,6 +16,7 @@
 
 int main(int argc, char** argv)
 {
+    const auto started = std::chrono::steady_clock::now();
     // A long-lived daemon with a few short-lived jobs: glibc's per-thread
     // arenas would each keep the memory a job freed, and resident memory
     // would creep with every worker that ever ran one.
@@ -40,7 +42,7 @@ int main(int argc, char** argv)
     }
 
     try {
-        vaultd::Daemon daemon(std::move(config).value());
+        vaultd::Daemon daemon(std::move(config).value(), started);
         return daemon.run();
     } catch (const sdbus::Error& e) {
         vaultd::log::error("stopped: " + e.getMessage(),

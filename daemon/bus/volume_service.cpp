@@ -51,7 +51,7 @@ void VolumeService::shutdown()
     prober_.join();
 }
 
-void VolumeService::whenReady(std::function<void()> ready)
+void VolumeService::whenReady(std::function<void(const FirstScan&)> ready)
 {
     ready_ = std::move(ready);
 }
@@ -160,6 +160,33 @@ void VolumeService::growAutomatically()
     }
 }
 
+void VolumeService::closeInterruptedFormats(const std::vector<std::string>& mappings)
+{
+    for (const auto& name : mappings) {
+        log::warning(fmt::format("an interrupted format left its mapping '{}' open: closing it; "
+                                 "the device keeps the LUKS header that format wrote, maybe "
+                                 "without a filesystem: format it again to start over",
+                                 name),
+                     {{Field::Mapping, name}, {Field::Operation, "format"}});
+        boost::asio::post(workers_, [this, name] {
+            auto closed = operations_.closeInterruptedFormat(name);
+            boost::asio::post(loop_, [this, name, closed = std::move(closed)] {
+                if (closed)
+                    log::info(fmt::format("closed the interrupted format's mapping '{}' (at once, "
+                                          "or when the last program using it ends)",
+                                          name),
+                              {{Field::Mapping, name}});
+                else
+                    log::error(fmt::format("failed to close the interrupted format's mapping "
+                                           "'{}': {}",
+                                           name, closed.error().message),
+                               {{Field::Mapping, name}});
+                afterOperation();
+            });
+        });
+    }
+}
+
 void VolumeService::recogniseReturn(const engine::Volume& v)
 {
     auto back = std::find_if(recentlyLost_.begin(), recentlyLost_.end(), [&](const auto& l) {
@@ -189,11 +216,22 @@ void VolumeService::requestScan()
     // acted on (volumes opened or grown by themselves).
     const auto source = ready_ ? engine::ScanSource::UdevDatabase : engine::ScanSource::Probe;
     boost::asio::post(prober_, [this, startedAt, source] {
+        using Clock = std::chrono::steady_clock;
+        const auto scanStart = Clock::now();
         auto scanned = operations_.scan(source);
-        boost::asio::post(loop_, [this, startedAt, source, scanned = std::move(scanned)]() mutable {
+        FirstScan first;
+        first.scan =
+            std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - scanStart);
+        first.volumes = scanned.volumes.size();
+        boost::asio::post(loop_, [this, startedAt, source, first,
+                                  scanned = std::move(scanned)]() mutable {
+            const auto applyStart = Clock::now();
             engine::markDuplicates(scanned.volumes);
             apply(std::move(scanned.volumes), startedAt);
+            first.objects =
+                std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - applyStart);
             tearDown(scanned.lost);
+            closeInterruptedFormats(scanned.interruptedFormats);
             if (source == engine::ScanSource::Probe) {
                 growAutomatically();
                 openConfigured();
@@ -204,7 +242,7 @@ void VolumeService::requestScan()
             malloc_trim(0);
             scanning_ = false;
             if (ready_)
-                std::exchange(ready_, nullptr)();
+                std::exchange(ready_, nullptr)(first);
             if (std::exchange(rescan_, false))
                 requestScan();
             busLoop_.poke();

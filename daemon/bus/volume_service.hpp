@@ -47,7 +47,14 @@ public:
     // A listing of a few small files; quick enough for the loop thread.
     std::vector<engine::HeaderBackup> headerBackups() { return operations_.headerBackups(); }
     // Called once, after the first scan's objects exist.
-    void whenReady(std::function<void()> ready);
+    // What the first scan found and what it took, for the log line that
+    // says vaultd is ready.
+    struct FirstScan {
+        std::size_t volumes = 0;
+        std::chrono::milliseconds scan{0};     // reading the devices (the prober)
+        std::chrono::milliseconds objects{0};  // making their bus objects (the loop)
+    };
+    void whenReady(std::function<void(const FirstScan&)> ready);
     // Called on the loop thread for each lost volume, once torn down.
     void whenLost(std::function<void(const engine::LostMapping&)> lost);
     // Stops the workers; pending replies are dropped.
@@ -99,6 +106,8 @@ private:
     void apply(std::vector<engine::Volume> volumes, std::uint64_t startedAt);
     // Tears down mappings whose device is gone, each once.
     void tearDown(const std::vector<engine::LostMapping>& lost);
+    // Closes what formats of an earlier vaultd left open (the first scan's).
+    void closeInterruptedFormats(const std::vector<std::string>& mappings);
     void recogniseReturn(const engine::Volume& v);
     void updateFromOperation(const std::string& kernelName, engine::Result<engine::Volume> fresh);
     void afterOperation();
@@ -142,7 +151,7 @@ private:
     std::map<std::string, std::uint64_t> freshAt_;
     bool scanning_ = false;
     bool rescan_ = false;
-    std::function<void()> ready_;
+    std::function<void(const FirstScan&)> ready_;
     std::function<void(const engine::LostMapping&)> lost_;
     // Lost mappings being torn down, or torn down and still held by a
     // process (so still seen by scans): not to be handled again.

@@ -93,7 +93,22 @@ ScanResult Operations::scan(ScanSource source)
             result.volumes.push_back(std::move(v).value());
     }
     result.lost = lostIn(topology);
+    // At start no format of this vaultd's can be under way yet.
+    if (source == ScanSource::UdevDatabase) {
+        for (const auto& [name, node] : topology.nodes) {
+            if (node.dmName.starts_with(kFormatMappingPrefix))
+                result.interruptedFormats.push_back(node.dmName);
+        }
+    }
     return result;
+}
+
+Status Operations::closeInterruptedFormat(const std::string& mappingName)
+{
+    if (!mappingName.starts_with(kFormatMappingPrefix))
+        return makeError(ErrorCode::InvalidArgument,
+                         fmt::format("'{}' is not a format's mapping", mappingName));
+    return closeMapping(mappingName, Crypt::Deactivate::Deferred);
 }
 
 Identity Operations::identityOf(const BlockNode& node, const std::vector<std::string>& links)
@@ -241,7 +256,7 @@ Result<FormatResult> Operations::format(const std::string& kernelName,
     params.flags.discard = request.discard;
     // The filesystem is made through a short-lived mapping of our own, so the
     // volume is locked again when Format returns.
-    const std::string temp = "vaultd-format-" + v.kernelName;
+    const std::string temp = std::string(kFormatMappingPrefix) + v.kernelName;
     const std::string mapped = "/dev/mapper/" + temp;
     if (auto st = stillTheDevice(v); !st)
         return st.error();

@@ -169,9 +169,16 @@ struct GrowResult {
     Changed changed = Changed::No;
 };
 
+// A format makes the filesystem through a short-lived mapping of its own,
+// named this and the device's kernel name.
+inline constexpr std::string_view kFormatMappingPrefix = "vaultd-format-";
+
 struct ScanResult {
     std::vector<Volume> volumes;
     std::vector<LostMapping> lost;
+    // The first scan only: format mappings that a vaultd before this one
+    // left open (it was killed, or stopped, in the middle of a format).
+    std::vector<std::string> interruptedFormats;
 };
 
 // Where a scan learns what each device holds. The first scan at start takes
@@ -270,6 +277,12 @@ public:
     std::vector<HeaderBackup> headerBackups() { return ports_.headers.list(); }
     // Detaches a lost mapping's mounts and takes its key out of the kernel.
     Result<LostMapping> tearDownLost(const std::string& mappingName);
+    // Closes the format mapping an interrupted format left (a first scan's
+    // interruptedFormats), once its last user is gone: an mkfs the killed
+    // vaultd started may be writing through it still. The device keeps the
+    // header that format wrote, with or without a filesystem; format it
+    // again to start over. Only such a mapping: any other name is refused.
+    Status closeInterruptedFormat(const std::string& mappingName);
 
     // udev reported the disk with this sequence number removed: from now on
     // it, its partitions and anything it held count as gone, even while

@@ -122,3 +122,33 @@ TEST_CASE("a blank device's header copies are not read; every other device's are
     CHECK(has(sys.kernel.headersRead, "/dev/vdd"));  // a filesystem may lie over a header
     CHECK_FALSE(has(sys.kernel.headersRead, "/dev/vdc"));
 }
+
+TEST_CASE("the first scan finds the mapping an interrupted format left, and only it is closed",
+          "[unit][scan]")
+{
+    // A vaultd killed while mkfs ran left its format mapping open (and the
+    // mkfs, maybe, still writing through it); the user's own mapping of
+    // another volume is no business of this.
+    FakeSystem sys;
+    sys.attachLuks("vdb", kGiB, kUuid, filesystemSignature("ext4"));
+    sys.attachLuks("vdc", kGiB, "1c2d3e4f-0000-4000-8000-00000000000c");
+    Operations ops(sys.ports(), {});
+    REQUIRE_THAT(
+        ops.unlock("vdb", secret("correct horse"), {"vaultd-format-vdb", false, "", {}, {}, {}}),
+        Succeeds());
+    REQUIRE_THAT(ops.unlock("vdc", secret("correct horse"), {"mine", false, "", {}, {}, {}}),
+                 Succeeds());
+    sys.crypt.held.insert("vaultd-format-vdb");  // the mkfs
+
+    CHECK(ops.scan().interruptedFormats.empty());  // later scans: a format may be running
+    auto found = ops.scan(ScanSource::UdevDatabase).interruptedFormats;
+    REQUIRE(found == std::vector<std::string>{"vaultd-format-vdb"});
+
+    sys.log.clear();
+    REQUIRE_THAT(ops.closeInterruptedFormat(found.front()), Succeeds());
+    // Deferred: it goes when the mkfs lets go.
+    CHECK(sys.log == CallLog{"deactivate vaultd-format-vdb deferred"});
+
+    REQUIRE_THAT(ops.closeInterruptedFormat("mine"), FailsWith(ErrorCode::InvalidArgument));
+    CHECK(sys.crypt.mappingExists("mine"));
+}
