@@ -1,6 +1,7 @@
 #include "system/sysfs.hpp"
 
 #include <libmount/libmount.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,17 +16,20 @@
 #include <memory>
 #include <iterator>
 #include <sstream>
+#include <vector>
 
 namespace vaultd::system {
 namespace fs = std::filesystem;
 namespace {
 
-// The first line of a small sysfs attribute. Plain read(2): a scan reads a
-// dozen of these per block device, several times per operation, and an
-// ifstream (a filebuf, a locale) costs several times the read itself.
-std::string readLine(const fs::path& path)
+// The first line of a small sysfs attribute, @name relative to the
+// directory @dir (a descriptor): a path from /sys/class/block would go
+// through the class's symbolic link again at every open, and a scan reads
+// a dozen of these per block device, several times per operation. Plain
+// read(2): an ifstream (a filebuf, a locale) costs several times the read.
+std::string readLine(int dir, const char* name)
 {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    const int fd = ::openat(dir, name, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return {};
     char buffer[4096];
@@ -39,6 +43,51 @@ std::string readLine(const fs::path& path)
     std::string_view text(buffer, static_cast<std::size_t>(n));
     return std::string(text.substr(0, text.find('\n')));
 }
+
+bool has(int dir, const char* name)
+{
+    return ::faccessat(dir, name, F_OK, 0) == 0;
+}
+
+// The names in the directory @name under @dir (holders/, slaves/).
+std::vector<std::string> entries(int dir, const char* name)
+{
+    std::vector<std::string> names;
+    const int fd = ::openat(dir, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return names;
+    DIR* d = ::fdopendir(fd);
+    if (!d) {
+        ::close(fd);
+        return names;
+    }
+    while (const dirent* e = ::readdir(d)) {
+        if (e->d_name[0] != '.')
+            names.emplace_back(e->d_name);
+    }
+    ::closedir(d);
+    return names;
+}
+
+// An open directory, closed with it.
+class DirFd {
+public:
+    explicit DirFd(const fs::path& path)
+        : fd_(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC))
+    {
+    }
+    ~DirFd()
+    {
+        if (fd_ >= 0)
+            ::close(fd_);
+    }
+    DirFd(const DirFd&) = delete;
+    DirFd& operator=(const DirFd&) = delete;
+    int get() const { return fd_; }
+
+private:
+    int fd_;
+};
 
 // libdevmapper stores a name with characters outside udev's safe set as
 // \xNN escapes ("a,b" becomes "a\x2cb"); callers use the name as given.
@@ -60,54 +109,66 @@ std::string unmangle(const std::string& name)
 
 // A SCSI disk's serial is in its Unit Serial Number VPD page: four bytes of
 // header, then the serial.
-std::string readVpdSerial(const fs::path& path)
+std::string readVpdSerial(int disk)
 {
-    std::ifstream in(path, std::ios::binary);
-    std::string page((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (page.size() <= 4)
+    const int fd = ::openat(disk, "device/vpd_pg80", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
         return {};
-    return page.substr(4);
+    char buffer[512];
+    ssize_t n;
+    do
+        n = ::read(fd, buffer, sizeof buffer);
+    while (n < 0 && errno == EINTR);
+    ::close(fd);
+    if (n <= 4)
+        return {};
+    return std::string(buffer + 4, static_cast<std::size_t>(n) - 4);
 }
 
 // A disk's sequence number, model and serial: NVMe and SCSI keep the last
-// two with the device, virtio-blk its serial beside the disk.
-void readDiskFacts(const fs::path& disk, engine::BlockNode& node)
+// two with the device, virtio-blk its serial beside the disk. A disk with
+// no device (loop, zram, device-mapper) has no model.
+void readDiskFacts(int disk, engine::BlockNode& node)
 {
-    std::error_code ec;
-    node.diskseq = std::strtoull(readLine(disk / "diskseq").c_str(), nullptr, 10);
-    node.model = readLine(disk / "device" / "model");
-    node.serial = readLine(disk / "device" / "serial");
-    if (node.serial.empty() && fs::exists(disk / "serial", ec))
-        node.serial = readLine(disk / "serial");
-    if (node.serial.empty() && fs::exists(disk / "device" / "vpd_pg80", ec))
-        node.serial = readVpdSerial(disk / "device" / "vpd_pg80");
+    node.diskseq = std::strtoull(readLine(disk, "diskseq").c_str(), nullptr, 10);
+    const bool device = has(disk, "device");
+    if (device) {
+        node.model = readLine(disk, "device/model");
+        node.serial = readLine(disk, "device/serial");
+    }
+    if (node.serial.empty())
+        node.serial = readLine(disk, "serial");
+    if (node.serial.empty() && device)
+        node.serial = readVpdSerial(disk);
 }
 
 engine::BlockNode readNode(const fs::directory_entry& entry)
 {
     std::error_code ec;
-    const fs::path dir = entry.path();
+    const fs::path path = entry.path();
     engine::BlockNode node;
-    node.name = dir.filename().string();
-    node.devnum = readLine(dir / "dev");
-    node.size = std::strtoull(readLine(dir / "size").c_str(), nullptr, 10) * 512;
-    node.readOnly = readLine(dir / "ro") == "1";
-    node.loopBacked = fs::exists(dir / "loop" / "backing_file", ec);
-    if (fs::exists(dir / "partition", ec)) {
-        const fs::path disk = fs::canonical(dir, ec).parent_path();
+    node.name = path.filename().string();
+    const DirFd dir(path);
+    if (dir.get() < 0)
+        return node;
+    node.devnum = readLine(dir.get(), "dev");
+    node.size = std::strtoull(readLine(dir.get(), "size").c_str(), nullptr, 10) * 512;
+    node.readOnly = readLine(dir.get(), "ro") == "1";
+    node.loopBacked = has(dir.get(), "loop/backing_file");
+    if (has(dir.get(), "partition")) {
+        const fs::path disk = fs::canonical(path, ec).parent_path();
         node.parent = disk.filename().string();
-        readDiskFacts(disk, node);
+        const DirFd diskDir(disk);
+        readDiskFacts(diskDir.get(), node);
     } else {
-        readDiskFacts(dir, node);
+        readDiskFacts(dir.get(), node);
     }
-    if (fs::is_directory(dir / "dm", ec)) {
-        node.dmName = unmangle(readLine(dir / "dm" / "name"));
-        node.dmUuid = readLine(dir / "dm" / "uuid");
+    if (has(dir.get(), "dm")) {
+        node.dmName = unmangle(readLine(dir.get(), "dm/name"));
+        node.dmUuid = readLine(dir.get(), "dm/uuid");
     }
-    for (const auto& slave : fs::directory_iterator(dir / "slaves", ec))
-        node.slaves.push_back(slave.path().filename().string());
-    for (const auto& holder : fs::directory_iterator(dir / "holders", ec))
-        node.holders.push_back(holder.path().filename().string());
+    node.slaves = entries(dir.get(), "slaves");
+    node.holders = entries(dir.get(), "holders");
     return node;
 }
 
