@@ -22,22 +22,28 @@ namespace vaultd::system {
 namespace fs = std::filesystem;
 namespace {
 
-// The first line of a small sysfs attribute, @name relative to the
-// directory @dir (a descriptor): a path from /sys/class/block would go
+// A small sysfs attribute, @name relative to the directory @dir (a
+// descriptor), whole or its first line: a path from /sys/class/block would go
 // through the class's symbolic link again at every open, and a scan reads
 // a dozen of these per block device, several times per operation. Plain
 // read(2): an ifstream (a filebuf, a locale) costs several times the read.
-std::string readLine(int dir, const char* name)
+ssize_t readAttribute(int dir, const char* name, char* buffer, std::size_t size)
 {
     const int fd = ::openat(dir, name, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return {};
-    char buffer[4096];
+        return -1;
     ssize_t n;
     do
-        n = ::read(fd, buffer, sizeof buffer);
+        n = ::read(fd, buffer, size);
     while (n < 0 && errno == EINTR);
     ::close(fd);
+    return n;
+}
+
+std::string readLine(int dir, const char* name)
+{
+    char buffer[4096];
+    const ssize_t n = readAttribute(dir, name, buffer, sizeof buffer);
     if (n <= 0)
         return {};
     std::string_view text(buffer, static_cast<std::size_t>(n));
@@ -111,15 +117,8 @@ std::string unmangle(const std::string& name)
 // header, then the serial.
 std::string readVpdSerial(int disk)
 {
-    const int fd = ::openat(disk, "device/vpd_pg80", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return {};
     char buffer[512];
-    ssize_t n;
-    do
-        n = ::read(fd, buffer, sizeof buffer);
-    while (n < 0 && errno == EINTR);
-    ::close(fd);
+    const ssize_t n = readAttribute(disk, "device/vpd_pg80", buffer, sizeof buffer);
     if (n <= 4)
         return {};
     return std::string(buffer + 4, static_cast<std::size_t>(n) - 4);
