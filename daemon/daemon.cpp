@@ -12,6 +12,7 @@
 #include <ctime>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <iterator>
 #include <optional>
 #include <sstream>
@@ -107,6 +108,16 @@ struct Daemon::Parts {
         : operations({kernel, crypt, hostMounter, hostMountPoints, tools, records, processes,
                       headers, quality, units, keyServers},
                      std::move(config)),
+          firstScan(std::async(std::launch::async,
+                               [this] {
+                                   const auto started = std::chrono::steady_clock::now();
+                                   bus::VolumeService::EarlyScan early{
+                                       operations.scan(engine::ScanSource::UdevDatabase), {}};
+                                   early.took =
+                                       std::chrono::duration_cast<std::chrono::milliseconds>(
+                                           std::chrono::steady_clock::now() - started);
+                                   return early;
+                               })),
           connection(sdbus::createSystemBusConnection()),
           busLoop(io, *connection),
           service(io, *connection, operations, busLoop),
@@ -151,12 +162,15 @@ struct Daemon::Parts {
     bus::SystemdUnits units{kUnitStopLimit};
     system::ClevisKeyServers keyServers{kKeyServerLimit};
     engine::Operations operations;
+    // Listening before the first scan reads anything, so that no change is
+    // missed between the two; the scan runs while vaultd connects to the bus.
+    system::UdevMonitor udevMonitor;
+    system::MountMonitor mountMonitor;
+    std::future<bus::VolumeService::EarlyScan> firstScan;
     std::unique_ptr<sdbus::IConnection> connection;
     bus::BusLoop busLoop;
     bus::VolumeService service;
     bus::ManagerObject manager;
-    system::UdevMonitor udevMonitor;
-    system::MountMonitor mountMonitor;
     ReadWatch udevWatch;
     ReadWatch mountWatch;
     asio::signal_set signals;
@@ -225,12 +239,13 @@ int Daemon::run()
             exec ? fmt::format(" (and about {} ms from exec to main)", exec->count()) : "";
         log::info(
             fmt::format("ready: owns {} with {} volumes, {} ms after main{}: set-up {} ms, "
-                        "first scan {} ms, its objects {} ms",
+                        "first scan {} ms (beside the set-up), its objects {} ms",
                         bus::kBusName, first.volumes, sinceMain.count(), beforeMain,
                         duration_cast<milliseconds>(setUp_).count(), first.scan.count(),
                         first.objects.count()));
         sd_notify(0, "READY=1");
     });
+    p.service.startWith(std::move(p.firstScan));
     p.service.requestScan();
     p.busLoop.start();
     p.io.run();

@@ -51,6 +51,11 @@ void VolumeService::shutdown()
     prober_.join();
 }
 
+void VolumeService::startWith(std::future<EarlyScan> first)
+{
+    early_ = std::move(first);
+}
+
 void VolumeService::whenReady(std::function<void(const FirstScan&)> ready)
 {
     ready_ = std::move(ready);
@@ -217,11 +222,18 @@ void VolumeService::requestScan()
     const auto source = ready_ ? engine::ScanSource::UdevDatabase : engine::ScanSource::Probe;
     boost::asio::post(prober_, [this, startedAt, source] {
         using Clock = std::chrono::steady_clock;
-        const auto scanStart = Clock::now();
-        auto scanned = operations_.scan(source);
+        engine::ScanResult scanned;
         FirstScan first;
-        first.scan =
-            std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - scanStart);
+        if (early_.valid()) {
+            EarlyScan early = early_.get();
+            scanned = std::move(early.result);
+            first.scan = early.took;
+        } else {
+            const auto scanStart = Clock::now();
+            scanned = operations_.scan(source);
+            first.scan =
+                std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - scanStart);
+        }
         first.volumes = scanned.volumes.size();
         boost::asio::post(loop_, [this, startedAt, source, first,
                                   scanned = std::move(scanned)]() mutable {
@@ -238,11 +250,11 @@ void VolumeService::requestScan()
             } else {
                 rescan_ = true;
             }
-            // A scan of many devices leaves much freed behind it.
-            malloc_trim(0);
             scanning_ = false;
             if (ready_)
                 std::exchange(ready_, nullptr)(first);
+            // A scan of many devices leaves much freed behind it.
+            malloc_trim(0);
             if (std::exchange(rescan_, false))
                 requestScan();
             busLoop_.poke();

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <optional>
@@ -55,6 +56,14 @@ public:
         std::chrono::milliseconds objects{0};  // making their bus objects (the loop)
     };
     void whenReady(std::function<void(const FirstScan&)> ready);
+    // The first scan (udev's database), started before the service existed
+    // so that it runs while vaultd connects to the bus: the first
+    // requestScan() takes its result instead of scanning.
+    struct EarlyScan {
+        engine::ScanResult result;
+        std::chrono::milliseconds took{0};
+    };
+    void startWith(std::future<EarlyScan> first);
     // Called on the loop thread for each lost volume, once torn down.
     void whenLost(std::function<void(const engine::LostMapping&)> lost);
     // Stops the workers; pending replies are dropped.
@@ -152,6 +161,7 @@ private:
     bool scanning_ = false;
     bool rescan_ = false;
     std::function<void(const FirstScan&)> ready_;
+    std::future<EarlyScan> early_;  // taken by the prober
     std::function<void(const engine::LostMapping&)> lost_;
     // Lost mappings being torn down, or torn down and still held by a
     // process (so still seen by scans): not to be handled again.
