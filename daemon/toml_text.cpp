@@ -126,14 +126,11 @@ std::optional<std::string> unsafeTokens(std::string_view l, int& depth)
 // line and why, or nothing.
 std::optional<TomlError> unsafeForToml(std::string_view text)
 {
-    if (text.find("\"\"\"") != std::string_view::npos ||
-        text.find("'''") != std::string_view::npos) {
-        const auto at = std::min(text.find("\"\"\""), text.find("'''"));
+    if (const auto at = std::min(text.find("\"\"\""), text.find("'''"));
+        at != std::string_view::npos)
         return TomlError{
             static_cast<std::size_t>(std::count(text.begin(), text.begin() + at, '\n')) + 1,
-            "multi-line strings are not used in vaultd's files: write the value on "
-            "one line"};
-    }
+            "multi-line strings are not used in vaultd's files: write the value on one line"};
     std::size_t line = 1;
     int depth = 0;  // of the arrays a value is in, across lines
     for (std::size_t start = 0; start < text.size(); ++line) {

@@ -229,10 +229,7 @@ void VolumeService::requestScan()
             scanned = std::move(early.result);
             first.scan = early.took;
         } else {
-            const auto scanStart = Clock::now();
             scanned = operations_.scan(source);
-            first.scan =
-                std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - scanStart);
         }
         first.volumes = scanned.volumes.size();
         boost::asio::post(loop_, [this, startedAt, source, first,

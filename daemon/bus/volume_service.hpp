@@ -52,7 +52,7 @@ public:
     // says vaultd is ready.
     struct FirstScan {
         std::size_t volumes = 0;
-        std::chrono::milliseconds scan{0};     // reading the devices (the prober)
+        std::chrono::milliseconds scan{0};     // reading the devices (startWith's scan)
         std::chrono::milliseconds objects{0};  // making their bus objects (the loop)
     };
     void whenReady(std::function<void(const FirstScan&)> ready);
