@@ -33,6 +33,11 @@
 #                           from first_answers' OUT: the median time to the
 #                           first answer, and the last instance's pid
 # stop_pid PID              SIGTERM, and wait until the process is gone
+# loop_volume FILE SIZE     a loop device on a new FILE of SIZE, formatted by
+#                           vaultd (ext4, the key file) and locked; prints
+#                           its kernel name (loop3)
+# blank_loops COUNT         COUNT more loop devices on blank 16 MiB files,
+#                           once udev has seen them
 
 source "$(dirname "${BASH_SOURCE[0]}")/guest/lib.sh"
 
@@ -459,4 +464,23 @@ bench_settings() {
         # shellcheck source=/dev/null
         source "$LAB_OUT/bench.env"
     fi
+}
+
+loop_volume() {
+    local loop
+    truncate -s "$2" "$1"
+    loop=$(losetup -f --show "$1")
+    wait_state "${loop#/dev/}" empty
+    vaultctl format "${loop#/dev/}" --fs ext4 --key-file "$KEY_FILE" >/dev/null
+    wait_state "${loop#/dev/}" locked
+    echo "${loop#/dev/}"
+}
+
+blank_loops() {
+    local i
+    for ((i = 0; i < $1; i++)); do
+        truncate -s 16M "blank$i.img"
+        losetup -f "blank$i.img"
+    done
+    udevadm settle
 }

@@ -27,12 +27,8 @@ pss_kib() {
     awk '/^Pss:/ { print $2 }' "/proc/$1/smaps_rollup"
 }
 
-truncate -s 256M bench.img
-loop=$(losetup -f --show bench.img)
-dev=${loop#/dev/}
-wait_state "$dev" empty
-vaultctl format "$dev" --fs ext4 --key-file "$KEY_FILE" >/dev/null
-wait_state "$dev" locked
+dev=$(loop_volume bench.img 256M)
+loop=/dev/$dev
 
 # Whatever happens, no udisksd outlives the scenario (it runs in a session
 # of its own), and vaultd runs afterwards as the lab expects.
@@ -47,11 +43,7 @@ trap leave_as_found EXIT
 trap 'exit 143' TERM
 
 # Ready: from spawning to the first answer, with 40 loop devices attached.
-for ((i = 0; i < 40; i++)); do
-    truncate -s 16M "more$i.img"
-    losetup -f "more$i.img"
-done
-udevadm settle
+blank_loops 40
 first_answers 3 ready.txt 120 vaultd udisksd
 vaultd_ready=$(answered_ms ready.txt vaultd)
 udisks_ready=$(answered_ms ready.txt udisksd)

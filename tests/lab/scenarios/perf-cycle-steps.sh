@@ -9,12 +9,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/../vault-lib.sh"
 
 ROUNDS=${STEP_ROUNDS:-9}
 
-truncate -s 256M steps.img
-loop=$(losetup -f --show steps.img)
-dev=${loop#/dev/}
-wait_state "$dev" empty
-vaultctl format "$dev" --fs ext4 --key-file "$KEY_FILE"
-wait_state "$dev" locked
+dev=$(loop_volume steps.img 256M)
+loop=/dev/$dev
 mkdir -p /steps
 
 declare -A took

@@ -43,18 +43,8 @@ figures() {
     echo "mapped-$when: $(lazy_mapped "$pid")"
 }
 
-truncate -s 256M bench.img
-loop=$(losetup -f --show bench.img)
-dev=${loop#/dev/}
-wait_state "$dev" empty
-vaultctl format "$dev" --fs ext4 --key-file "$KEY_FILE" >/dev/null
-wait_state "$dev" locked
-
-for ((i = 0; i < 40; i++)); do
-    truncate -s 16M "more$i.img"
-    losetup -f "more$i.img"
-done
-udevadm settle
+dev=$(loop_volume bench.img 256M)
+blank_loops 40
 stop_vaultd_now
 restart_vaultd
 vaultctl list >/dev/null

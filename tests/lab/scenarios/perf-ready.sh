@@ -8,17 +8,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/../vault-lib.sh"
 
 ROUNDS=${READY_ROUNDS:-5}
 
-truncate -s 256M ready.img
-loop=$(losetup -f --show ready.img)
-dev=${loop#/dev/}
-wait_state "$dev" empty
-vaultctl format "$dev" --fs ext4 --key-file "$KEY_FILE" >/dev/null
-wait_state "$dev" locked
-for ((i = 0; i < 40; i++)); do
-    truncate -s 16M "more$i.img"
-    losetup -f "more$i.img"
-done
-udevadm settle
+loop_volume ready.img 256M >/dev/null
+blank_loops 40
 trap 'pgrep -x vaultd >/dev/null || restart_vaultd' EXIT
 
 # What a start costs before vaultd does anything: exec, linking, --version.
