@@ -59,6 +59,7 @@ constexpr std::array vaultdErrors{
                "is the key server reachable from this instance, and is the thumbprint the one "
                "tang-show-keys prints there?"},
     KnownError{"Cancelled", exitFailure, "the operation was cancelled"},
+    KnownError{"DeviceFailing", exitFailure, "the device is failing; vaultd writes nothing to it"},
 };
 
 constexpr std::array busErrors{

@@ -38,9 +38,10 @@ Row tableRow(const VolumeProperties& volume, bool ec2)
         row.push_back(field(volume.ebsVolumeId));
         row.push_back(field(volume.requestedName));
     }
-    for (std::string value :
-         {humanSize(volume.size), field(volume.state), field(volume.mappingName),
-          field(volume.mountPoint), field(volume.label)})
+    const std::string state =
+        volume.failing.empty() ? field(volume.state) : field(volume.state) + ",failing";
+    for (std::string value : {humanSize(volume.size), state, field(volume.mappingName),
+                              field(volume.mountPoint), field(volume.label)})
         row.push_back(std::move(value));
     return row;
 }
@@ -204,6 +205,8 @@ std::string headerHealthText(const std::string& health)
                "header backup now)";
     if (health == "secondary-damaged")
         return "secondary-damaged (the second copy is gone; take a header backup now)";
+    if (health == "unreadable")
+        return "unreadable (the device is failing)";
     if (health == "overwritten")
         return "overwritten (another signature was written over the LUKS header; a second copy "
                "is intact underneath: do not format, restore the header from a backup)";
@@ -221,6 +224,10 @@ std::string formatStatus(const VolumeProperties& volume, const std::optional<Key
     line("KernelName", field(volume.kernelName));
     line("Size", fmt::format("{} ({} bytes)", humanSize(volume.size), volume.size));
     line("State", field(volume.state));
+    if (!volume.failing.empty())
+        line("Failing", printable(volume.failing) +
+                            " (vaultd writes nothing to it: unmount and lock it, copy what it "
+                            "holds to a new volume)");
     line("LuksVersion", std::to_string(volume.luksVersion));
     line("LuksUuid", field(volume.luksUuid));
     if (!volume.headerHealth.empty() && volume.headerHealth != "none")
@@ -281,6 +288,7 @@ nlohmann::ordered_json volumeToJson(const VolumeProperties& volume)
         {"duplicates", volume.duplicates},
         {"growableBy", volume.growableBy},
         {"headerHealth", volume.headerHealth},
+        {"failing", volume.failing},
     };
     return object;
 }

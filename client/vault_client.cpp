@@ -121,6 +121,7 @@ VolumeProperties volumeFromProperties(const PropertyMap& properties)
     assign(properties, "Duplicates", volume.duplicates);
     assign(properties, "GrowableBy", volume.growableBy);
     assign(properties, "HeaderHealth", volume.headerHealth);
+    assign(properties, "Failing", volume.failing);
     assign(properties, "Configuration", volume.configuration);
     assign(properties, "ConfigurationError", volume.configurationError);
     return volume;

@@ -63,6 +63,7 @@ struct VolumeProperties {
     std::vector<std::string> duplicates;  // other devices with the same LUKS UUID
     std::uint64_t growableBy = 0;         // device bytes the open mapping does not cover
     std::string headerHealth;             // valid, primary-damaged, ..., none
+    std::string failing;                  // why the device is failing, or empty
     // Empty from a vaultd older than configured volumes, as for none.
     std::string configuration;       // the configured volume this device is, or empty
     std::string configurationError;  // "ErrorName: message" of a failed automatic unlock

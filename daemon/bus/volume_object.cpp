@@ -207,6 +207,7 @@ void VolumeObject::update(engine::Volume v)
     note(old.duplicates != v.duplicates, "Duplicates");
     note(old.growableBy != v.growableBy, "GrowableBy");
     note(old.headerHealth != v.headerHealth, "HeaderHealth");
+    note(old.failing != v.failing, "Failing");
     volume_ = std::move(v);
     if (!changed.empty())
         emitPropertiesChangedSignal(kInterface, changed);

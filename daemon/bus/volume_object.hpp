@@ -89,6 +89,7 @@ private:
     {
         return std::string(engine::headerHealthName(volume_.headerHealth));
     }
+    std::string Failing() override { return volume_.failing; }
     std::string Configuration() override { return configuration_; }
     std::string ConfigurationError() override { return configurationError_; }
 

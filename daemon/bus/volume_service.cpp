@@ -22,7 +22,8 @@ VolumeService::VolumeService(boost::asio::io_context& loop, sdbus::IConnection& 
       connection_(connection),
       operations_(operations),
       busLoop_(busLoop),
-      authorizer_(connection)
+      authorizer_(connection),
+      healthTimer_(loop)
 {
 }
 
@@ -46,6 +47,7 @@ void VolumeService::cancelJobs()
 
 void VolumeService::shutdown()
 {
+    healthTimer_.cancel();
     cancelJobs();
     workers_.join();
     prober_.join();
@@ -267,12 +269,19 @@ void VolumeService::apply(std::vector<engine::Volume> volumes, std::uint64_t sta
         seen.insert(name);
         auto it = objects_.find(name);
         if (it != objects_.end()) {
-            if (freshAt_[name] < startedAt)
+            if (freshAt_[name] < startedAt) {
+                if (it->second->volume().failing.empty() && !v.failing.empty())
+                    log::warning(fmt::format("volume '{}' is failing: {}", name, v.failing),
+                                 {{Field::Volume, name}, {Field::Device, v.node}});
                 it->second->update(std::move(v));
+            }
             continue;
         }
         log::info(fmt::format("attached volume '{}' ({})", name, engine::stateName(v.state)),
                   {{Field::Volume, name}, {Field::Device, v.node}});
+        if (!v.failing.empty())
+            log::warning(fmt::format("volume '{}' is failing: {}", name, v.failing),
+                         {{Field::Volume, name}, {Field::Device, v.node}});
         recogniseReturn(v);
         auto object = std::make_unique<VolumeObject>(connection_, *this, std::move(v));
         // Before the first scan ends vaultd owns no name, so nobody could
@@ -297,6 +306,7 @@ void VolumeService::apply(std::vector<engine::Volume> volumes, std::uint64_t sta
         freshAt_.erase(it->first);
         it = objects_.erase(it);
     }
+    watchHealth();
 }
 
 void VolumeService::updateFromOperation(const std::string& kernelName,
@@ -312,6 +322,36 @@ void VolumeService::updateFromOperation(const std::string& kernelName,
     v.duplicates = engine::duplicatesOf(v, others);
     it->second->update(std::move(v));
     freshAt_[kernelName] = ++sequence_;
+    watchHealth();
+}
+
+void VolumeService::watchHealth()
+{
+    constexpr std::chrono::seconds kHealthEvery{5};
+    const bool anyUnlocked = std::any_of(objects_.begin(), objects_.end(), [](const auto& entry) {
+        return !entry.second->volume().mappingName.empty();
+    });
+    if (watchingHealth_ || !anyUnlocked)
+        return;
+    watchingHealth_ = true;
+    healthTimer_.expires_after(kHealthEvery);
+    healthTimer_.async_wait([this](const boost::system::error_code& ec) {
+        if (ec)
+            return;  // shutting down: this may be gone
+        watchingHealth_ = false;
+        for (const auto& [name, object] : objects_) {
+            const engine::Volume& v = object->volume();
+            if (v.mappingName.empty() || !v.failing.empty())
+                continue;
+            // Two sysfs reads a volume, no read of the disk; the scan
+            // logs what it finds.
+            if (!operations_.driverSaysFailing(name).empty()) {
+                requestScan();
+                break;
+            }
+        }
+        watchHealth();
+    });
 }
 
 void VolumeService::afterOperation()

@@ -7,6 +7,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 
 #include <fmt/format.h>
@@ -128,12 +129,18 @@ private:
     void openConfigured();
     void openConfigured(const std::string& kernelName, const engine::Volume& v,
                         const engine::ConfiguredVolume& c);
+    // While a volume is unlocked, asks its disk's driver every few seconds
+    // whether it gave the disk up or counted errors (nothing tells vaultd
+    // when a disk fails), and rescans when one turns failing.
+    void watchHealth();
 
     boost::asio::io_context& loop_;
     sdbus::IConnection& connection_;
     engine::Operations& operations_;
     BusLoop& busLoop_;
     Authorizer authorizer_;
+    boost::asio::steady_timer healthTimer_;
+    bool watchingHealth_ = false;
     boost::asio::thread_pool workers_{2};
     boost::asio::thread_pool prober_{1};
 

@@ -30,6 +30,7 @@ std::string_view errorName(ErrorCode code)
     case ErrorCode::HeaderMismatch: return "HeaderMismatch";
     case ErrorCode::KeyServerUnavailable: return "KeyServerUnavailable";
     case ErrorCode::Cancelled: return "Cancelled";
+    case ErrorCode::DeviceFailing: return "DeviceFailing";
     case ErrorCode::Failed: return "Failed";
     }
     return "Failed";

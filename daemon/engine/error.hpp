@@ -37,6 +37,7 @@ enum class ErrorCode {
     HeaderMismatch,
     KeyServerUnavailable,
     Cancelled,
+    DeviceFailing,
     Failed,
 };
 

@@ -105,6 +105,8 @@ Result<Operations::KeyTarget> Operations::keyTarget(const std::string& kernelNam
     auto found = luksVolume(kernelName);
     if (!found)
         return found.error();
+    if (auto st = refuseIfFailing(found.value(), "change the keyslots of"); !st)
+        return st.error();
     auto header = ports_.crypt.header(found.value().node);
     if (!header)
         return header.error();
@@ -291,6 +293,8 @@ Result<RestoreResult> Operations::restoreHeader(const std::string& kernelName,
     if (!found)
         return found.error();
     const Volume& v = found.value();
+    if (auto st = refuseIfFailing(v, "restore a header to"); !st)
+        return st.error();
     if (!v.mappingName.empty())
         return makeError(ErrorCode::WrongState,
                          fmt::format("'{}' is unlocked as '{}'; lock it before restoring its "
@@ -346,6 +350,8 @@ Result<TuneResult> Operations::tune(const std::string& kernelName, const TuneReq
     if (!found)
         return found.error();
     const Volume& v = found.value();
+    if (auto st = refuseIfFailing(v, "change the options of"); !st)
+        return st.error();
     auto header = ports_.crypt.header(v.node);
     if (!header)
         return header.error();
@@ -389,6 +395,8 @@ Result<RepairResult> Operations::repairHeader(const std::string& kernelName)
     if (!found)
         return found.error();
     const Volume& v = found.value();
+    if (auto st = refuseIfFailing(v, "repair the header of"); !st)
+        return st.error();
     RepairResult result;
     result.before = v.headerHealth;
     switch (v.headerHealth) {
@@ -406,6 +414,9 @@ Result<RepairResult> Operations::repairHeader(const std::string& kernelName)
                         "it; restore a header backup instead ('vaultctl header "
                         "restore', which asks to confirm)",
                         v.filesystemType.empty() ? "foreign" : v.filesystemType, v.node));
+    case HeaderHealth::Unreadable:  // refused above: only a failing device has it
+        return makeError(ErrorCode::DeviceFailing,
+                         fmt::format("the header of '{}' cannot be read", v.node));
     case HeaderHealth::PrimaryDamaged:
     case HeaderHealth::SecondaryDamaged: break;
     }

@@ -37,6 +37,23 @@ std::string luksUuidOfDm(const std::string& dmUuid)
     return {};
 }
 
+// What a device that cannot be read held when it could be: the LUKS header
+// its open mapping was made from, else what udev last found on it, else
+// something vaultd cannot name (never "empty": that would invite a format).
+Signature lastKnownSignature(const Topology& topology, const BlockNode& node,
+                             const std::optional<KernelView::UdevRecord>& recorded)
+{
+    if (const BlockNode* mapping = luksMappingOf(topology, node.name))
+        return Signature{"crypto_LUKS",
+                         "crypto",
+                         luksUuidOfDm(mapping->dmUuid),
+                         {},
+                         mapping->dmUuid.starts_with("CRYPT-LUKS1-") ? 1u : 2u};
+    if (recorded && !recorded->signature.none())
+        return recorded->signature;
+    return Signature{"unreadable", "unknown", {}, {}, 0};
+}
+
 std::string describeSignature(const Signature& s)
 {
     if (s.isLuks())
@@ -155,24 +172,43 @@ Result<Volume> Operations::inspectIn(const Topology& topology, const std::string
     auto recorded = fromUdev ? ports_.kernel.udevRecord(node.name) : std::nullopt;
     auto outer = recorded ? Result<Signature>(recorded->signature)
                           : ports_.kernel.probe("/dev/" + node.name);
-    if (!outer)
-        return outer.error();
+    // A failing device stays listed, as the kernel shows it, and is read no
+    // more than that: every read may wait for the driver to give up.
+    std::string failing = failingReason(node.health);
+    if (!outer) {
+        if (outer.error().code != ErrorCode::DeviceFailing)
+            return outer.error();
+        failing = failing.empty() ? outer.error().message
+                                  : fmt::format("{}; {}", failing, outer.error().message);
+        if (!recorded)
+            recorded = ports_.kernel.udevRecord(node.name);
+        outer = lastKnownSignature(topology, node, recorded);
+    }
 
     Signature inner;
     if (outer.value().isLuks()) {
         if (const BlockNode* mapping = luksMappingOf(topology, node.name)) {
-            auto innerRecord = fromUdev ? ports_.kernel.udevRecord(mapping->name) : std::nullopt;
+            auto innerRecord = fromUdev || !failing.empty()
+                                   ? ports_.kernel.udevRecord(mapping->name)
+                                   : std::nullopt;
             auto probed =
-                innerRecord ? Result<Signature>(innerRecord->signature) : probeMapping(*mapping);
+                innerRecord || !failing.empty()
+                    ? Result<Signature>(innerRecord ? innerRecord->signature : Signature{})
+                    : probeMapping(*mapping);
             if (probed)
                 inner = std::move(probed).value();
         }
     }
     Volume v = describe(topology, node, outer.value(), inner);
+    v.failing = std::move(failing);
     // A blank device, most of them at start, has no header copy to read:
     // libblkid would have reported a lone secondary as LUKS.
-    v.headerHealth = judgeHeader(
-        outer.value(), outer.value().none() ? HeaderCopies{} : ports_.kernel.luksHeaders(v.node));
+    if (!v.failing.empty())
+        v.headerHealth = outer.value().isLuks() ? HeaderHealth::Unreadable : HeaderHealth::None;
+    else
+        v.headerHealth =
+            judgeHeader(outer.value(),
+                        outer.value().none() ? HeaderCopies{} : ports_.kernel.luksHeaders(v.node));
     v.links = recorded ? std::move(recorded->links) : ports_.kernel.links(node.name);
     v.identity = identityOf(node, v.links);
     if (!v.mappingName.empty()) {
@@ -236,6 +272,8 @@ Result<FormatResult> Operations::format(const std::string& kernelName,
     if (!found)
         return found.error();
     const Volume& v = found.value();
+    if (auto st = refuseIfFailing(v, "format"); !st)
+        return st.error();
     if (auto st = checkFormatAllowed(topology, v, request, *fs); !st)
         return st.error();
 
@@ -367,6 +405,9 @@ Result<UnlockResult> Operations::unlock(const std::string& kernelName,
     if (!found)
         return found.error();
     Volume v = std::move(found).value();
+    // libcryptsetup mends a damaged header copy when it loads one.
+    if (auto st = refuseIfFailing(v, "unlock"); !st)
+        return st.error();
     if (!v.signature.isLuks())
         return makeError(ErrorCode::NotLuks, fmt::format("'{}' holds no LUKS container", v.node));
 
@@ -557,6 +598,9 @@ Result<std::string> Operations::mount(const std::string& kernelName, const std::
     if (v.mappingName.empty())
         return makeError(ErrorCode::WrongState,
                          fmt::format("'{}' is {}; unlock it first", v.node, stateName(v.state)));
+    // Even a read-only mount replays the journal.
+    if (auto st = refuseIfFailing(v, "mount"); !st)
+        return st.error();
     return mountMapping(topology, v, mountPoint, owner);
 }
 
@@ -840,6 +884,8 @@ Result<GrowResult> Operations::grow(const std::string& kernelName, const SecretB
     const Volume& v = found.value();
     if (!v.signature.isLuks())
         return makeError(ErrorCode::NotLuks, fmt::format("'{}' holds no LUKS container", v.node));
+    if (auto st = refuseIfFailing(v, "grow"); !st)
+        return st.error();
     if (v.mappingName.empty())
         return makeError(ErrorCode::WrongState,
                          fmt::format("'{}' is locked; unlock it (which opens it at its full size) "

@@ -199,6 +199,13 @@ public:
 
     // One volume, or NoSuchDevice if it is gone or not eligible.
     Result<Volume> inspect(const std::string& kernelName);
+    // Why the driver of @kernelName's disk says it is failing, or empty:
+    // sysfs only, no read of the device, for the loop thread's look every
+    // few seconds.
+    std::string driverSaysFailing(const std::string& kernelName)
+    {
+        return failingReason(ports_.kernel.diskHealth(kernelName));
+    }
 
     // Also keeps a backup of the new header (see HeaderStore). With
     // request.erase, zeros go through the new mapping over the whole device

@@ -103,6 +103,9 @@ class KernelView {
 public:
     virtual ~KernelView() = default;
     virtual Topology readTopology() = 0;
+    // The driver's word on the disk under one device (BlockNode::health),
+    // without reading the topology: cheap enough to ask every few seconds.
+    virtual DiskHealth diskHealth(const std::string& kernelName) = 0;
     // The outermost signature on a device node; none when it holds nothing.
     virtual Result<Signature> probe(const std::string& node) = 0;
     // What udev's database says of the device: what libblkid found when

@@ -14,6 +14,15 @@
 
 namespace vaultd::engine {
 
+// What a disk's driver says of its health: the SCSI device's state (running,
+// offline, blocked, ...) or the NVMe controller's (live, dead, ...), empty
+// where the driver keeps none (virtio, loop); and the commands a SCSI disk
+// completed with an error since it appeared.
+struct DiskHealth {
+    std::string deviceState;
+    std::uint64_t ioErrors = 0;
+};
+
 struct BlockNode {
     std::string name;                  // kernel name: vdb, nvme0n1p1, dm-3
     std::string devnum;                // "major:minor"
@@ -34,6 +43,7 @@ struct BlockNode {
     std::uint64_t diskseq = 0;
     std::string model;   // as sysfs gives it (padded); a partition's is its disk's
     std::string serial;  // likewise
+    DiskHealth health;   // likewise
 };
 
 struct MountEntry {

@@ -1,5 +1,7 @@
 #include "engine/volume.hpp"
 
+#include <fmt/format.h>
+
 #include <cctype>
 
 namespace vaultd::engine {
@@ -36,8 +38,32 @@ std::string_view headerHealthName(HeaderHealth health)
     case HeaderHealth::PrimaryDamaged: return "primary-damaged";
     case HeaderHealth::SecondaryDamaged: return "secondary-damaged";
     case HeaderHealth::Overwritten: return "overwritten";
+    case HeaderHealth::Unreadable: return "unreadable";
     }
     return "none";
+}
+
+std::string failingReason(const DiskHealth& health)
+{
+    // Transient states (blocked, resetting) count too: I/O waits or fails
+    // while they last.
+    const std::string& state = health.deviceState;
+    if (!state.empty() && state != "running" && state != "live")
+        return fmt::format("its disk is {}", state);
+    if (health.ioErrors > 0)
+        return fmt::format("its disk reported {} I/O error{}", health.ioErrors,
+                           health.ioErrors == 1 ? "" : "s");
+    return {};
+}
+
+Status refuseIfFailing(const Volume& v, std::string_view doing)
+{
+    if (v.failing.empty())
+        return Done{};
+    return makeError(ErrorCode::DeviceFailing,
+                     fmt::format("'{}' is failing ({}): vaultd will not {} it. Unmount and lock "
+                                 "it, and copy what it still holds to a new volume",
+                                 v.node, v.failing, doing));
 }
 
 HeaderHealth judgeHeader(const Signature& outer, const HeaderCopies& copies)

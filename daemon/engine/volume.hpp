@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/error.hpp"
 #include "engine/identity.hpp"
 #include "engine/topology.hpp"
 
@@ -55,6 +56,7 @@ enum class HeaderHealth {
     PrimaryDamaged,    // the primary is gone, the secondary is intact
     SecondaryDamaged,  // the primary is there, the secondary is gone
     Overwritten,  // another signature (a filesystem, ...) sits over it; the secondary is intact
+    Unreadable,   // a LUKS volume whose device fails: its copies cannot be read
 };
 
 std::string_view headerHealthName(HeaderHealth health);
@@ -84,7 +86,17 @@ struct Volume {
     // Other devices with the same LUKS UUID (a volume and its copy from a
     // snapshot): neither can be chosen by the UUID alone.
     std::vector<std::string> duplicates;
+    // Why the device is failing (its driver gave it up, it returns errors),
+    // or empty. A failing volume is still listed with what the kernel shows
+    // of it, and vaultd writes nothing to it: only unmount and lock work.
+    std::string failing;
 };
+
+// Why a disk's driver says it is failing, or empty.
+std::string failingReason(const DiskHealth& health);
+// DeviceFailing when @v is failing: vaultd does not @doing it (format,
+// unlock, ...), since that writes, or may.
+Status refuseIfFailing(const Volume& v, std::string_view doing);
 
 // Fills each LUKS volume's duplicates from the others in @volumes.
 void markDuplicates(std::vector<Volume>& volumes);

@@ -162,14 +162,34 @@ engine::Topology SystemKernelView::readTopology()
     return system::readTopology();
 }
 
+engine::DiskHealth SystemKernelView::diskHealth(const std::string& kernelName)
+{
+    return system::readDiskHealth(kernelName);
+}
+
+namespace {
+
+// A node that is there but will not open or be read: a disk whose driver
+// gave it up (ENXIO from an offline SCSI disk) or that returns errors.
+engine::Error failingDevice(const std::string& node, const char* what, int err)
+{
+    return makeError(ErrorCode::DeviceFailing,
+                     fmt::format("{} '{}' fails: {}", what, node, std::strerror(err)));
+}
+
+}  // namespace
+
 engine::Result<engine::Signature> SystemKernelView::probe(const std::string& node)
 {
     UniqueFd fd(open(node.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
-    if (!fd)
-        return deviceError(node, "open", errno);
+    if (!fd) {
+        if (errno == ENOENT)
+            return deviceError(node, "open", errno);
+        return failingDevice(node, "opening", errno);
+    }
     ProbePtr pr(blkid_new_probe(), &blkid_free_probe);
     if (!pr || blkid_probe_set_device(pr.get(), fd.get(), 0, 0) != 0)
-        return deviceError(node, "probe", EIO);
+        return failingDevice(node, "reading", EIO);
     enableAll(pr.get(), BLKID_SUBLKS_TYPE | BLKID_SUBLKS_USAGE | BLKID_SUBLKS_UUID |
                             BLKID_SUBLKS_LABEL | BLKID_SUBLKS_VERSION);
 
@@ -179,7 +199,7 @@ engine::Result<engine::Signature> SystemKernelView::probe(const std::string& nod
     if (rc == -2)  // several signatures that contradict each other: surely data
         return engine::Signature{"ambivalent", "other", {}, {}, 0};
     if (rc < 0)
-        return deviceError(node, "probe", EIO);
+        return failingDevice(node, "reading", EIO);
     return readSignature(pr.get());
 }
 

@@ -10,6 +10,7 @@ namespace vaultd::system {
 class SystemKernelView final : public engine::KernelView {
 public:
     engine::Topology readTopology() override;
+    engine::DiskHealth diskHealth(const std::string& kernelName) override;
     engine::Result<engine::Signature> probe(const std::string& node) override;
     std::optional<UdevRecord> udevRecord(const std::string& kernelName) override;
     std::vector<std::string> links(const std::string& kernelName) override;

@@ -124,9 +124,19 @@ std::string readVpdSerial(int disk)
     return std::string(buffer + 4, static_cast<std::size_t>(n) - 4);
 }
 
-// A disk's sequence number, model and serial: NVMe and SCSI keep the last
-// two with the device, virtio-blk its serial beside the disk. A disk with
-// no device (loop, zram, device-mapper) has no model.
+engine::DiskHealth readHealth(int disk)
+{
+    engine::DiskHealth health;
+    health.deviceState = readLine(disk, "device/state");
+    // "0x1f": base 0 reads the hex.
+    health.ioErrors = std::strtoull(readLine(disk, "device/ioerr_cnt").c_str(), nullptr, 0);
+    return health;
+}
+
+// A disk's sequence number, model, serial and health: NVMe and SCSI keep
+// all but the first with the device (NVMe's state is its controller's),
+// virtio-blk its serial beside the disk. A disk with no device (loop, zram,
+// device-mapper) has no model.
 void readDiskFacts(int disk, engine::BlockNode& node)
 {
     node.diskseq = std::strtoull(readLine(disk, "diskseq").c_str(), nullptr, 10);
@@ -134,6 +144,7 @@ void readDiskFacts(int disk, engine::BlockNode& node)
     if (device) {
         node.model = readLine(disk, "device/model");
         node.serial = readLine(disk, "device/serial");
+        node.health = readHealth(disk);
     }
     if (node.serial.empty())
         node.serial = readLine(disk, "serial");
@@ -224,6 +235,20 @@ void readSwaps(engine::Topology& t)
 std::string devnumOf(dev_t dev)
 {
     return std::to_string(major(dev)) + ":" + std::to_string(minor(dev));
+}
+
+engine::DiskHealth readDiskHealth(const std::string& kernelName, const std::string& sysRoot)
+{
+    std::error_code ec;
+    fs::path path = fs::path(sysRoot) / "class" / "block" / kernelName;
+    DirFd dir(path);
+    if (dir.get() < 0)
+        return {};
+    if (has(dir.get(), "partition")) {
+        const DirFd disk(fs::canonical(path, ec).parent_path());
+        return has(disk.get(), "device") ? readHealth(disk.get()) : engine::DiskHealth{};
+    }
+    return has(dir.get(), "device") ? readHealth(dir.get()) : engine::DiskHealth{};
 }
 
 engine::Topology readTopology(const std::string& sysRoot)

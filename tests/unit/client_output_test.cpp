@@ -175,7 +175,8 @@ TEST_CASE("a volume's json has every property under lowerCamel keys", "[unit]")
                                          {"links", nlohmann::ordered_json::array()},
                                          {"duplicates", nlohmann::ordered_json::array()},
                                          {"growableBy", 0},
-                                         {"headerHealth", ""}});
+                                         {"headerHealth", ""},
+                                         {"failing", ""}});
 }
 
 TEST_CASE("the list json is an array sorted by device", "[unit]")

@@ -108,10 +108,20 @@ engine::Result<engine::Signature> FakeKernel::probe(const std::string& node)
     if (!present)
         return makeError(ErrorCode::NoSuchDevice, fmt::format("'{}' is gone", node));
     if (failing.count(node))
-        return makeError(ErrorCode::Failed,
-                         fmt::format("failed to probe '{}': Input/output error", node));
+        return makeError(ErrorCode::DeviceFailing,
+                         fmt::format("reading '{}' fails: Input/output error", node));
     auto it = signatures.find(node);
     return it == signatures.end() ? engine::Signature{} : it->second;
+}
+
+engine::DiskHealth FakeKernel::diskHealth(const std::string& kernelName)
+{
+    auto it = topology.nodes.find(kernelName);
+    if (it == topology.nodes.end())
+        return {};
+    const std::string& disk = it->second.parent.empty() ? kernelName : it->second.parent;
+    auto d = topology.nodes.find(disk);
+    return d == topology.nodes.end() ? engine::DiskHealth{} : d->second.health;
 }
 
 std::optional<engine::KernelView::UdevRecord> FakeKernel::udevRecord(const std::string& kernelName)

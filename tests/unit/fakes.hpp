@@ -84,6 +84,7 @@ public:
     std::function<void(const std::string& node)> onProbe;
 
     engine::Topology readTopology() override { return topology; }
+    engine::DiskHealth diskHealth(const std::string& kernelName) override;
     engine::Result<engine::Signature> probe(const std::string& node) override;
     std::optional<UdevRecord> udevRecord(const std::string& kernelName) override;
     std::vector<std::string> links(const std::string& kernelName) override;

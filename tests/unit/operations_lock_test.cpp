@@ -334,7 +334,7 @@ TEST_CASE("a device that returns I/O errors is never formatted", "[unit]")
 
     auto formatted = ops.format("vdb", secret(kPassphrase), {"ext4", "", ""});
 
-    REQUIRE_THAT(formatted, FailsWith(ErrorCode::Failed));
+    REQUIRE_THAT(formatted, FailsWith(ErrorCode::DeviceFailing));
     CHECK_THAT(formatted.error().message, Catch::Contains("Input/output error"));
     CHECK(sys.nothingWritten());
 }
