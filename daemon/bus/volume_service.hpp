@@ -130,8 +130,8 @@ private:
     void openConfigured(const std::string& kernelName, const engine::Volume& v,
                         const engine::ConfiguredVolume& c);
     // While a volume is unlocked, asks its disk's driver every few seconds
-    // whether it gave the disk up or counted errors (nothing tells vaultd
-    // when a disk fails), and rescans when one turns failing.
+    // whether it gave the disk up (no event tells vaultd), and rescans when
+    // one turns failing.
     void watchHealth();
 
     boost::asio::io_context& loop_;

@@ -105,7 +105,7 @@ Result<Operations::KeyTarget> Operations::keyTarget(const std::string& kernelNam
     auto found = luksVolume(kernelName);
     if (!found)
         return found.error();
-    if (auto st = refuseIfFailing(found.value(), "change the keyslots of"); !st)
+    if (auto st = refuseIfFailing(found.value(), "change its keyslots"); !st)
         return st.error();
     auto header = ports_.crypt.header(found.value().node);
     if (!header)
@@ -293,7 +293,7 @@ Result<RestoreResult> Operations::restoreHeader(const std::string& kernelName,
     if (!found)
         return found.error();
     const Volume& v = found.value();
-    if (auto st = refuseIfFailing(v, "restore a header to"); !st)
+    if (auto st = refuseIfFailing(v, "restore a header to it"); !st)
         return st.error();
     if (!v.mappingName.empty())
         return makeError(ErrorCode::WrongState,
@@ -350,7 +350,7 @@ Result<TuneResult> Operations::tune(const std::string& kernelName, const TuneReq
     if (!found)
         return found.error();
     const Volume& v = found.value();
-    if (auto st = refuseIfFailing(v, "change the options of"); !st)
+    if (auto st = refuseIfFailing(v, "change its dm-crypt options"); !st)
         return st.error();
     auto header = ports_.crypt.header(v.node);
     if (!header)
@@ -395,7 +395,7 @@ Result<RepairResult> Operations::repairHeader(const std::string& kernelName)
     if (!found)
         return found.error();
     const Volume& v = found.value();
-    if (auto st = refuseIfFailing(v, "repair the header of"); !st)
+    if (auto st = refuseIfFailing(v, "repair its header"); !st)
         return st.error();
     RepairResult result;
     result.before = v.headerHealth;

@@ -272,7 +272,7 @@ Result<FormatResult> Operations::format(const std::string& kernelName,
     if (!found)
         return found.error();
     const Volume& v = found.value();
-    if (auto st = refuseIfFailing(v, "format"); !st)
+    if (auto st = refuseIfFailing(v, "format it"); !st)
         return st.error();
     if (auto st = checkFormatAllowed(topology, v, request, *fs); !st)
         return st.error();
@@ -406,7 +406,7 @@ Result<UnlockResult> Operations::unlock(const std::string& kernelName,
         return found.error();
     Volume v = std::move(found).value();
     // libcryptsetup mends a damaged header copy when it loads one.
-    if (auto st = refuseIfFailing(v, "unlock"); !st)
+    if (auto st = refuseIfFailing(v, "unlock it"); !st)
         return st.error();
     if (!v.signature.isLuks())
         return makeError(ErrorCode::NotLuks, fmt::format("'{}' holds no LUKS container", v.node));
@@ -599,7 +599,7 @@ Result<std::string> Operations::mount(const std::string& kernelName, const std::
         return makeError(ErrorCode::WrongState,
                          fmt::format("'{}' is {}; unlock it first", v.node, stateName(v.state)));
     // Even a read-only mount replays the journal.
-    if (auto st = refuseIfFailing(v, "mount"); !st)
+    if (auto st = refuseIfFailing(v, "mount it"); !st)
         return st.error();
     return mountMapping(topology, v, mountPoint, owner);
 }
@@ -884,7 +884,7 @@ Result<GrowResult> Operations::grow(const std::string& kernelName, const SecretB
     const Volume& v = found.value();
     if (!v.signature.isLuks())
         return makeError(ErrorCode::NotLuks, fmt::format("'{}' holds no LUKS container", v.node));
-    if (auto st = refuseIfFailing(v, "grow"); !st)
+    if (auto st = refuseIfFailing(v, "grow it"); !st)
         return st.error();
     if (v.mappingName.empty())
         return makeError(ErrorCode::WrongState,

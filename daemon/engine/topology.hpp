@@ -16,11 +16,10 @@ namespace vaultd::engine {
 
 // What a disk's driver says of its health: the SCSI device's state (running,
 // offline, blocked, ...) or the NVMe controller's (live, dead, ...), empty
-// where the driver keeps none (virtio, loop); and the commands a SCSI disk
-// completed with an error since it appeared.
+// where the driver keeps none (virtio, loop). Not SCSI's ioerr_cnt: a
+// healthy disk counts a few errors while it is probed at attachment.
 struct DiskHealth {
     std::string deviceState;
-    std::uint64_t ioErrors = 0;
 };
 
 struct BlockNode {

@@ -50,9 +50,6 @@ std::string failingReason(const DiskHealth& health)
     const std::string& state = health.deviceState;
     if (!state.empty() && state != "running" && state != "live")
         return fmt::format("its disk is {}", state);
-    if (health.ioErrors > 0)
-        return fmt::format("its disk reported {} I/O error{}", health.ioErrors,
-                           health.ioErrors == 1 ? "" : "s");
     return {};
 }
 
@@ -60,10 +57,14 @@ Status refuseIfFailing(const Volume& v, std::string_view doing)
 {
     if (v.failing.empty())
         return Done{};
+    const char* next = v.mappingName.empty()
+                           ? "replace the disk; what can be saved is a header backup and a copy "
+                             "of the disk made once it reads again"
+                           : "lock it (vaultctl lock works), and copy what it still holds to a "
+                             "new volume";
     return makeError(ErrorCode::DeviceFailing,
-                     fmt::format("'{}' is failing ({}): vaultd will not {} it. Unmount and lock "
-                                 "it, and copy what it still holds to a new volume",
-                                 v.node, v.failing, doing));
+                     fmt::format("'{}' is failing ({}): vaultd will not {}; {}", v.node, v.failing,
+                                 doing, next));
 }
 
 HeaderHealth judgeHeader(const Signature& outer, const HeaderCopies& copies)

@@ -86,16 +86,16 @@ struct Volume {
     // Other devices with the same LUKS UUID (a volume and its copy from a
     // snapshot): neither can be chosen by the UUID alone.
     std::vector<std::string> duplicates;
-    // Why the device is failing (its driver gave it up, it returns errors),
-    // or empty. A failing volume is still listed with what the kernel shows
+    // Why the device is failing (its driver gave it up, it will not open or
+    // be read), or empty. A failing volume is still listed with what the kernel shows
     // of it, and vaultd writes nothing to it: only unmount and lock work.
     std::string failing;
 };
 
 // Why a disk's driver says it is failing, or empty.
 std::string failingReason(const DiskHealth& health);
-// DeviceFailing when @v is failing: vaultd does not @doing it (format,
-// unlock, ...), since that writes, or may.
+// DeviceFailing when @v is failing: vaultd does not @doing ("format it",
+// "unlock it", ...), since that writes, or may.
 Status refuseIfFailing(const Volume& v, std::string_view doing);
 
 // Fills each LUKS volume's duplicates from the others in @volumes.

@@ -128,8 +128,6 @@ engine::DiskHealth readHealth(int disk)
 {
     engine::DiskHealth health;
     health.deviceState = readLine(disk, "device/state");
-    // "0x1f": base 0 reads the hex.
-    health.ioErrors = std::strtoull(readLine(disk, "device/ioerr_cnt").c_str(), nullptr, 0);
     return health;
 }
 

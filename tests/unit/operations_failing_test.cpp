@@ -138,17 +138,19 @@ TEST_CASE("a failing disk with no mapping is listed as holding something unknown
     CHECK(v.value().headerHealth == HeaderHealth::None);
 }
 
-TEST_CASE("a SCSI disk that counted I/O errors is failing although it still reads", "[unit]")
+TEST_CASE("a disk whose controller is dead is failing although its cache still reads", "[unit]")
 {
     FailingVolume vol;
-    vol.sys.kernel.topology.nodes.at("vdb").health.ioErrors = 3;
+    vol.sys.kernel.topology.nodes.at("vdb").health.deviceState = "dead";
+    REQUIRE_THAT(vol.ops.unmount("vdb"), Succeeds());
 
     auto v = vol.ops.inspect("vdb");
 
     REQUIRE_THAT(v, Succeeds());
-    CHECK(v.value().failing == "its disk reported 3 I/O errors");
+    CHECK(v.value().failing == "its disk is dead");
+    CHECK(v.value().state == VolumeState::Unlocked);
     CHECK(v.value().headerHealth == HeaderHealth::Unreadable);
-    CHECK(vol.ops.driverSaysFailing("vdb") == "its disk reported 3 I/O errors");
+    CHECK(vol.ops.driverSaysFailing("vdb") == "its disk is dead");
     CHECK_THAT(vol.ops.mount("vdb", "", {1000, 1000}), FailsWith(ErrorCode::DeviceFailing));
 }
 
@@ -156,9 +158,8 @@ TEST_CASE("a disk whose driver says it runs is not failing", "[unit]")
 {
     for (const char* state : {"running", "live", ""}) {
         INFO(state);
-        CHECK(failingReason({state, 0}).empty());
+        CHECK(failingReason({state}).empty());
     }
-    CHECK(failingReason({"blocked", 0}) == "its disk is blocked");
-    CHECK(failingReason({"dead", 0}) == "its disk is dead");
-    CHECK(failingReason({"running", 1}) == "its disk reported 1 I/O error");
+    CHECK(failingReason({"blocked"}) == "its disk is blocked");
+    CHECK(failingReason({"offline"}) == "its disk is offline");
 }
