@@ -261,6 +261,16 @@ void VolumeService::requestScan()
     });
 }
 
+namespace {
+
+void logFailing(const engine::Volume& v)
+{
+    log::warning(fmt::format("volume '{}' is failing: {}", v.kernelName, v.failing),
+                 {{Field::Volume, v.kernelName}, {Field::Device, v.node}});
+}
+
+}  // namespace
+
 void VolumeService::apply(std::vector<engine::Volume> volumes, std::uint64_t startedAt)
 {
     std::set<std::string> seen;
@@ -268,20 +278,21 @@ void VolumeService::apply(std::vector<engine::Volume> volumes, std::uint64_t sta
         const std::string name = v.kernelName;
         seen.insert(name);
         auto it = objects_.find(name);
+        // Said once, when a volume turns failing or appears so.
+        const bool turnsFailing =
+            !v.failing.empty() && (it == objects_.end() || it->second->volume().failing.empty());
         if (it != objects_.end()) {
             if (freshAt_[name] < startedAt) {
-                if (it->second->volume().failing.empty() && !v.failing.empty())
-                    log::warning(fmt::format("volume '{}' is failing: {}", name, v.failing),
-                                 {{Field::Volume, name}, {Field::Device, v.node}});
+                if (turnsFailing)
+                    logFailing(v);
                 it->second->update(std::move(v));
             }
             continue;
         }
         log::info(fmt::format("attached volume '{}' ({})", name, engine::stateName(v.state)),
                   {{Field::Volume, name}, {Field::Device, v.node}});
-        if (!v.failing.empty())
-            log::warning(fmt::format("volume '{}' is failing: {}", name, v.failing),
-                         {{Field::Volume, name}, {Field::Device, v.node}});
+        if (turnsFailing)
+            logFailing(v);
         recogniseReturn(v);
         auto object = std::make_unique<VolumeObject>(connection_, *this, std::move(v));
         // Before the first scan ends vaultd owns no name, so nobody could

@@ -188,15 +188,16 @@ Result<Volume> Operations::inspectIn(const Topology& topology, const std::string
     Signature inner;
     if (outer.value().isLuks()) {
         if (const BlockNode* mapping = luksMappingOf(topology, node.name)) {
-            auto innerRecord = fromUdev || !failing.empty()
-                                   ? ports_.kernel.udevRecord(mapping->name)
-                                   : std::nullopt;
-            auto probed =
-                innerRecord || !failing.empty()
-                    ? Result<Signature>(innerRecord ? innerRecord->signature : Signature{})
-                    : probeMapping(*mapping);
-            if (probed)
-                inner = std::move(probed).value();
+            // Over a failing device, udev's record or nothing: no probe.
+            std::optional<KernelView::UdevRecord> innerRecord;
+            if (fromUdev || !failing.empty())
+                innerRecord = ports_.kernel.udevRecord(mapping->name);
+            if (innerRecord) {
+                inner = std::move(innerRecord->signature);
+            } else if (failing.empty()) {
+                if (auto probed = probeMapping(*mapping))
+                    inner = std::move(probed).value();
+            }
         }
     }
     Volume v = describe(topology, node, outer.value(), inner);

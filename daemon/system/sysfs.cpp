@@ -237,16 +237,16 @@ std::string devnumOf(dev_t dev)
 
 engine::DiskHealth readDiskHealth(const std::string& kernelName, const std::string& sysRoot)
 {
+    // A disk without a device (loop, dm) has no state to read: empty.
     std::error_code ec;
-    fs::path path = fs::path(sysRoot) / "class" / "block" / kernelName;
-    DirFd dir(path);
+    const fs::path path = fs::path(sysRoot) / "class" / "block" / kernelName;
+    const DirFd dir(path);
     if (dir.get() < 0)
         return {};
-    if (has(dir.get(), "partition")) {
-        const DirFd disk(fs::canonical(path, ec).parent_path());
-        return has(disk.get(), "device") ? readHealth(disk.get()) : engine::DiskHealth{};
-    }
-    return has(dir.get(), "device") ? readHealth(dir.get()) : engine::DiskHealth{};
+    if (!has(dir.get(), "partition"))
+        return readHealth(dir.get());
+    const DirFd disk(fs::canonical(path, ec).parent_path());
+    return readHealth(disk.get());
 }
 
 engine::Topology readTopology(const std::string& sysRoot)
