@@ -408,6 +408,9 @@ void buildApp(CLI::App& app, Targets& targets)
         ->type_name("FILE");
     addWait(app, targets);
     addTune(app, targets);
+    addVerb(app, targets, Verb::doctor,
+            "Check what vaultd needs here (dm-crypt, AES, the daemon, polkit, the group 'vault', "
+            "memory for key derivation) and print a fix for each missing piece");
 }
 
 // CLI11 starts some messages with a capital; ours start lower case. Acronyms stay as they are.
@@ -518,6 +521,7 @@ std::string_view verbName(Verb verb)
     case Verb::reload: return "reload";
     case Verb::wait: return "wait";
     case Verb::tune: return "tune";
+    case Verb::doctor: return "doctor";
     }
     return "?";
 }

@@ -32,7 +32,8 @@ enum class Verb {
     unbind,
     reload,
     wait,
-    tune
+    tune,
+    doctor
 };
 
 // unlock: whether to open with the key the volume's clevis tokens get from their key server.

@@ -1,6 +1,7 @@
 #include "command_runner.hpp"
 
 #include "binding.hpp"
+#include "doctor.hpp"
 #include "errors.hpp"
 #include "job_progress.hpp"
 #include "passphrase.hpp"
@@ -230,6 +231,8 @@ VolumeWatch::Deadline waitDeadline(const Invocation& invocation)
 
 int CommandRunner::run(const Invocation& invocation)
 {
+    if (invocation.verb == Verb::doctor)
+        return doctor(invocation);
     try {
         VaultClient client = connect();
         dispatch(client, invocation);
@@ -269,6 +272,7 @@ void CommandRunner::dispatch(VaultClient& client, const Invocation& invocation)
     case Verb::reload: return reload(client, invocation);
     case Verb::wait: return wait(client, invocation);
     case Verb::tune: return tune(client, invocation);
+    case Verb::doctor: return;  // run() does it without vaultd
     }
 }
 
@@ -663,6 +667,21 @@ void CommandRunner::reload(VaultClient& client, const Invocation& invocation)
 
 // The first read is an ordinary call, which starts vaultd if it is not running, and fails as
 // any command does if it cannot; later reads that find vaultd gone wait for it to come back.
+int CommandRunner::doctor(const Invocation& invocation)
+{
+    std::unique_ptr<sdbus::IConnection> bus;
+    std::string busProblem;
+    try {
+        bus = sdbus::createSystemBusConnection();
+    } catch (const sdbus::Error& error) {
+        busProblem = fmt::format("cannot connect to the system bus: {}",
+                                 connectionCause(error.getMessage()));
+    }
+    std::vector<Finding> findings = diagnose(gatherFacts(bus.get(), busProblem));
+    out_ << (invocation.json ? dumpJson(findingsToJson(findings)) : formatFindings(findings));
+    return healthy(findings) ? exitOk : exitFailure;
+}
+
 void CommandRunner::wait(VaultClient& client, const Invocation& invocation)
 {
     WaitTarget target{invocation.volumeName, invocation.unlocked};

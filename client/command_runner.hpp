@@ -54,6 +54,8 @@ private:
     void unbind(VaultClient& client, const Invocation& invocation);
     void reload(VaultClient& client, const Invocation& invocation);
     void wait(VaultClient& client, const Invocation& invocation);
+    // Needs no vaultd: a missing one is one of the findings. Returns the exit code.
+    int doctor(const Invocation& invocation);
 
     void report(const Invocation& invocation, const ActionReport& action);
     // Prints one failure: a sentence, or with --json an object that also

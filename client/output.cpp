@@ -561,7 +561,8 @@ std::string formatReport(const ActionReport& report)
     case Verb::reload:
     case Verb::list:
     case Verb::status:
-    case Verb::wait: break;
+    case Verb::wait:
+    case Verb::doctor: break;
     }
     return device;
 }
@@ -620,7 +621,8 @@ nlohmann::ordered_json reportToJson(const ActionReport& report)
     case Verb::tune: object["flags"] = report.flags; break;
     case Verb::list:
     case Verb::status:
-    case Verb::wait: break;
+    case Verb::wait:
+    case Verb::doctor: break;
     }
     return object;
 }

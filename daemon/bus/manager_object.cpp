@@ -6,6 +6,7 @@
 #include "bus/bus_error.hpp"
 #include "bus/options.hpp"
 #include "bus/volume_service.hpp"
+#include "engine/keys.hpp"
 #include "system/log.hpp"
 #include "vaultd_config.h"
 
@@ -80,6 +81,12 @@ void ManagerObject::ReloadConfiguration(
 std::string ManagerObject::Version()
 {
     return VAULTD_VERSION;
+}
+
+uint64_t ManagerObject::KeyDerivationMemory()
+{
+    const engine::EngineConfig& config = service_.config();
+    return engine::unlockMemoryNeed(engine::cappedFor(config.pbkdf, config.smallestInstanceMemory));
 }
 
 sdbus::ObjectPath ManagerObject::Resolve(const std::string& spec)

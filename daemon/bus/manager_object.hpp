@@ -30,6 +30,7 @@ public:
 
 private:
     std::string Version() override;
+    uint64_t KeyDerivationMemory() override;
     sdbus::ObjectPath Resolve(const std::string& spec) override;
     std::vector<
         sdbus::Struct<std::string, std::string, std::string, std::string, int64_t, uint64_t>>

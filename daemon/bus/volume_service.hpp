@@ -48,6 +48,7 @@ public:
     void requestScan();
     // A listing of a few small files; quick enough for the loop thread.
     std::vector<engine::HeaderBackup> headerBackups() { return operations_.headerBackups(); }
+    const engine::EngineConfig& config() const { return operations_.config(); }
     // Called once, after the first scan's objects exist.
     // What the first scan found and what it took, for the log line that
     // says vaultd is ready.

@@ -66,6 +66,14 @@ std::uint64_t memoryNeed(const Keyslot& slot)
     return slot.pbkdf.starts_with("argon2") ? std::uint64_t{slot.memoryKib} * 1024 : 0;
 }
 
+std::uint64_t unlockMemoryNeed(const PbkdfSettings& settings)
+{
+    Keyslot slot;
+    slot.pbkdf = settings.type;
+    slot.memoryKib = settings.memoryKib;
+    return memoryNeed(slot) + kDerivationHeadroom;
+}
+
 UnlockPlan planUnlock(const std::vector<Keyslot>& slots, std::uint64_t available)
 {
     UnlockPlan plan;

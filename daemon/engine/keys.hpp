@@ -35,6 +35,10 @@ PbkdfSettings recoveryPbkdf(const PbkdfSettings& configured);
 // The memory a keyslot's key derivation takes, in bytes.
 std::uint64_t memoryNeed(const Keyslot& slot);
 
+// The free memory, in bytes, an unlock needs to derive the key of a keyslot
+// made with @settings: the derivation's memory and kDerivationHeadroom.
+std::uint64_t unlockMemoryNeed(const PbkdfSettings& settings);
+
 // Which keyslots an unlock tries, the cheapest first: those whose
 // derivation fits in @available bytes (headroom included), the others
 // apart. Slots of priority "ignore" are left out; slots bound to another

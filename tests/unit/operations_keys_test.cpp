@@ -157,6 +157,16 @@ TEST_CASE("cappedFor caps argon2 memory at a quarter of the smallest instance", 
     }
 }
 
+TEST_CASE("an unlock of a new keyslot needs its argon2 memory and the headroom", "[unit][keys]")
+{
+    const PbkdfSettings capped = cappedFor(PbkdfSettings{}, 512 * kMiB);
+    CHECK(unlockMemoryNeed(capped) == 128 * kMiB + kDerivationHeadroom);
+
+    PbkdfSettings pbkdf2;
+    pbkdf2.type = "pbkdf2";
+    CHECK(unlockMemoryNeed(pbkdf2) == kDerivationHeadroom);
+}
+
 TEST_CASE("cappedFor leaves pbkdf2 settings untouched", "[unit][keys]")
 {
     PbkdfSettings pbkdf2;

@@ -1,0 +1,431 @@
+#include "doctor.hpp"
+
+#include <fmt/format.h>
+#include <sdbus-c++/sdbus-c++.h>
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string_view>
+
+#include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+namespace vaultctl {
+namespace {
+
+constexpr const char* kPolkitName = "org.freedesktop.PolicyKit1";
+
+std::vector<std::string_view> lines(std::string_view text)
+{
+    std::vector<std::string_view> out;
+    while (!text.empty()) {
+        auto end = text.find('\n');
+        out.push_back(text.substr(0, end));
+        text = end == std::string_view::npos ? std::string_view{} : text.substr(end + 1);
+    }
+    return out;
+}
+
+std::string_view trim(std::string_view s)
+{
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+        s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+        s.remove_suffix(1);
+    return s;
+}
+
+// "key : value" lines (/proc/cpuinfo, /proc/crypto): the values of every line with @key.
+std::vector<std::string_view> valuesOf(std::string_view text, std::string_view key)
+{
+    std::vector<std::string_view> out;
+    for (std::string_view line : lines(text)) {
+        auto colon = line.find(':');
+        if (colon != std::string_view::npos && trim(line.substr(0, colon)) == key)
+            out.push_back(trim(line.substr(colon + 1)));
+    }
+    return out;
+}
+
+bool hasWord(std::string_view words, std::string_view word)
+{
+    std::istringstream in{std::string(words)};
+    std::string w;
+    while (in >> w)
+        if (w == word)
+            return true;
+    return false;
+}
+
+// The modules a modules.builtin or modules.dep lists, by name: "kernel/drivers/md/dm-crypt.ko.xz:
+// ..." is dm_crypt (the kernel takes - and _ in module names as one).
+std::set<std::string> moduleNames(std::string_view list)
+{
+    std::set<std::string> names;
+    for (std::string_view line : lines(list)) {
+        line = line.substr(0, line.find(':'));
+        auto slash = line.rfind('/');
+        std::string_view file = slash == std::string_view::npos ? line : line.substr(slash + 1);
+        auto ko = file.find(".ko");
+        if (ko == std::string_view::npos)
+            continue;
+        std::string name(file.substr(0, ko));
+        std::replace(name.begin(), name.end(), '-', '_');
+        names.insert(std::move(name));
+    }
+    return names;
+}
+
+bool anyOf(const std::set<std::string>& names, std::initializer_list<const char*> wanted)
+{
+    return std::any_of(wanted.begin(), wanted.end(),
+                       [&](const char* name) { return names.count(name) != 0; });
+}
+
+std::string installModulesFix(const Facts& facts)
+{
+    return fmt::format(
+        "install the modules of the running kernel {0} (Ubuntu: linux-modules-extra-{0}; Debian "
+        "and Amazon Linux ship dm-crypt with the kernel package), or boot a kernel that has them",
+        facts.kernelRelease);
+}
+
+Finding dmCrypt(const Facts& facts)
+{
+    Finding f{"dm-crypt", Verdict::ok, "", ""};
+    if (facts.dmCryptLoaded) {
+        f.detail = "loaded in the kernel";
+    } else if (moduleNames(facts.modulesBuiltin).count("dm_crypt") != 0) {
+        f.detail = "built into the kernel";
+    } else if (moduleNames(facts.modulesDep).count("dm_crypt") != 0) {
+        f.detail = "loadable: the kernel loads it at the first unlock";
+    } else {
+        f.verdict = Verdict::missing;
+        f.detail = fmt::format("kernel {} has no dm-crypt, loaded, built in or as a module",
+                               facts.kernelRelease);
+        f.fix = installModulesFix(facts);
+    }
+    return f;
+}
+
+Finding hardwareAes(const Facts& facts)
+{
+    Finding f{"hardware AES", Verdict::ok, "", ""};
+    // x86 lists its CPU features as "flags", arm64 as "Features".
+    for (const char* key : {"flags", "Features"})
+        for (std::string_view words : valuesOf(facts.cpuinfo, key))
+            if (hasWord(words, "aes")) {
+                f.detail = "the CPU has AES instructions";
+                return f;
+            }
+    f.verdict = Verdict::warning;
+    f.detail =
+        "the CPU shows no AES instructions: dm-crypt encrypts in software, several times "
+        "slower";
+    f.fix =
+        "choose an instance type whose CPU has AES instructions (every current x86 and "
+        "Graviton type has them)";
+    return f;
+}
+
+// vaultd formats with aes-xts-plain64, which dm-crypt asks the kernel for as xts(aes).
+Finding ciphers(const Facts& facts)
+{
+    Finding f{"ciphers", Verdict::ok, "", ""};
+    std::set<std::string> inKernel;
+    for (std::string_view name : valuesOf(facts.crypto, "name"))
+        inKernel.emplace(name);
+    if (inKernel.count("xts(aes)") != 0) {
+        f.detail = "the kernel has xts(aes), for aes-xts-plain64";
+        return f;
+    }
+
+    std::set<std::string> modules = moduleNames(facts.modulesBuiltin);
+    modules.merge(moduleNames(facts.modulesDep));
+    bool aes = inKernel.count("aes") != 0 ||
+               anyOf(modules, {"aes_generic", "aesni_intel", "aes_ce_blk", "aes_neon_blk"});
+    bool xts = modules.count("xts") != 0 ||
+               std::any_of(inKernel.begin(), inKernel.end(),
+                           [](const std::string& name) { return name.starts_with("xts("); });
+    if (aes && xts) {
+        f.detail = "aes and xts are there: the kernel makes xts(aes) at the first unlock";
+        return f;
+    }
+    f.verdict = Verdict::missing;
+    f.detail = fmt::format("the kernel has no {}, which aes-xts-plain64 needs",
+                           aes ? "xts" : (xts ? "aes" : "aes and no xts"));
+    f.fix = installModulesFix(facts);
+    return f;
+}
+
+Finding daemon(const Facts& facts)
+{
+    Finding f{"vaultd", Verdict::ok, "", ""};
+    if (facts.daemon.reachable) {
+        f.detail = fmt::format("vaultd {} answers on the system bus", facts.daemon.version);
+        return f;
+    }
+    f.verdict = Verdict::missing;
+    f.detail = fmt::format("vaultd does not answer on the system bus: {}", facts.daemon.problem);
+    f.fix =
+        "sudo systemctl enable --now vaultd; if it does not start, journalctl -u vaultd "
+        "says why";
+    return f;
+}
+
+Finding polkit(const Facts& facts)
+{
+    Finding f{"polkit", Verdict::ok, "", ""};
+    if (facts.polkitOnBus) {
+        f.detail = "polkit answers on the system bus";
+        return f;
+    }
+    f.detail = "polkit is not on the system bus";
+    f.fix =
+        "install polkit (Debian and Ubuntu: apt install polkitd; Amazon Linux and Fedora: "
+        "dnf install polkit)";
+    // vaultd lets root through without asking polkit; everyone else is refused without it.
+    f.verdict = facts.uid == 0 ? Verdict::warning : Verdict::missing;
+    if (facts.uid == 0)
+        f.detail += ": root may still do everything, every other user is refused";
+    return f;
+}
+
+Finding group(const Facts& facts)
+{
+    Finding f{"group", Verdict::ok, "", ""};
+    if (facts.uid == 0) {
+        f.detail = "root may do everything without the group 'vault'";
+        return f;
+    }
+    if (!facts.groupExists) {
+        f.verdict = Verdict::missing;
+        f.detail = "there is no group 'vault'";
+        f.fix =
+            "sudo systemd-sysusers (vaultd's sysusers.d file makes it), or sudo groupadd "
+            "--system vault; then add the users who may use vaultd to it";
+        return f;
+    }
+    if (facts.groupInProcess) {
+        f.detail = fmt::format(
+            "{} is in the group 'vault': unlock, mount and lock need no "
+            "password",
+            facts.userName);
+        return f;
+    }
+    if (facts.groupInDatabase) {
+        f.verdict = Verdict::warning;
+        f.detail =
+            fmt::format("{} was added to the group 'vault' after this login began", facts.userName);
+        f.fix = "log in again (or run newgrp vault) so that this session has the group";
+        return f;
+    }
+    f.verdict = Verdict::missing;
+    f.detail = fmt::format(
+        "{} is not in the group 'vault': every change asks for an "
+        "administrator's password",
+        facts.userName);
+    f.fix = fmt::format("sudo usermod -aG vault {}, then log in again", facts.userName);
+    return f;
+}
+
+std::optional<std::uint64_t> memAvailable(std::string_view meminfo)
+{
+    for (std::string_view value : valuesOf(meminfo, "MemAvailable")) {
+        std::uint64_t kib = 0;
+        std::istringstream in{std::string(value)};
+        if (in >> kib)
+            return kib * 1024;
+    }
+    return std::nullopt;
+}
+
+std::string mib(std::uint64_t bytes)
+{
+    return fmt::format("{} MiB", bytes >> 20);
+}
+
+Finding memory(const Facts& facts)
+{
+    Finding f{"memory", Verdict::ok, "", ""};
+    auto available = memAvailable(facts.meminfo);
+    if (!facts.daemon.keyDerivationMemory || !available) {
+        f.verdict = Verdict::skipped;
+        f.detail = available ? "vaultd did not say what a key derivation costs"
+                             : "/proc/meminfo has no MemAvailable";
+        return f;
+    }
+    std::uint64_t need = *facts.daemon.keyDerivationMemory;
+    if (*available >= need) {
+        f.detail = fmt::format("{} available; unlocking a keyslot vaultd makes needs {}",
+                               mib(*available), mib(need));
+        return f;
+    }
+    f.verdict = Verdict::missing;
+    f.detail = fmt::format(
+        "{} available, and unlocking a keyslot vaultd makes needs {}: such "
+        "an unlock is refused (InsufficientMemory)",
+        mib(*available), mib(need));
+    f.fix =
+        "free memory, or use a larger instance; pbkdf.smallest-instance-mib in "
+        "/etc/vaultd/vaultd.conf sets the cost of the keyslots made from then on";
+    return f;
+}
+
+std::string readFile(const std::string& path)
+{
+    std::ifstream in(path);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+bool exists(const std::string& path)
+{
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0;
+}
+
+void readGroup(Facts& facts)
+{
+    facts.uid = ::getuid();
+    const passwd* pw = ::getpwuid(facts.uid);
+    facts.userName = pw ? pw->pw_name : std::to_string(facts.uid);
+    const struct group* gr = ::getgrnam(kVaultGroup);
+    facts.groupExists = gr != nullptr;
+    if (!gr)
+        return;
+    const gid_t vault = gr->gr_gid;
+
+    std::vector<gid_t> groups(static_cast<std::size_t>(std::max(::getgroups(0, nullptr), 0)));
+    int n = ::getgroups(static_cast<int>(groups.size()), groups.data());
+    groups.resize(static_cast<std::size_t>(std::max(n, 0)));
+    facts.groupInProcess =
+        ::getegid() == vault || std::find(groups.begin(), groups.end(), vault) != groups.end();
+
+    if (!pw)
+        return;
+    int count = 64;
+    std::vector<gid_t> listed(static_cast<std::size_t>(count));
+    if (::getgrouplist(pw->pw_name, pw->pw_gid, listed.data(), &count) < 0) {
+        listed.resize(static_cast<std::size_t>(count));
+        ::getgrouplist(pw->pw_name, pw->pw_gid, listed.data(), &count);
+    }
+    listed.resize(static_cast<std::size_t>(std::max(count, 0)));
+    facts.groupInDatabase = std::find(listed.begin(), listed.end(), vault) != listed.end();
+}
+
+void readBus(Facts& facts, sdbus::IConnection& bus)
+{
+    auto dbus = sdbus::createProxy(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus");
+    bool owned = false;
+    dbus->callMethod("NameHasOwner")
+        .onInterface("org.freedesktop.DBus")
+        .withArguments(std::string(kPolkitName))
+        .storeResultsTo(owned);
+    std::vector<std::string> activatable;
+    if (!owned)
+        dbus->callMethod("ListActivatableNames")
+            .onInterface("org.freedesktop.DBus")
+            .storeResultsTo(activatable);
+    facts.polkitOnBus = owned || std::find(activatable.begin(), activatable.end(), kPolkitName) !=
+                                     activatable.end();
+
+    // Reading a property starts vaultd by D-Bus activation when it is not running.
+    auto vaultd = sdbus::createProxy(bus, "org.vaultd.Vault1", "/org/vaultd/Vault1");
+    try {
+        facts.daemon.version = vaultd->getProperty("Version")
+                                   .onInterface("org.vaultd.Vault1.Manager")
+                                   .get<std::string>();
+        facts.daemon.reachable = true;
+        facts.daemon.keyDerivationMemory = vaultd->getProperty("KeyDerivationMemory")
+                                               .onInterface("org.vaultd.Vault1.Manager")
+                                               .get<std::uint64_t>();
+    } catch (const sdbus::Error& e) {
+        if (!facts.daemon.reachable)
+            facts.daemon.problem = e.getMessage();
+    }
+}
+
+}  // namespace
+
+std::vector<Finding> diagnose(const Facts& facts)
+{
+    return {dmCrypt(facts), hardwareAes(facts), ciphers(facts), daemon(facts),
+            polkit(facts),  group(facts),       memory(facts)};
+}
+
+bool healthy(const std::vector<Finding>& findings)
+{
+    return std::none_of(findings.begin(), findings.end(),
+                        [](const Finding& f) { return f.verdict == Verdict::missing; });
+}
+
+Facts gatherFacts(sdbus::IConnection* bus, const std::string& busProblem)
+{
+    Facts facts;
+    utsname un{};
+    if (::uname(&un) == 0)
+        facts.kernelRelease = un.release;
+    const std::string modules = "/lib/modules/" + facts.kernelRelease;
+    facts.dmCryptLoaded = exists("/sys/module/dm_crypt");
+    facts.modulesBuiltin = readFile(modules + "/modules.builtin");
+    facts.modulesDep = readFile(modules + "/modules.dep");
+    facts.cpuinfo = readFile("/proc/cpuinfo");
+    facts.crypto = readFile("/proc/crypto");
+    facts.meminfo = readFile("/proc/meminfo");
+    readGroup(facts);
+
+    facts.daemon.problem = busProblem;
+    if (bus) {
+        try {
+            readBus(facts, *bus);
+        } catch (const sdbus::Error& e) {
+            facts.daemon.problem = e.getMessage();
+        }
+    }
+    return facts;
+}
+
+std::string_view verdictName(Verdict verdict)
+{
+    switch (verdict) {
+    case Verdict::ok: return "ok";
+    case Verdict::warning: return "warning";
+    case Verdict::missing: return "missing";
+    case Verdict::skipped: return "skipped";
+    }
+    return "?";
+}
+
+std::string formatFindings(const std::vector<Finding>& findings)
+{
+    std::size_t width = 0;
+    for (const Finding& f : findings)
+        width = std::max(width, f.check.size());
+    std::string out;
+    for (const Finding& f : findings) {
+        out += fmt::format("{:<8} {:<{}}  {}\n", verdictName(f.verdict), f.check, width, f.detail);
+        if (!f.fix.empty())
+            out += fmt::format("{:<8} {:<{}}  fix: {}\n", "", "", width, f.fix);
+    }
+    return out;
+}
+
+nlohmann::ordered_json findingsToJson(const std::vector<Finding>& findings)
+{
+    nlohmann::ordered_json checks = nlohmann::ordered_json::array();
+    for (const Finding& f : findings)
+        checks.push_back({{"check", f.check},
+                          {"result", verdictName(f.verdict)},
+                          {"detail", f.detail},
+                          {"fix", f.fix}});
+    return {{"ok", healthy(findings)}, {"checks", std::move(checks)}};
+}
+
+}  // namespace vaultctl
