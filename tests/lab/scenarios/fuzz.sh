@@ -12,7 +12,7 @@
 # the lab's default limits:
 #     python3 tests/lab/lab.py --build-dir BUILD --out OUT \
 #         --timeout 7200 --scenario-timeout 5400 fuzz
-# fuzz-quick, in the test list, runs the same with FUZZ_CALLS=1500.
+# fuzz-quick, in the test list, runs the same with FUZZ_CALLS=1000.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../vault-lib.sh"
 
