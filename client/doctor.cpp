@@ -97,53 +97,43 @@ std::string installModulesFix(const Facts& facts)
 
 Finding dmCrypt(const Facts& facts)
 {
-    Finding f{"dm-crypt", Verdict::ok, "", ""};
-    if (facts.dmCryptLoaded) {
-        f.detail = "loaded in the kernel";
-    } else if (moduleNames(facts.modulesBuiltin).count("dm_crypt") != 0) {
-        f.detail = "built into the kernel";
-    } else if (moduleNames(facts.modulesDep).count("dm_crypt") != 0) {
-        f.detail = "loadable: the kernel loads it at the first unlock";
-    } else {
-        f.verdict = Verdict::missing;
-        f.detail = fmt::format("kernel {} has no dm-crypt, loaded, built in or as a module",
-                               facts.kernelRelease);
-        f.fix = installModulesFix(facts);
-    }
-    return f;
+    const char* check = "dm-crypt";
+    if (facts.dmCryptLoaded)
+        return {check, Verdict::ok, "loaded in the kernel"};
+    if (moduleNames(facts.modulesBuiltin).count("dm_crypt") != 0)
+        return {check, Verdict::ok, "built into the kernel"};
+    if (moduleNames(facts.modulesDep).count("dm_crypt") != 0)
+        return {check, Verdict::ok, "loadable: the kernel loads it at the first unlock"};
+    return {check, Verdict::missing,
+            fmt::format("kernel {} has no dm-crypt, loaded, built in or as a module",
+                        facts.kernelRelease),
+            installModulesFix(facts)};
 }
 
 Finding hardwareAes(const Facts& facts)
 {
-    Finding f{"hardware AES", Verdict::ok, "", ""};
+    const char* check = "hardware AES";
     // x86 lists its CPU features as "flags", arm64 as "Features".
     for (const char* key : {"flags", "Features"})
         for (std::string_view words : valuesOf(facts.cpuinfo, key))
-            if (hasWord(words, "aes")) {
-                f.detail = "the CPU has AES instructions";
-                return f;
-            }
-    f.verdict = Verdict::warning;
-    f.detail =
-        "the CPU shows no AES instructions: dm-crypt encrypts in software, several times "
-        "slower";
-    f.fix =
-        "choose an instance type whose CPU has AES instructions (every current x86 and "
-        "Graviton type has them)";
-    return f;
+            if (hasWord(words, "aes"))
+                return {check, Verdict::ok, "the CPU has AES instructions"};
+    return {check, Verdict::warning,
+            "the CPU shows no AES instructions: dm-crypt encrypts in software, several times "
+            "slower",
+            "choose an instance type whose CPU has AES instructions (every current x86 and "
+            "Graviton type has them)"};
 }
 
 // vaultd formats with aes-xts-plain64, which dm-crypt asks the kernel for as xts(aes).
 Finding ciphers(const Facts& facts)
 {
-    Finding f{"ciphers", Verdict::ok, "", ""};
+    const char* check = "ciphers";
     std::set<std::string> inKernel;
     for (std::string_view name : valuesOf(facts.crypto, "name"))
         inKernel.emplace(name);
-    if (inKernel.count("xts(aes)") != 0) {
-        f.detail = "the kernel has xts(aes), for aes-xts-plain64";
-        return f;
-    }
+    if (inKernel.count("xts(aes)") != 0)
+        return {check, Verdict::ok, "the kernel has xts(aes), for aes-xts-plain64"};
 
     std::set<std::string> modules = moduleNames(facts.modulesBuiltin);
     modules.merge(moduleNames(facts.modulesDep));
@@ -152,86 +142,68 @@ Finding ciphers(const Facts& facts)
     bool xts = modules.count("xts") != 0 ||
                std::any_of(inKernel.begin(), inKernel.end(),
                            [](const std::string& name) { return name.starts_with("xts("); });
-    if (aes && xts) {
-        f.detail = "aes and xts are there: the kernel makes xts(aes) at the first unlock";
-        return f;
-    }
-    f.verdict = Verdict::missing;
-    f.detail = fmt::format("the kernel has no {}, which aes-xts-plain64 needs",
-                           aes ? "xts" : (xts ? "aes" : "aes and no xts"));
-    f.fix = installModulesFix(facts);
-    return f;
+    if (aes && xts)
+        return {check, Verdict::ok,
+                "aes and xts are there: the kernel makes xts(aes) at the first unlock"};
+    return {check, Verdict::missing,
+            fmt::format("the kernel has no {}, which aes-xts-plain64 needs",
+                        aes ? "xts" : (xts ? "aes" : "aes and no xts")),
+            installModulesFix(facts)};
 }
 
 Finding daemon(const Facts& facts)
 {
-    Finding f{"vaultd", Verdict::ok, "", ""};
-    if (facts.daemon.reachable) {
-        f.detail = fmt::format("vaultd {} answers on the system bus", facts.daemon.version);
-        return f;
-    }
-    f.verdict = Verdict::missing;
-    f.detail = fmt::format("vaultd does not answer on the system bus: {}", facts.daemon.problem);
-    f.fix =
-        "sudo systemctl enable --now vaultd; if it does not start, journalctl -u vaultd "
-        "says why";
-    return f;
+    const char* check = "vaultd";
+    if (facts.daemon.reachable)
+        return {check, Verdict::ok,
+                fmt::format("vaultd {} answers on the system bus", facts.daemon.version)};
+    return {check, Verdict::missing,
+            fmt::format("vaultd does not answer on the system bus: {}", facts.daemon.problem),
+            "sudo systemctl enable --now vaultd; if it does not start, journalctl -u vaultd "
+            "says why"};
 }
 
 Finding polkit(const Facts& facts)
 {
-    Finding f{"polkit", Verdict::ok, "", ""};
-    if (facts.polkitOnBus) {
-        f.detail = "polkit answers on the system bus";
-        return f;
-    }
-    f.detail = "polkit is not on the system bus";
-    f.fix =
-        "install polkit (Debian and Ubuntu: apt install polkitd; Amazon Linux and Fedora: "
-        "dnf install polkit)";
+    const char* check = "polkit";
+    if (facts.polkitOnBus)
+        return {check, Verdict::ok, "polkit answers on the system bus"};
+    const char* fix =
+        "install polkit (Debian and Ubuntu: apt install polkitd; Amazon Linux and "
+        "Fedora: dnf install polkit)";
     // vaultd lets root through without asking polkit; everyone else is refused without it.
-    f.verdict = facts.uid == 0 ? Verdict::warning : Verdict::missing;
     if (facts.uid == 0)
-        f.detail += ": root may still do everything, every other user is refused";
-    return f;
+        return {check, Verdict::warning,
+                "polkit is not on the system bus: root may still do everything, every other "
+                "user is refused",
+                fix};
+    return {check, Verdict::missing, "polkit is not on the system bus", fix};
 }
 
 Finding group(const Facts& facts)
 {
-    Finding f{"group", Verdict::ok, "", ""};
-    if (facts.uid == 0) {
-        f.detail = "root may do everything without the group 'vault'";
-        return f;
-    }
-    if (!facts.groupExists) {
-        f.verdict = Verdict::missing;
-        f.detail = "there is no group 'vault'";
-        f.fix =
-            "sudo systemd-sysusers (vaultd's sysusers.d file makes it), or sudo groupadd "
-            "--system vault; then add the users who may use vaultd to it";
-        return f;
-    }
-    if (facts.groupInProcess) {
-        f.detail = fmt::format(
-            "{} is in the group 'vault': unlock, mount and lock need no "
-            "password",
-            facts.userName);
-        return f;
-    }
-    if (facts.groupInDatabase) {
-        f.verdict = Verdict::warning;
-        f.detail =
-            fmt::format("{} was added to the group 'vault' after this login began", facts.userName);
-        f.fix = "log in again (or run newgrp vault) so that this session has the group";
-        return f;
-    }
-    f.verdict = Verdict::missing;
-    f.detail = fmt::format(
-        "{} is not in the group 'vault': every change asks for an "
-        "administrator's password",
-        facts.userName);
-    f.fix = fmt::format("sudo usermod -aG vault {}, then log in again", facts.userName);
-    return f;
+    const char* check = "group";
+    if (facts.uid == 0)
+        return {check, Verdict::ok, "root may do everything without the group 'vault'"};
+    if (!facts.groupExists)
+        return {check, Verdict::missing, "there is no group 'vault'",
+                "sudo systemd-sysusers (vaultd's sysusers.d file makes it), or sudo groupadd "
+                "--system vault; then add the users who may use vaultd to it"};
+    if (facts.groupInProcess)
+        return {check, Verdict::ok,
+                fmt::format("{} is in the group 'vault': unlock, mount and lock need no "
+                            "password",
+                            facts.userName)};
+    if (facts.groupInDatabase)
+        return {
+            check, Verdict::warning,
+            fmt::format("{} was added to the group 'vault' after this login began", facts.userName),
+            "log in again (or run newgrp vault) so that this session has the group"};
+    return {check, Verdict::missing,
+            fmt::format("{} is not in the group 'vault': every change asks for an "
+                        "administrator's password",
+                        facts.userName),
+            fmt::format("sudo usermod -aG vault {}, then log in again", facts.userName)};
 }
 
 std::optional<std::uint64_t> memAvailable(std::string_view meminfo)
@@ -252,29 +224,23 @@ std::string mib(std::uint64_t bytes)
 
 Finding memory(const Facts& facts)
 {
-    Finding f{"memory", Verdict::ok, "", ""};
+    const char* check = "memory";
     auto available = memAvailable(facts.meminfo);
-    if (!facts.daemon.keyDerivationMemory || !available) {
-        f.verdict = Verdict::skipped;
-        f.detail = available ? "vaultd did not say what a key derivation costs"
-                             : "/proc/meminfo has no MemAvailable";
-        return f;
-    }
+    if (!available)
+        return {check, Verdict::skipped, "/proc/meminfo has no MemAvailable"};
+    if (!facts.daemon.keyDerivationMemory)
+        return {check, Verdict::skipped, "vaultd did not say what a key derivation costs"};
     std::uint64_t need = *facts.daemon.keyDerivationMemory;
-    if (*available >= need) {
-        f.detail = fmt::format("{} available; unlocking a keyslot vaultd makes needs {}",
-                               mib(*available), mib(need));
-        return f;
-    }
-    f.verdict = Verdict::missing;
-    f.detail = fmt::format(
-        "{} available, and unlocking a keyslot vaultd makes needs {}: such "
-        "an unlock is refused (InsufficientMemory)",
-        mib(*available), mib(need));
-    f.fix =
-        "free memory, or use a larger instance; pbkdf.smallest-instance-mib in "
-        "/etc/vaultd/vaultd.conf sets the cost of the keyslots made from then on";
-    return f;
+    if (*available >= need)
+        return {check, Verdict::ok,
+                fmt::format("{} available; unlocking a keyslot vaultd makes needs {}",
+                            mib(*available), mib(need))};
+    return {check, Verdict::missing,
+            fmt::format("{} available, and unlocking a keyslot vaultd makes needs {}: such an "
+                        "unlock is refused (InsufficientMemory)",
+                        mib(*available), mib(need)),
+            "free memory, or use a larger instance; pbkdf.smallest-instance-mib in "
+            "/etc/vaultd/vaultd.conf sets the cost of the keyslots made from then on"};
 }
 
 std::string readFile(const std::string& path)

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <sys/types.h>
@@ -25,8 +26,13 @@ enum class Verdict {
 };
 
 struct Finding {
+    Finding(std::string check, Verdict verdict, std::string detail, std::string fix = {})
+        : check(std::move(check)), verdict(verdict), detail(std::move(detail)), fix(std::move(fix))
+    {
+    }
+
     std::string check;  // "dm-crypt", "hardware AES", ...
-    Verdict verdict = Verdict::ok;
+    Verdict verdict;
     std::string detail;  // what was found
     std::string fix;     // what to do; empty when nothing is to be done
 };
