@@ -15,7 +15,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-# The spec's path macros, as Amazon Linux 2023 and Fedora define them.
+# The spec's path macros, as Amazon Linux 2023 and Fedora define them; the
+# systemd ones as systemd.pc says (here too: meson installs there).
 RPM_MACROS = {
     "_bindir": "/usr/bin",
     "_libexecdir": "/usr/libexec",
@@ -23,11 +24,14 @@ RPM_MACROS = {
     "_sharedstatedir": "/var/lib",
     "_datadir": "/usr/share",
     "_mandir": "/usr/share/man",
-    "_unitdir": "/usr/lib/systemd/system",
-    "_systemdgeneratordir": "/usr/lib/systemd/system-generators",
-    "_sysusersdir": "/usr/lib/sysusers.d",
-    "_tmpfilesdir": "/usr/lib/tmpfiles.d",
     "bash_completions_dir": "/usr/share/bash-completion/completions",
+}
+
+SYSTEMD_MACROS = {
+    "_unitdir": "systemdsystemunitdir",
+    "_systemdgeneratordir": "systemdsystemgeneratordir",
+    "_sysusersdir": "sysusersdir",
+    "_tmpfilesdir": "tmpfilesdir",
 }
 
 failures = []
@@ -79,6 +83,10 @@ def rpm_claims(source):
 
 
 def main(source, build):
+    for macro, variable in SYSTEMD_MACROS.items():
+        RPM_MACROS[macro] = subprocess.run(["pkg-config", f"--variable={variable}", "systemd"],
+                                           capture_output=True, text=True,
+                                           check=True).stdout.strip()
     files = installed_files(build)
     check("meson install installs the daemon and the client",
           "/usr/libexec/vaultd" in files and "/usr/bin/vaultctl" in files)
