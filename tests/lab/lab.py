@@ -737,6 +737,7 @@ def write_job(path, build_dir, out_dir, plan, scenario_timeout):
         "LAB_DMESG_LOG": out_dir / plan.log_name("dmesg"),
         "LAB_VAULTD_CONFIG": plan.wants.vaultd_config,
         "LAB_INIT": plan.wants.init,
+        "LAB_INSTALL": plan.wants.install,
     }
     path.write_text("".join(f"{k}={shlex.quote(str(v))}\n" for k, v in values.items()))
 
@@ -816,14 +817,17 @@ def pick_scenarios(names):
 
 # A scenario's opening comments may hold one "# lab-guest: KEY=VALUE ...",
 # with memory=SIZE (the guest's memory), vaultd-config=FILE (a file in
-# tests/lab/ that vaultd runs with instead of vaultd-lab.conf) and init=systemd
+# tests/lab/ that vaultd runs with instead of vaultd-lab.conf), init=systemd
 # (systemd as PID 1 and the project installed, instead of a chroot with
-# vaultd started by hand).
+# vaultd started by hand) and, with it, install=deb (the project installed
+# from the Debian packages in BUILD/deb, which packaging/build-deb makes,
+# instead of with meson install).
 GUEST_DECLARATION = re.compile(r"#\s*lab-guest:(.*)")
 MEMORY = re.compile(r"([1-9]\d*)([MG])")
 CONFIG_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\.conf")
 DEFAULT_VAULTD_CONFIG = "vaultd-lab.conf"
 INITS = ("chroot", "systemd")
+INSTALLS = ("meson", "deb")
 
 
 def parse_memory(text):
@@ -846,6 +850,7 @@ class GuestWants:
     memory_mib: int = DEFAULT_MEMORY_MIB
     vaultd_config: str = DEFAULT_VAULTD_CONFIG
     init: str = "chroot"
+    install: str = "meson"
 
 
 def guest_wants(path):
@@ -866,20 +871,28 @@ def guest_wants(path):
         values = {}
         for item in match[1].split():
             key, equals, value = item.partition("=")
-            if key not in ("memory", "vaultd-config", "init") or not equals or key in values:
+            if key not in ("memory", "vaultd-config", "init", "install") or not equals \
+                    or key in values:
                 raise LabError(f"{where}: want '# lab-guest: memory=SIZE vaultd-config=FILE "
-                               f"init=systemd' (any of them, once each), not {line!r}")
+                               f"init=systemd install=deb' (any of them, once each), not "
+                               f"{line!r}")
             values[key] = value
         if not values:
             raise LabError(f"{where}: an empty lab-guest line")
         if values.get("init", "chroot") not in INITS:
             raise LabError(f"{where}: init is one of {', '.join(INITS)}, not {values['init']!r}")
+        if values.get("install", "meson") not in INSTALLS:
+            raise LabError(f"{where}: install is one of {', '.join(INSTALLS)}, not "
+                           f"{values['install']!r}")
+        if values.get("install", "meson") != "meson" and values.get("init") != "systemd":
+            raise LabError(f"{where}: install=deb needs init=systemd")
         try:
             declared = GuestWants(
                 parse_memory(values["memory"]) if "memory" in values else DEFAULT_MEMORY_MIB,
                 parse_config(values["vaultd-config"]) if "vaultd-config" in values
                 else DEFAULT_VAULTD_CONFIG,
-                values.get("init", "chroot"))
+                values.get("init", "chroot"),
+                values.get("install", "meson"))
         except LabError as error:
             raise LabError(f"{where}: {error}") from None
     return declared or GuestWants()
