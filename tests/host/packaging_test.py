@@ -43,12 +43,16 @@ def check(what, ok, detail=""):
         failures.append(what)
 
 
-def installed_files(build):
+def installed(build):
+    """What meson installs: its files and empty folders, and every folder."""
     with tempfile.TemporaryDirectory() as stage:
         subprocess.run(["meson", "install", "-C", build, "--no-rebuild", "--quiet",
                         "--destdir", stage], check=True, stdout=subprocess.DEVNULL)
-        return sorted("/" + str(p.relative_to(stage)) for p in Path(stage).rglob("*")
-                      if not p.is_dir())
+        paths = list(Path(stage).rglob("*"))
+        leaves = sorted("/" + str(p.relative_to(stage)) for p in paths
+                        if not p.is_dir() or not any(p.iterdir()))
+        folders = {"/" + str(p.relative_to(stage)) for p in paths if p.is_dir()}
+        return leaves, folders
 
 
 def debian_claims(source):
@@ -74,9 +78,9 @@ def rpm_claims(source):
             package = None
         if package is None or not line.strip() or line.startswith("#"):
             continue
-        if line.startswith(("%dir", "%license")):
+        if line.startswith("%license"):
             continue
-        path = re.sub(r"^%config\(noreplace\)\s+", "", line.strip())
+        path = re.sub(r"^(%config\(noreplace\)|%dir( %attr\([^)]*\))?)\s+", "", line.strip())
         path = re.sub(r"%\{(\w+)\}", lambda m: RPM_MACROS[m.group(1)], path)
         claims.setdefault(path, []).append(package)
     return claims
@@ -87,7 +91,7 @@ def main(source, build):
         RPM_MACROS[macro] = subprocess.run(["pkg-config", f"--variable={variable}", "systemd"],
                                            capture_output=True, text=True,
                                            check=True).stdout.strip()
-    files = installed_files(build)
+    files, folders = installed(build)
     check("meson install installs the daemon and the client",
           "/usr/libexec/vaultd" in files and "/usr/bin/vaultctl" in files)
 
@@ -99,13 +103,14 @@ def main(source, build):
         check(f"the Debian packages claim only installed files: {path}", path in files)
 
     rpm = rpm_claims(source)
+    dirs = {glob for glob in rpm if glob in folders}
     for f in files:
         owners = [p for glob, packages in rpm.items() if fnmatch.fnmatch(f, glob)
-                  for p in packages]
+                  and (glob not in dirs or f == glob) for p in packages]
         check(f"one RPM package holds {f}", len(owners) == 1, f"held by {owners}")
     for glob in rpm:
-        check(f"the spec claims only installed files: {glob}",
-              any(fnmatch.fnmatch(f, glob) for f in files))
+        check(f"the spec claims only installed files and folders: {glob}",
+              glob in folders or any(fnmatch.fnmatch(f, glob) for f in files))
 
     with tempfile.TemporaryDirectory() as out:
         run = subprocess.run([os.path.join(source, "packaging/build-srpm"), out],
@@ -117,8 +122,9 @@ def main(source, build):
         if srpms:
             listed = subprocess.run(["rpm", "-qpl", str(srpms[0])], capture_output=True,
                                     text=True, check=True).stdout.split()
-            check("it holds the spec and the tarball",
-                  sorted(listed) == ["vaultd-0.1.0.tar.gz", "vaultd.spec"], str(listed))
+            check("it holds the spec, the tarball and the sysusers file",
+                  sorted(listed) == ["vaultd-0.1.0.tar.gz", "vaultd.spec", "vaultd.sysusers"],
+                  str(listed))
     print(f"packaging: {len(failures)} failed")
     return 1 if failures else 0
 
