@@ -537,7 +537,11 @@ ParseOutcome parseCommandLine(const std::vector<std::string>& args)
     try {
         app.parse(reversed);
     } catch (const CLI::ParseError& error) {
-        return outcomeOfError(app, error);
+        ParseOutcome outcome = outcomeOfError(app, error);
+        // A script that asked for JSON gets its usage errors so too, even when the line did not
+        // parse far enough to reach the flag.
+        outcome.json = std::find(args.begin(), args.end(), "--json") != args.end();
+        return outcome;
     }
 
     finishUnlock(targets);
@@ -547,6 +551,7 @@ ParseOutcome parseCommandLine(const std::vector<std::string>& args)
         outcome.exitCode = exitUsage;
         outcome.error = fmt::format("{}: {}; see '{} {} --help'", programName, problem, programName,
                                     verbName(targets.invocation.verb));
+        outcome.json = targets.invocation.json;
         return outcome;
     }
     ParseOutcome outcome;

@@ -112,6 +112,7 @@ struct ParseOutcome {
     int exitCode = 0;
     std::string output;  // --help or --version text, for standard output
     std::string error;   // one "vaultctl: ..." line, for standard error
+    bool json = false;   // --json was given: the error goes out as JSON (usageErrorJson)
 };
 
 // @args is argv without the program name.

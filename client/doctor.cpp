@@ -87,12 +87,14 @@ bool anyOf(const std::set<std::string>& names, std::initializer_list<const char*
                        [&](const char* name) { return names.count(name) != 0; });
 }
 
-std::string installModulesFix(const Facts& facts)
+// @what: what is missing, for the sentence.
+std::string installModulesFix(const Facts& facts, std::string_view what)
 {
     return fmt::format(
-        "install the modules of the running kernel {0} (Ubuntu: linux-modules-extra-{0}; Debian "
-        "and Amazon Linux ship dm-crypt with the kernel package), or boot a kernel that has them",
-        facts.kernelRelease);
+        "install the kernel modules of the running kernel {0}, where {1} is (on Ubuntu the package "
+        "linux-modules-extra-{0}; Debian's and Amazon Linux's kernel packages have it), or boot a "
+        "kernel that has them",
+        facts.kernelRelease, what);
 }
 
 Finding dmCrypt(const Facts& facts)
@@ -105,9 +107,9 @@ Finding dmCrypt(const Facts& facts)
     if (moduleNames(facts.modulesDep).count("dm_crypt") != 0)
         return {check, Verdict::ok, "loadable: the kernel loads it at the first unlock"};
     return {check, Verdict::missing,
-            fmt::format("kernel {} has no dm-crypt, loaded, built in or as a module",
+            fmt::format("kernel {} has no dm-crypt: not loaded, not built in, no module",
                         facts.kernelRelease),
-            installModulesFix(facts)};
+            installModulesFix(facts, "dm-crypt")};
 }
 
 Finding hardwareAes(const Facts& facts)
@@ -148,12 +150,16 @@ Finding ciphers(const Facts& facts)
     return {check, Verdict::missing,
             fmt::format("the kernel has no {}, which aes-xts-plain64 needs",
                         aes ? "xts" : (xts ? "aes" : "aes and no xts")),
-            installModulesFix(facts)};
+            installModulesFix(facts, aes ? "xts" : "aes")};
 }
 
 Finding daemon(const Facts& facts)
 {
     const char* check = "vaultd";
+    if (!facts.busReachable)
+        return {check, Verdict::missing,
+                fmt::format("there is no system bus to ask: {}", facts.daemon.problem),
+                "start the system bus (sudo systemctl start dbus); vaultd and polkit answer on it"};
     if (facts.daemon.reachable)
         return {check, Verdict::ok,
                 fmt::format("vaultd {} answers on the system bus", facts.daemon.version)};
@@ -166,6 +172,8 @@ Finding daemon(const Facts& facts)
 Finding polkit(const Facts& facts)
 {
     const char* check = "polkit";
+    if (!facts.busReachable)
+        return {check, Verdict::skipped, "polkit answers on the system bus, which is not there"};
     if (facts.polkitOnBus)
         return {check, Verdict::ok, "polkit answers on the system bus"};
     const char* fix =
@@ -229,7 +237,8 @@ Finding memory(const Facts& facts)
     if (!available)
         return {check, Verdict::skipped, "/proc/meminfo has no MemAvailable"};
     if (!facts.daemon.keyDerivationMemory)
-        return {check, Verdict::skipped, "vaultd did not say what a key derivation costs"};
+        return {check, Verdict::skipped,
+                "vaultd, which says what a key derivation costs, did not answer"};
     std::uint64_t need = *facts.daemon.keyDerivationMemory;
     if (*available >= need)
         return {check, Verdict::ok,
@@ -348,6 +357,7 @@ Facts gatherFacts(sdbus::IConnection* bus, const std::string& busProblem)
     readGroup(facts);
 
     facts.daemon.problem = busProblem;
+    facts.busReachable = bus != nullptr;
     if (bus) {
         try {
             readBus(facts, *bus);

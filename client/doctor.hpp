@@ -56,6 +56,7 @@ struct Facts {
     std::string crypto;   // /proc/crypto
     std::string meminfo;  // /proc/meminfo
 
+    bool busReachable = false;  // the system bus answered at all
     DaemonFacts daemon;
     bool polkitOnBus = false;  // org.freedesktop.PolicyKit1 owned or activatable
 

@@ -1,6 +1,7 @@
 // vaultctl: the unprivileged command line client of vaultd.
 #include "cli.hpp"
 #include "command_runner.hpp"
+#include "output.hpp"
 
 #include <iostream>
 #include <string>
@@ -12,7 +13,9 @@ int main(int argc, char** argv)
     vaultctl::ParseOutcome parsed = vaultctl::parseCommandLine(args);
     if (!parsed.invocation) {
         std::cout << parsed.output;
-        if (!parsed.error.empty())
+        if (parsed.json && !parsed.error.empty())
+            std::cerr << vaultctl::usageErrorJson(parsed.error, parsed.exitCode);
+        else if (!parsed.error.empty())
             std::cerr << parsed.error << '\n';
         return parsed.exitCode;
     }

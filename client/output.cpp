@@ -632,4 +632,11 @@ std::string dumpJson(const nlohmann::ordered_json& value)
     return value.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + '\n';
 }
 
+std::string usageErrorJson(const std::string& error, int exitCode)
+{
+    constexpr std::string_view prefix = "vaultctl: ";
+    std::string message = error.starts_with(prefix) ? error.substr(prefix.size()) : error;
+    return dumpJson({{"error", "vaultctl.Error"}, {"message", message}, {"exitCode", exitCode}});
+}
+
 }  // namespace vaultctl

@@ -110,4 +110,8 @@ nlohmann::ordered_json reportToJson(const ActionReport& report);
 // Indented, with invalid UTF-8 replaced rather than thrown on; ends in a newline.
 std::string dumpJson(const nlohmann::ordered_json& value);
 
+// A usage error ("vaultctl: ...") as --json prints failures: {"error": "vaultctl.Error",
+// "message", "exitCode"}.
+std::string usageErrorJson(const std::string& error, int exitCode);
+
 }  // namespace vaultctl

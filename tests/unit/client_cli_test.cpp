@@ -30,6 +30,15 @@ ParseOutcome refused(const std::vector<std::string>& args)
 
 }  // namespace
 
+TEST_CASE("a usage error says whether --json was asked for", "[unit]")
+{
+    CHECK(refused({"--json", "frob"}).json);
+    CHECK(refused({"lock", "--json"}).json);
+    CHECK(refused({"format", "vdb", "--fs", "zfs", "--json"}).json);
+    CHECK(refused({"--json", "unlock", "vdb", "--token", "--no-token"}).json);
+    CHECK_FALSE(refused({"frob"}).json);
+}
+
 TEST_CASE("list takes no device and json may come before or after it", "[unit]")
 {
     CHECK(parsed({"list"}).verb == Verb::list);

@@ -32,6 +32,7 @@ Facts working()
     f.daemon.reachable = true;
     f.daemon.version = "0.1.0";
     f.daemon.keyDerivationMemory = 160 * kMiB;
+    f.busReachable = true;
     f.polkitOnBus = true;
     f.uid = 1000;
     f.userName = "ec2-user";
@@ -148,6 +149,23 @@ TEST_CASE("doctor says how to start an unreachable vaultd and skips what needs i
     CHECK(vaultd.fix.starts_with("sudo systemctl enable --now vaultd"));
     CHECK(finding(findings, "memory").verdict == Verdict::skipped);
     CHECK_FALSE(healthy(findings));
+}
+
+TEST_CASE("doctor without a system bus says to start it, not to install polkit",
+          "[unit][client][doctor]")
+{
+    Facts f = working();
+    f.busReachable = false;
+    f.daemon = DaemonFacts{};
+    f.daemon.problem = "cannot connect to the system bus: No such file or directory";
+    f.polkitOnBus = false;
+
+    auto findings = diagnose(f);
+    auto vaultd = finding(findings, "vaultd");
+    CHECK(vaultd.verdict == Verdict::missing);
+    CHECK(vaultd.fix.starts_with("start the system bus"));
+    CHECK(finding(findings, "polkit").verdict == Verdict::skipped);
+    CHECK(finding(findings, "memory").verdict == Verdict::skipped);
 }
 
 TEST_CASE("doctor checks the group 'vault' as the login has it", "[unit][client][doctor]")

@@ -1,3 +1,4 @@
+#include "errors.hpp"
 #include "output.hpp"
 
 #include <catch2/catch.hpp>
@@ -681,4 +682,13 @@ TEST_CASE("tune reports the dm-crypt options the header keeps", "[unit]")
     CHECK(reportToJson(report) ==
           nlohmann::ordered_json{{"device", "/dev/nvme1n1"},
                                  {"flags", nlohmann::ordered_json::array()}});
+}
+
+TEST_CASE("a usage error with --json is the failure object scripts already parse", "[unit]")
+{
+    auto json = nlohmann::json::parse(
+        usageErrorJson("vaultctl: unknown command 'frob'; see 'vaultctl --help'", exitUsage));
+    CHECK(json["error"] == "vaultctl.Error");
+    CHECK(json["message"] == "unknown command 'frob'; see 'vaultctl --help'");
+    CHECK(json["exitCode"] == exitUsage);
 }
