@@ -8,7 +8,7 @@
 # cycles. SOAK_CYCLES=N in OUT/bench.env (the lab's --out) runs N cycles.
 #
 #     python3 tests/lab/lab.py --build-dir build --out build/soak-out \
-#         --timeout 7200 --scenario-timeout 7000 soak
+#         --timeout 9000 --scenario-timeout 8900 soak
 source "$(dirname "${BASH_SOURCE[0]}")/../vault-lib.sh"
 
 bench_settings
