@@ -665,8 +665,6 @@ void CommandRunner::reload(VaultClient& client, const Invocation& invocation)
     out_ << (invocation.json ? dumpJson(reloadToJson(reply)) : formatReload(reply));
 }
 
-// The first read is an ordinary call, which starts vaultd if it is not running, and fails as
-// any command does if it cannot; later reads that find vaultd gone wait for it to come back.
 int CommandRunner::doctor(const Invocation& invocation)
 {
     std::unique_ptr<sdbus::IConnection> bus;
@@ -682,6 +680,8 @@ int CommandRunner::doctor(const Invocation& invocation)
     return healthy(findings) ? exitOk : exitFailure;
 }
 
+// The first read is an ordinary call, which starts vaultd if it is not running, and fails as
+// any command does if it cannot; later reads that find vaultd gone wait for it to come back.
 void CommandRunner::wait(VaultClient& client, const Invocation& invocation)
 {
     WaitTarget target{invocation.volumeName, invocation.unlocked};
@@ -725,9 +725,7 @@ int CommandRunner::fail(const Invocation& invocation, int exitCode, const std::s
     // A script asked for JSON: give it the daemon's error name to branch on,
     // and the same sentence a person would read.
     if (invocation.json)
-        err_ << dumpJson({{"error", errorName.empty() ? "vaultctl.Error" : errorName},
-                          {"message", message},
-                          {"exitCode", exitCode}});
+        err_ << failureJson(errorName, message, exitCode);
     else
         err_ << "vaultctl: " << message << '\n';
     return exitCode;

@@ -632,11 +632,18 @@ std::string dumpJson(const nlohmann::ordered_json& value)
     return value.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + '\n';
 }
 
+std::string failureJson(const std::string& errorName, const std::string& message, int exitCode)
+{
+    return dumpJson({{"error", errorName.empty() ? "vaultctl.Error" : errorName},
+                     {"message", message},
+                     {"exitCode", exitCode}});
+}
+
 std::string usageErrorJson(const std::string& error, int exitCode)
 {
     constexpr std::string_view prefix = "vaultctl: ";
-    std::string message = error.starts_with(prefix) ? error.substr(prefix.size()) : error;
-    return dumpJson({{"error", "vaultctl.Error"}, {"message", message}, {"exitCode", exitCode}});
+    return failureJson({}, error.starts_with(prefix) ? error.substr(prefix.size()) : error,
+                       exitCode);
 }
 
 }  // namespace vaultctl

@@ -110,8 +110,10 @@ nlohmann::ordered_json reportToJson(const ActionReport& report);
 // Indented, with invalid UTF-8 replaced rather than thrown on; ends in a newline.
 std::string dumpJson(const nlohmann::ordered_json& value);
 
-// A usage error ("vaultctl: ...") as --json prints failures: {"error": "vaultctl.Error",
-// "message", "exitCode"}.
+// A failure as --json prints it, on standard error: {"error", "message", "exitCode"}, the error
+// being the D-Bus error's name, or "vaultctl.Error" when @errorName is empty (vaultctl's own).
+std::string failureJson(const std::string& errorName, const std::string& message, int exitCode);
+// A usage error ("vaultctl: ...") as such a failure.
 std::string usageErrorJson(const std::string& error, int exitCode);
 
 }  // namespace vaultctl
